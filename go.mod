@@ -1,0 +1,3 @@
+module github.com/psabridge/psabridge
+
+go 1.24

@@ -1,0 +1,3 @@
+module github.com/psabridge/psabridge/infra
+
+go 1.24

@@ -1,0 +1,258 @@
+// Package psa is the provider-neutral face of a PSA (Autotask PSA or
+// ConnectWise Manage). Everything above it, billing sync, ticketing and the
+// REST API, is written against Client and never against a vendor.
+//
+// Errors: every method returns *apperr.Error values with these codes:
+//   - apperr.Transient: try again later (5xx other than validation, 429,
+//     thread limit, timeouts); RetryAfter is set when the PSA said so.
+//   - apperr.Rejected: the PSA refused the request for a business reason;
+//     Details hold the vendor's own words, verbatim.
+//   - apperr.Unauthorized: the credentials were refused.
+//   - apperr.Forbidden: the API user lacks a permission.
+//   - apperr.NotFound: the addressed company, contract, line or ticket does
+//     not exist.
+//   - apperr.Invalid: the caller passed something the client cannot send.
+package psa
+
+import (
+	"context"
+	"time"
+)
+
+// Provider names a PSA product.
+type Provider string
+
+// The supported PSAs.
+const (
+	Autotask    Provider = "autotask"
+	ConnectWise Provider = "connectwise"
+)
+
+// Valid reports whether p is a supported provider.
+func (p Provider) Valid() bool { return p == Autotask || p == ConnectWise }
+
+// TitleLimit is the longest ticket title the PSA accepts, in characters.
+func (p Provider) TitleLimit() int {
+	if p == ConnectWise {
+		return 100 // Ticket.summary
+	}
+	return 255 // Tickets.title
+}
+
+// Credentials are what an admin supplies to connect a PSA. Only the fields of
+// the chosen Provider are used. The secret fields never leave the API and
+// the Secrets Manager adapter.
+type Credentials struct {
+	Provider Provider `json:"provider"`
+
+	// Autotask: the API-only user's email, its secret, and the tracking
+	// identifier (ApiIntegrationCode).
+	Username        string `json:"username,omitempty"`
+	Secret          string `json:"secret,omitempty"`
+	IntegrationCode string `json:"integrationCode,omitempty"`
+
+	// ConnectWise: site host (e.g. "na.myconnectwise.net", no scheme), company
+	// id used at login, the API member's key pair, and the clientId GUID.
+	Site       string `json:"site,omitempty"`
+	CompanyID  string `json:"companyId,omitempty"`
+	PublicKey  string `json:"publicKey,omitempty"`
+	PrivateKey string `json:"privateKey,omitempty"`
+	ClientID   string `json:"clientId,omitempty"`
+}
+
+// Endpoints override where a client finds its PSA. Zero values mean the
+// vendors' real hosts. They exist so one client can talk to any server that
+// speaks the dialect: a sandbox, a vendor staging host, another implementation.
+type Endpoints struct {
+	// AutotaskZoneURL is the base of the zoneInformation lookup, default
+	// "https://webservices.autotask.net/atservicesrest/".
+	AutotaskZoneURL string `json:"autotaskZoneUrl,omitempty"`
+	// ConnectWiseLoginURL is the base for login/companyinfo, default
+	// "https://{site}/".
+	ConnectWiseLoginURL string `json:"connectwiseLoginUrl,omitempty"`
+	// ConnectWiseAPIURL, when set, is used as the API base instead of the one
+	// derived from companyinfo (e.g. "https://api-staging.connectwisedev.com/v4_6_release/apis/3.0/").
+	ConnectWiseAPIURL string `json:"connectwiseApiUrl,omitempty"`
+}
+
+// Option is one value of a PSA picklist or lookup (status, priority, queue…).
+type Option struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	IsDefault bool   `json:"isDefault,omitempty"`
+	// Closed marks a ticket status that completes the ticket.
+	Closed bool `json:"closed,omitempty"`
+	// ParentID ties the option to a parent: a ConnectWise status or type to
+	// its board, an Autotask sub-issue type to its issue type.
+	ParentID int64 `json:"parentId,omitempty"`
+}
+
+// CompanyType is a company classification (Customer, Prospect, Vendor…).
+type CompanyType = Option
+
+// Company is a PSA company (an MSP's client).
+type Company struct {
+	ID      int64   `json:"id"`
+	Name    string  `json:"name"`
+	TypeIDs []int64 `json:"typeIds"`
+	Active  bool    `json:"active"`
+}
+
+// CompanyFilter selects companies. Empty TypeIDs means every type.
+type CompanyFilter struct {
+	TypeIDs []int64
+	// NameContains, when set, keeps companies whose name contains it
+	// (case-insensitive where the PSA allows).
+	NameContains string
+}
+
+// Contract is an Autotask recurring-service contract or a ConnectWise
+// agreement: the thing service lines hang from.
+type Contract struct {
+	ID        int64     `json:"id"`
+	CompanyID int64     `json:"companyId"`
+	Name      string    `json:"name"`
+	Recurring bool      `json:"recurring"`
+	Active    bool      `json:"active"`
+	StartDate time.Time `json:"startDate,omitzero"`
+	EndDate   time.Time `json:"endDate,omitzero"`
+}
+
+// ServiceLine is one billed line of a contract: an Autotask contract service
+// or a ConnectWise agreement addition.
+type ServiceLine struct {
+	ID         int64 `json:"id"`
+	ContractID int64 `json:"contractId"`
+	// ServiceID is the catalog item: Autotask serviceID, ConnectWise product id.
+	ServiceID int64   `json:"serviceId"`
+	Name      string  `json:"name"`
+	UnitPrice float64 `json:"unitPrice"`
+	UnitCost  float64 `json:"unitCost"`
+	Cancelled bool    `json:"cancelled,omitempty"`
+}
+
+// LineRef addresses a service line.
+type LineRef struct {
+	ContractID int64 `json:"contractId"`
+	LineID     int64 `json:"lineId"`
+}
+
+// LineState is a line's billed state in the period that contains a date.
+type LineState struct {
+	Ref       LineRef `json:"ref"`
+	ServiceID int64   `json:"serviceId"`
+	Quantity  int64   `json:"quantity"`
+	UnitCost  float64 `json:"unitCost"`
+	UnitPrice float64 `json:"unitPrice"`
+}
+
+// LineUpdate sets a line's quantity and unit cost, effective from a date.
+type LineUpdate struct {
+	Ref LineRef
+	// Current is the line's state as last read. Autotask changes units only
+	// through ContractServiceAdjustments, whose unitChange is a difference,
+	// so it needs the current quantity; ConnectWise ignores it.
+	Current       LineState
+	Quantity      int64
+	UnitCost      float64
+	EffectiveDate time.Time
+}
+
+// TicketOptions are the values a ticket rule may pick from.
+type TicketOptions struct {
+	Statuses   []Option `json:"statuses"`
+	Priorities []Option `json:"priorities"`
+	Sources    []Option `json:"sources"`
+	// Queues (Autotask) and Boards (ConnectWise).
+	Queues []Option `json:"queues,omitempty"`
+	Boards []Option `json:"boards,omitempty"`
+	// IssueTypes (Autotask issue types; ConnectWise board types) and
+	// Categories (Autotask ticket categories).
+	IssueTypes []Option `json:"issueTypes,omitempty"`
+	Categories []Option `json:"categories,omitempty"`
+	// Resources and Roles (Autotask): a resource is assigned with a role.
+	Resources []Option `json:"resources,omitempty"`
+	Roles     []Option `json:"roles,omitempty"`
+}
+
+// TicketSpec is what to open. Zero ids are left for the PSA to default.
+type TicketSpec struct {
+	CompanyID   int64
+	Title       string
+	Description string
+	// ExternalKey identifies the alert stream (Autotask externalID,
+	// ConnectWise externalXRef); FindOpenTicket looks it up.
+	ExternalKey string
+	StatusID    int64
+	PriorityID  int64
+	SourceID    int64
+	QueueID     int64
+	BoardID     int64
+	ResourceID  int64
+	RoleID      int64
+	CategoryID  int64
+	IssueTypeID int64
+	Due         time.Time
+}
+
+// Ticket is an opened PSA ticket.
+type Ticket struct {
+	ID          int64  `json:"id"`
+	CompanyID   int64  `json:"companyId"`
+	Title       string `json:"title"`
+	ExternalKey string `json:"externalKey,omitempty"`
+	StatusID    int64  `json:"statusId"`
+}
+
+// Note is a ticket note.
+type Note struct {
+	Title string
+	Text  string
+}
+
+// Client is one tenant's connection to its PSA. Implementations are safe for
+// concurrent use and honour the vendor's concurrency limits themselves.
+type Client interface {
+	// Provider names the PSA.
+	Provider() Provider
+	// Verify checks the credentials with the cheapest authenticated call.
+	// Unauthorized or Rejected (with the PSA's reason) when they do not work.
+	Verify(ctx context.Context) error
+
+	// CompanyTypes lists the company classifications.
+	CompanyTypes(ctx context.Context) ([]CompanyType, error)
+	// Companies lists active companies matching f, all pages.
+	Companies(ctx context.Context, f CompanyFilter) ([]Company, error)
+	// Company returns one company, active or not; NotFound when gone.
+	Company(ctx context.Context, id int64) (Company, error)
+	// Contracts lists a company's contracts that can carry billed lines
+	// (Autotask: recurring-service contracts; ConnectWise: agreements not
+	// cancelled).
+	Contracts(ctx context.Context, companyID int64) ([]Contract, error)
+	// Contract returns one contract; NotFound when gone.
+	Contract(ctx context.Context, id int64) (Contract, error)
+	// Lines lists the service lines of a contract.
+	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
+
+	// ReadLines returns the state, in the period containing at, of every
+	// line in refs that exists, in as few requests as the API allows. Lines
+	// that do not exist are absent from the map (not an error).
+	ReadLines(ctx context.Context, refs []LineRef, at time.Time) (map[LineRef]LineState, error)
+	// SetLine brings a line to u.Quantity and u.UnitCost from u.EffectiveDate.
+	// It is not idempotent on Autotask (a delta is posted): after a Transient
+	// error, read the line again before retrying.
+	SetLine(ctx context.Context, u LineUpdate) error
+
+	// TicketOptions lists statuses, priorities, sources, queues or boards,
+	// issue types, categories, resources and roles.
+	TicketOptions(ctx context.Context) (TicketOptions, error)
+	// FindOpenTicket returns the open ticket of a company with the external
+	// key; NotFound when there is none.
+	FindOpenTicket(ctx context.Context, companyID int64, externalKey string) (Ticket, error)
+	// CreateTicket opens a ticket.
+	CreateTicket(ctx context.Context, s TicketSpec) (Ticket, error)
+	// AddNote adds a note to a ticket.
+	AddNote(ctx context.Context, ticketID int64, n Note) error
+	// CloseTicket sets a ticket's status to statusID (a completing status).
+	CloseTicket(ctx context.Context, ticketID int64, statusID int64) error
+}

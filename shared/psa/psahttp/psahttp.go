@@ -1,0 +1,207 @@
+// Package psahttp is the HTTP layer shared by the PSA clients: a client that
+// refuses to dial private networks unless told otherwise, and one retry loop
+// for transient failures that honours Retry-After.
+package psahttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+)
+
+// Policy says which destinations a PSA client may reach.
+type Policy struct {
+	// AllowPrivate permits loopback addresses and plain http. Only for local
+	// runs and tests (sandboxes on 127.0.0.1). Private, link-local (cloud
+	// metadata) and unspecified addresses stay refused even then.
+	AllowPrivate bool
+}
+
+// ErrDestinationRefused is wrapped by dial errors for refused addresses.
+var ErrDestinationRefused = errors.New("psahttp: destination address refused")
+
+// checkAddr decides on the resolved IP the dialer is about to connect to, so a
+// DNS name that resolves to a private address is refused too.
+func (p Policy) checkAddr(address string) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an IP", ErrDestinationRefused, host)
+	}
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		if p.AllowPrivate {
+			return nil
+		}
+		return fmt.Errorf("%w: loopback %s", ErrDestinationRefused, ip)
+	case ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
+		ip.IsUnspecified(), ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
+		return fmt.Errorf("%w: %s", ErrDestinationRefused, ip)
+	}
+	// Carrier-grade NAT (100.64.0.0/10) is private in all but name.
+	if netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
+		return fmt.Errorf("%w: %s", ErrDestinationRefused, ip)
+	}
+	return nil
+}
+
+// NewHTTPClient returns an *http.Client whose dialer enforces p on every
+// resolved address and whose requests refuse plain http unless p allows it.
+// Timeout bounds one request (default 30 s).
+func NewHTTPClient(p Policy, timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	dialer := &net.Dialer{
+		Timeout: 10 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error { return p.checkAddr(address) },
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	tr.Proxy = nil // a proxy would dial for us and bypass the check
+	tr.MaxIdleConnsPerHost = 16
+	return &http.Client{
+		Timeout:   timeout,
+		Transport: schemeGuard{p: p, next: tr},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("psahttp: too many redirects")
+			}
+			return nil
+		},
+	}
+}
+
+// schemeGuard refuses plain http unless the policy allows it.
+type schemeGuard struct {
+	p    Policy
+	next http.RoundTripper
+}
+
+func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !g.p.AllowPrivate {
+		return nil, fmt.Errorf("%w: scheme %q (https required)", ErrDestinationRefused, req.URL.Scheme)
+	}
+	return g.next.RoundTrip(req)
+}
+
+// Retrier runs a PSA request until it succeeds, fails for good, or runs out of
+// attempts.
+type Retrier struct {
+	// MaxAttempts per call, default 4.
+	MaxAttempts int
+	// BaseDelay of the exponential backoff with full jitter, default 200 ms.
+	BaseDelay time.Duration
+	// MaxDelay caps one wait (Retry-After included), default 30 s.
+	MaxDelay time.Duration
+	// Sleep waits; tests replace it. Default: a timer that honours ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Attempt is one try's outcome as the vendor client classifies it.
+type Attempt struct {
+	// Err is nil on success, else an *apperr.Error.
+	Err error
+	// Unprocessed is true when the PSA certainly did not act on the request
+	// (HTTP 429, thread limit, connection refused): even a non-idempotent
+	// request may then be sent again.
+	Unprocessed bool
+}
+
+// Do calls try until it succeeds or returns a non-transient error. A
+// transient failure is retried only if idempotent is true or the attempt says
+// the PSA did not process it, so an Autotask adjustment is never posted twice
+// after a timeout. The last error is returned as it came (codes preserved).
+func (r Retrier) Do(ctx context.Context, idempotent bool, try func(ctx context.Context) Attempt) error {
+	max := r.MaxAttempts
+	if max <= 0 {
+		max = 4
+	}
+	var last error
+	for attempt := 1; ; attempt++ {
+		a := try(ctx)
+		if a.Err == nil {
+			return nil
+		}
+		last = a.Err
+		if !apperr.IsTransient(a.Err) || (!idempotent && !a.Unprocessed) || attempt >= max {
+			return last
+		}
+		if err := r.sleep(ctx, r.delay(attempt, apperr.RetryAfterOf(a.Err))); err != nil {
+			return last
+		}
+	}
+}
+
+func (r Retrier) delay(attempt int, retryAfter time.Duration) time.Duration {
+	base, maxd := r.BaseDelay, r.MaxDelay
+	if base <= 0 {
+		base = 200 * time.Millisecond
+	}
+	if maxd <= 0 {
+		maxd = 30 * time.Second
+	}
+	if retryAfter > 0 {
+		return min(retryAfter, maxd)
+	}
+	d := base << (attempt - 1)
+	if d > maxd || d <= 0 {
+		d = maxd
+	}
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// RetryAfter parses a Retry-After header (seconds or HTTP date); zero when
+// absent or unparseable.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// TransportError classifies an error from http.Client.Do: a refused
+// destination is Invalid (retrying will not help), anything else Transient.
+// Unprocessed is true when the connection was never made.
+func TransportError(err error) Attempt {
+	if errors.Is(err, ErrDestinationRefused) {
+		return Attempt{Err: apperr.Wrap(err, apperr.Invalid, "the PSA address is not allowed")}
+	}
+	var opErr *net.OpError
+	unprocessed := errors.As(err, &opErr) && opErr.Op == "dial"
+	return Attempt{Err: apperr.Wrap(err, apperr.Transient, "the PSA could not be reached"), Unprocessed: unprocessed}
+}

@@ -1,0 +1,202 @@
+// Package sandbox serves in-memory PSAs that speak Autotask's and
+// ConnectWise's HTTP dialects, for tests, `make run` and benchmarks.
+//
+// One Server hosts both dialects and any number of PSA instances (one per
+// psabridge tenant): Autotask instances are keyed by API username,
+// ConnectWise instances by company id. Paths:
+//
+//	/autotask/atservicesrest/v1.0/zoneInformation?user=…   zone lookup
+//	/autotask/{zone}/v1.0/…                                Autotask REST
+//	/connectwise/login/companyinfo/{company}               ConnectWise login
+//	/connectwise/v4_6_release/apis/3.0/…                   ConnectWise REST
+//
+// The sandboxes enforce the vendor rules that bite in production (see
+// PSA-API-NOTES.md), count requests per route, keep write logs, and inject
+// faults on demand, deterministically for a seed.
+package sandbox
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is the sandbox HTTP handler. Create it with New.
+type Server struct {
+	// Autotask holds the Autotask instances; ConnectWise the ConnectWise ones.
+	Autotask    *Autotask
+	ConnectWise *ConnectWise
+
+	mu     sync.Mutex
+	faults Faults
+	rng    *rand.Rand
+	counts map[string]int
+}
+
+// New returns an empty sandbox.
+func New() *Server {
+	s := &Server{counts: map[string]int{}, rng: rand.New(rand.NewPCG(1, 1))}
+	s.Autotask = newAutotask(s)
+	s.ConnectWise = newConnectWise(s)
+	return s
+}
+
+// Seed is the JSON form of a sandbox's initial state.
+type Seed struct {
+	Autotask    []AutotaskSeed    `json:"autotask,omitempty"`
+	ConnectWise []ConnectWiseSeed `json:"connectwise,omitempty"`
+}
+
+// Load adds the instances of a seed.
+func (s *Server) Load(seed Seed) {
+	for _, a := range seed.Autotask {
+		s.Autotask.AddInstance(a)
+	}
+	for _, c := range seed.ConnectWise {
+		s.ConnectWise.AddInstance(c)
+	}
+}
+
+// LoadFile adds the instances of a JSON seed file.
+func (s *Server) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var seed Seed
+	if err := json.Unmarshal(b, &seed); err != nil {
+		return err
+	}
+	s.Load(seed)
+	return nil
+}
+
+// Faults are injected failures. Rates are probabilities in [0,1], drawn per
+// request from a generator seeded with Seed, so a run is repeatable.
+type Faults struct {
+	Seed uint64
+	// Rate500 answers HTTP 500 with a transient-looking error before acting.
+	Rate500 float64
+	// Rate429 answers 429 with Retry-After: RetryAfter before acting.
+	Rate429    float64
+	RetryAfter time.Duration
+	// RateThreadLimit answers the dialect's thread-threshold error (Autotask).
+	RateThreadLimit float64
+	// RateSlow acts on the request, then waits SlowDelay before answering,
+	// so a client with a shorter timeout sees a failure for a write that
+	// did happen.
+	RateSlow  float64
+	SlowDelay time.Duration
+}
+
+// SetFaults replaces the injected faults (zero value: none).
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+	s.rng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+}
+
+// fault is the failure drawn for one request.
+type fault int
+
+const (
+	faultNone fault = iota
+	fault500
+	fault429
+	faultThread
+	faultSlow
+)
+
+// draw picks the fault for one request.
+func (s *Server) draw() (fault, Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	if f.Rate500+f.Rate429+f.RateThreadLimit+f.RateSlow == 0 {
+		return faultNone, f
+	}
+	x := s.rng.Float64()
+	for _, c := range []struct {
+		rate float64
+		kind fault
+	}{{f.Rate500, fault500}, {f.Rate429, fault429}, {f.RateThreadLimit, faultThread}, {f.RateSlow, faultSlow}} {
+		if x < c.rate {
+			return c.kind, f
+		}
+		x -= c.rate
+	}
+	return faultNone, f
+}
+
+// count records one request under a route name such as "autotask GET Companies/query".
+func (s *Server) count(route string) {
+	s.mu.Lock()
+	s.counts[route]++
+	s.mu.Unlock()
+}
+
+// Counts returns a copy of the request counts per route.
+func (s *Server) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Total returns the number of requests whose route starts with prefix
+// ("" for all, "autotask", "connectwise").
+func (s *Server) Total(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.counts {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
+}
+
+// ResetCounts zeroes the request counts.
+func (s *Server) ResetCounts() {
+	s.mu.Lock()
+	s.counts = map[string]int{}
+	s.mu.Unlock()
+}
+
+// ServeHTTP routes to the dialects.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/autotask/"):
+		s.Autotask.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, "/connectwise/"):
+		s.ConnectWise.ServeHTTP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// writeJSON writes v with a status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// retryAfterSeconds renders a Retry-After value.
+func retryAfterSeconds(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.Itoa(s)
+}
