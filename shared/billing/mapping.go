@@ -1,0 +1,235 @@
+package billing
+
+import (
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+)
+
+// MappingState is where an org stands with its PSA mapping.
+type MappingState string
+
+// The mapping states.
+const (
+	Unmapped MappingState = "unmapped"
+	Mapped   MappingState = "mapped"
+	Disabled MappingState = "disabled"
+)
+
+// LineMapping ties one product of an org to one PSA service line.
+type LineMapping struct {
+	Product Product `json:"product"`
+	LineID  int64   `json:"lineId"`
+}
+
+// Mapping ties an org to a PSA company, contract and service lines.
+type Mapping struct {
+	CompanyID        int64         `json:"companyId"`
+	ContractID       int64         `json:"contractId"`
+	Lines            []LineMapping `json:"lines"`
+	NonBillableUsers int64         `json:"nonBillableUsers"`
+	State            MappingState  `json:"state"`
+	// Version increases with every write; the API exposes it as the ETag.
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Validate checks a mapping's shape (not its existence in the PSA).
+// Invalid names the first problem.
+func (m *Mapping) Validate() error {
+	switch {
+	case m.CompanyID <= 0:
+		return apperr.New(apperr.Invalid, "companyId is required")
+	case m.ContractID <= 0:
+		return apperr.New(apperr.Invalid, "contractId is required")
+	case len(m.Lines) == 0:
+		return apperr.New(apperr.Invalid, "at least one line is required")
+	case m.NonBillableUsers < 0 || m.NonBillableUsers > MaxValue:
+		return apperr.New(apperr.Invalid, "nonBillableUsers must be between 0 and %d", MaxValue)
+	}
+	seen := map[Product]bool{}
+	for i := range m.Lines {
+		l := &m.Lines[i]
+		if l.Product == "" {
+			l.Product = Users
+		}
+		if !l.Product.Valid() {
+			return apperr.New(apperr.Invalid, "lines[%d].product is not a valid product key", i)
+		}
+		if l.LineID <= 0 {
+			return apperr.New(apperr.Invalid, "lines[%d].lineId is required", i)
+		}
+		if seen[l.Product] {
+			return apperr.New(apperr.Invalid, "product %q is mapped twice", l.Product)
+		}
+		seen[l.Product] = true
+	}
+	return nil
+}
+
+// Org is a client organization of a tenant, as the platform registered it,
+// with its mapping (nil while unmapped).
+type Org struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+	Mapping   *Mapping  `json:"mapping,omitempty"`
+}
+
+// State returns the org's mapping state.
+func (o Org) State() MappingState {
+	if o.Mapping == nil || o.Mapping.State == "" {
+		return Unmapped
+	}
+	return o.Mapping.State
+}
+
+// Period selects which month's HWM a run bills.
+type Period string
+
+// The billing periods.
+const (
+	CurrentPeriod  Period = "current"
+	PreviousPeriod Period = "previous"
+)
+
+// EffectiveDateRule selects the effective date of a PSA change.
+type EffectiveDateRule string
+
+// The effective date rules.
+const (
+	PeriodStart EffectiveDateRule = "period-start"
+	Today       EffectiveDateRule = "today"
+)
+
+// DefaultBudgetPerHour is a tenant's PSA request budget unless set. Autotask
+// allows 10,000 an hour for the whole database, shared with other integrations.
+const DefaultBudgetPerHour = 5000
+
+// DefaultRunAt is the local time of day of the daily sync.
+const DefaultRunAt = "12:00"
+
+// Settings are a tenant's billing settings.
+type Settings struct {
+	TimeZone           string                         `json:"timeZone"`
+	Period             Period                         `json:"period"`
+	EffectiveDate      EffectiveDateRule              `json:"effectiveDate"`
+	CreateMissingLines bool                           `json:"createMissingLines"`
+	ZeroDeprovisioned  bool                           `json:"zeroDeprovisioned"`
+	UnitCost           map[Product]float64            `json:"unitCost"`
+	OrgUnitCost        map[string]map[Product]float64 `json:"orgUnitCost,omitempty"`
+	BudgetPerHour      int                            `json:"budgetPerHour"`
+	RunAt              string                         `json:"runAt"`
+	Version            int64                          `json:"version"`
+}
+
+// DefaultSettings returns the settings of a tenant that set none.
+func DefaultSettings() Settings {
+	return Settings{
+		TimeZone:      DefaultTimeZone,
+		Period:        CurrentPeriod,
+		EffectiveDate: PeriodStart,
+		UnitCost:      map[Product]float64{},
+		BudgetPerHour: DefaultBudgetPerHour,
+		RunAt:         DefaultRunAt,
+	}
+}
+
+// Validate fills defaults and checks the settings. Invalid names the first
+// problem.
+func (s *Settings) Validate() error {
+	d := DefaultSettings()
+	if s.TimeZone == "" {
+		s.TimeZone = d.TimeZone
+	}
+	if s.Period == "" {
+		s.Period = d.Period
+	}
+	if s.EffectiveDate == "" {
+		s.EffectiveDate = d.EffectiveDate
+	}
+	if s.BudgetPerHour == 0 {
+		s.BudgetPerHour = d.BudgetPerHour
+	}
+	if s.RunAt == "" {
+		s.RunAt = d.RunAt
+	}
+	if s.UnitCost == nil {
+		s.UnitCost = map[Product]float64{}
+	}
+	if _, err := LoadLocation(s.TimeZone); err != nil {
+		return err
+	}
+	if s.Period != CurrentPeriod && s.Period != PreviousPeriod {
+		return apperr.New(apperr.Invalid, "period must be %q or %q", CurrentPeriod, PreviousPeriod)
+	}
+	if s.EffectiveDate != PeriodStart && s.EffectiveDate != Today {
+		return apperr.New(apperr.Invalid, "effectiveDate must be %q or %q", PeriodStart, Today)
+	}
+	if s.BudgetPerHour < 10 || s.BudgetPerHour > 10000 {
+		return apperr.New(apperr.Invalid, "budgetPerHour must be between 10 and 10000")
+	}
+	if _, err := time.Parse("15:04", s.RunAt); err != nil {
+		return apperr.New(apperr.Invalid, "runAt must be HH:MM (24-hour)")
+	}
+	check := func(costs map[Product]float64, where string) error {
+		for p, c := range costs {
+			if !p.Valid() {
+				return apperr.New(apperr.Invalid, "%s: %q is not a valid product key", where, p)
+			}
+			if c < 0 || c > 1_000_000 {
+				return apperr.New(apperr.Invalid, "%s: cost of %q must be between 0 and 1000000", where, p)
+			}
+		}
+		return nil
+	}
+	if err := check(s.UnitCost, "unitCost"); err != nil {
+		return err
+	}
+	for org, costs := range s.OrgUnitCost {
+		if !ValidOrgID(org) {
+			return apperr.New(apperr.Invalid, "orgUnitCost: %q is not a valid org id", org)
+		}
+		if err := check(costs, "orgUnitCost."+org); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CostOf returns the unit cost of a product for an org: the org's override
+// if any, else the tenant's cost, and whether one is set at all.
+func (s Settings) CostOf(org string, p Product) (float64, bool) {
+	if c, ok := s.OrgUnitCost[org][p]; ok {
+		return c, true
+	}
+	c, ok := s.UnitCost[p]
+	return c, ok
+}
+
+// BilledMonth returns the month a run at now bills under these settings.
+func (s Settings) BilledMonth(now time.Time) Month {
+	loc, err := LoadLocation(s.TimeZone)
+	if err != nil {
+		loc, _ = LoadLocation(DefaultTimeZone)
+	}
+	m := MonthOf(now, loc)
+	if s.Period == PreviousPeriod {
+		return m.Prev()
+	}
+	return m
+}
+
+// EffectiveDateOf returns the effective date of a change made at now for
+// month m: the first instant of m, or the start of today, in the tenant's zone.
+func (s Settings) EffectiveDateOf(now time.Time, m Month) time.Time {
+	loc, err := LoadLocation(s.TimeZone)
+	if err != nil {
+		loc, _ = LoadLocation(DefaultTimeZone)
+	}
+	if s.EffectiveDate == Today && MonthOf(now, loc) == m {
+		y, mo, d := now.In(loc).Date()
+		return time.Date(y, mo, d, 0, 0, 0, 0, loc)
+	}
+	return m.Start(loc)
+}

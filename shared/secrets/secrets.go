@@ -1,0 +1,166 @@
+// Package secrets keeps psabridge's secrets in AWS Secrets Manager: each
+// tenant's platform signing secrets (psabridge/platform/<tenant>) and its PSA
+// credentials (psabridge/psa/<tenant>). Reads go through
+// aws-secretsmanager-caching-go so a warm Lambda asks Secrets Manager rarely.
+//
+// The two namespaces have separate IAM in AWS: the webhook can read platform
+// secrets and never PSA credentials.
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// DefaultPrefix is the name prefix of every psabridge secret.
+const DefaultPrefix = "psabridge/"
+
+// CacheTTL bounds how stale a cached secret can be in another process after
+// a rotation.
+const CacheTTL = 5 * time.Minute
+
+// RecoveryDays is the recovery window of a deleted PSA secret.
+const RecoveryDays = 7
+
+// Store reads and writes tenants' secrets.
+type Store struct {
+	client *secretsmanager.Client
+	cache  *secretcache.Cache
+	prefix string
+}
+
+// New returns a Store over a Secrets Manager client. prefix defaults to
+// DefaultPrefix.
+func New(client *secretsmanager.Client, prefix string) (*Store, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	cache, err := secretcache.New(func(c *secretcache.Cache) {
+		c.Client = client
+		c.CacheConfig.CacheItemTTL = int64(CacheTTL)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: client, cache: cache, prefix: prefix}, nil
+}
+
+func (s *Store) platformName(tenant string) string { return s.prefix + "platform/" + tenant }
+func (s *Store) psaName(tenant string) string      { return s.prefix + "psa/" + tenant }
+
+// SigningSecret is one platform signing secret of a tenant.
+type SigningSecret struct {
+	ID        string    `json:"id"`
+	Value     string    `json:"value"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+type platformDoc struct {
+	Secrets []SigningSecret `json:"secrets"`
+}
+
+// SigningSecrets returns a tenant's current signing secrets (cached).
+// NotFound when the tenant has none; Transient when Secrets Manager fails.
+func (s *Store) SigningSecrets(ctx context.Context, tenant string) ([]SigningSecret, error) {
+	var doc platformDoc
+	if err := s.cachedJSON(ctx, s.platformName(tenant), &doc); err != nil {
+		return nil, err
+	}
+	return doc.Secrets, nil
+}
+
+// RefreshSigningSecrets drops the cached copy so the next read sees a
+// rotation made by another process.
+func (s *Store) RefreshSigningSecrets(ctx context.Context, tenant string) {
+	s.cache.RefreshNowWithContext(ctx, s.platformName(tenant))
+}
+
+// PutSigningSecrets creates or replaces a tenant's signing secrets.
+func (s *Store) PutSigningSecrets(ctx context.Context, tenant string, list []SigningSecret) error {
+	return s.put(ctx, s.platformName(tenant), platformDoc{Secrets: list})
+}
+
+// PSACredentials returns a tenant's PSA credentials (cached). NotFound when
+// none are stored.
+func (s *Store) PSACredentials(ctx context.Context, tenant string) (psa.Credentials, error) {
+	var c psa.Credentials
+	err := s.cachedJSON(ctx, s.psaName(tenant), &c)
+	return c, err
+}
+
+// PutPSACredentials creates or replaces a tenant's PSA credentials, and
+// refreshes this process's cache.
+func (s *Store) PutPSACredentials(ctx context.Context, tenant string, c psa.Credentials) error {
+	if err := s.put(ctx, s.psaName(tenant), c); err != nil {
+		return err
+	}
+	s.cache.RefreshNowWithContext(ctx, s.psaName(tenant))
+	return nil
+}
+
+// DeletePSACredentials schedules deletion of a tenant's PSA credentials
+// (recovery window RecoveryDays). Deleting what is not there is not an error.
+func (s *Store) DeletePSACredentials(ctx context.Context, tenant string) error {
+	_, err := s.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:             aws.String(s.psaName(tenant)),
+		RecoveryWindowInDays: aws.Int64(RecoveryDays),
+	})
+	var nf *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return apperr.Wrap(err, apperr.Transient, "could not delete the PSA credentials")
+	}
+	s.cache.RefreshNowWithContext(ctx, s.psaName(tenant))
+	return nil
+}
+
+func (s *Store) cachedJSON(ctx context.Context, name string, v any) error {
+	str, err := s.cache.GetSecretStringWithContext(ctx, name)
+	if err != nil {
+		var nf *smtypes.ResourceNotFoundException
+		var inv *smtypes.InvalidRequestException // scheduled for deletion
+		if errors.As(err, &nf) || errors.As(err, &inv) {
+			return apperr.Wrap(err, apperr.NotFound, "no secret stored")
+		}
+		return apperr.Wrap(err, apperr.Transient, "secrets are unavailable")
+	}
+	if err := json.Unmarshal([]byte(str), v); err != nil {
+		return apperr.Wrap(err, apperr.Internal, "stored secret is malformed")
+	}
+	return nil
+}
+
+// put writes a secret value, creating the secret, or restoring one that is
+// scheduled for deletion, as needed.
+func (s *Store) put(ctx context.Context, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return apperr.Wrap(err, apperr.Internal, "could not encode secret")
+	}
+	_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(b))})
+	var nf *smtypes.ResourceNotFoundException
+	var inv *smtypes.InvalidRequestException
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nf):
+		_, err = s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(b))})
+	case errors.As(err, &inv):
+		if _, rerr := s.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); rerr == nil {
+			_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(b))})
+		}
+	}
+	if err != nil {
+		return apperr.Wrap(err, apperr.Transient, "could not store the secret")
+	}
+	return nil
+}
