@@ -29,13 +29,13 @@ type company struct {
 }
 
 type contract struct {
-	ID           int64     `json:"id"`
-	CompanyID    int64     `json:"companyID"`
-	ContractName string    `json:"contractName"`
-	ContractType int64     `json:"contractType"`
-	Status       int64     `json:"status"`
-	StartDate    dateTime  `json:"startDate"`
-	EndDate      dateTime  `json:"endDate"`
+	ID           int64    `json:"id"`
+	CompanyID    int64    `json:"companyID"`
+	ContractName string   `json:"contractName"`
+	ContractType int64    `json:"contractType"`
+	Status       int64    `json:"status"`
+	StartDate    dateTime `json:"startDate"`
+	EndDate      dateTime `json:"endDate"`
 }
 
 type contractService struct {
