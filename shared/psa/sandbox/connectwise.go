@@ -1193,12 +1193,16 @@ func cwOptionRecords(opts []CWOption, extra func(CWOption, map[string]any)) []cw
 }
 
 func (c *ConnectWise) boards(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	return c.list(w, r, cwOptionRecords(in.seed.Boards, func(o CWOption, j map[string]any) {
+	recs := cwOptionRecords(in.seed.Boards, func(o CWOption, j map[string]any) {
 		delete(j, "defaultFlag")
 		j["location"] = cwRef(2, "Main")
 		j["department"] = cwRef(3, "Services")
 		j["inactiveFlag"] = false
-	}))
+	})
+	for _, rec := range recs {
+		rec.fields["inactiveFlag"] = false
+	}
+	return c.list(w, r, recs)
 }
 
 // boardItems serves the statuses or types of a board.
