@@ -1,0 +1,537 @@
+package connectwise
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/psahttp"
+)
+
+// The vendor definitions (../shared/specs beside the repository; never
+// copied in). GETs are checked against the 2026.4 GET subset, ticket writes
+// against the 2025.8 pruned file.
+const (
+	specGET    = "connectwise-manage-2026.4-get-subset.wdyoung4383.openapi.json"
+	specWrites = "connectwise-manage-2025.8-pruned.eliseale.openapi.json"
+)
+
+// notesChecked are the operations the client uses that neither definition
+// has. They are checked against PSA-API-NOTES.md section 2 instead, and the
+// test asserts they really are missing from both files.
+var notesChecked = []struct {
+	name    string
+	method  string
+	pattern *regexp.Regexp // on the path below the API base, or the login path
+	check   func(t *testing.T, x exchange, s *specs)
+}{
+	{"login companyinfo (PSA-API-NOTES 2.1)", http.MethodGet, regexp.MustCompile(`^/login/companyinfo/[^/]+$`), checkCompanyInfo},
+	{"system info (PSA-API-NOTES 2.1)", http.MethodGet, regexp.MustCompile(`^/system/info$`), checkSystemInfo},
+	{"addition PATCH (PSA-API-NOTES 2.4)", http.MethodPatch, regexp.MustCompile(`^/finance/agreements/\d+/additions/\d+$`), checkAdditionPatch},
+	{"ticket note POST (PSA-API-NOTES 2.5)", http.MethodPost, regexp.MustCompile(`^/service/tickets/\d+/notes$`), checkNotePost},
+}
+
+// exchange is one recorded request and its answer.
+type exchange struct {
+	method     string
+	url        *url.URL
+	reqHeader  http.Header
+	reqBody    []byte
+	status     int
+	respHeader http.Header
+	respBody   []byte
+}
+
+// recorder keeps every exchange that passes through it.
+type recorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	log  []exchange
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	x := exchange{method: req.Method, url: req.URL, reqHeader: req.Header.Clone()}
+	if req.Body != nil {
+		x.reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(x.reqBody))
+	}
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	x.status, x.respHeader = resp.StatusCode, resp.Header.Clone()
+	x.respBody, _ = io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(x.respBody))
+	r.mu.Lock()
+	r.log = append(r.log, x)
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// specs are the two loaded definitions with path-only routers.
+type specs struct {
+	get, writes       *openapi3.T
+	getRtr, writesRtr routers.Router
+}
+
+// MustSpecs loads the ConnectWise definitions from the shared/specs folder
+// found by walking up from the package directory.
+func MustSpecs(tb testing.TB) *specs {
+	tb.Helper()
+	dir := MustSpecDir(tb)
+	s := &specs{}
+	for _, x := range []struct {
+		file string
+		doc  **openapi3.T
+		rtr  *routers.Router
+	}{{specGET, &s.get, &s.getRtr}, {specWrites, &s.writes, &s.writesRtr}} {
+		loader := openapi3.NewLoader()
+		loader.IsExternalRefsAllowed = true
+		doc, err := loader.LoadFromFile(filepath.Join(dir, x.file))
+		if err != nil {
+			tb.Fatalf("loading %s: %v", x.file, err)
+		}
+		// Route on the path only: the files name other companies' servers.
+		doc.Servers = nil
+		for p := range doc.Paths.Map() {
+			if strings.Contains(p, ":") { // a regex route gorilla/mux cannot take
+				doc.Paths.Delete(p)
+			}
+		}
+		rtr, err := gorillamux.NewRouter(doc)
+		if err != nil {
+			tb.Fatalf("router for %s: %v", x.file, err)
+		}
+		*x.doc, *x.rtr = doc, rtr
+	}
+	return s
+}
+
+// MustSpecDir walks up from the working directory to the shared/specs
+// folder next to the repository (CI clones ../shared beside it).
+func MustSpecDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		cand := filepath.Join(dir, "shared", "specs")
+		if _, err := os.Stat(filepath.Join(cand, specGET)); err == nil {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatalf("shared/specs with %s not found above the package directory", specGET)
+		}
+		dir = parent
+	}
+}
+
+// route finds an operation by method and spec path.
+func route(rtr routers.Router, method, path string, query string) (*routers.Route, map[string]string, error) {
+	req, _ := http.NewRequest(method, "http://vendor"+path+"?"+query, nil)
+	return rtr.FindRoute(req)
+}
+
+func init() {
+	// The definitions name their media type with the API version.
+	openapi3filter.RegisterBodyDecoder("application/vnd.connectwise.com+json", openapi3filter.JSONBodyDecoder)
+}
+
+// TestConformance drives every client operation against the sandbox,
+// records each request and answer, and holds them against the vendor's
+// definitions.
+func TestConformance(t *testing.T) {
+	s := MustSpecs(t)
+	for _, op := range notesChecked {
+		if op.name[:5] == "login" {
+			continue
+		}
+		p := op.pattern.String()
+		example := strings.NewReplacer(`^`, ``, `$`, ``, `\d+`, `{id}`, `[^/]+`, `x`).Replace(p)
+		for _, rtr := range []routers.Router{s.getRtr, s.writesRtr} {
+			if _, _, err := route(rtr, op.method, strings.ReplaceAll(example, "{id}", "7"), ""); err == nil {
+				t.Errorf("%s is in a vendor definition now: validate it against the definition", op.name)
+			}
+		}
+	}
+
+	rec := &recorder{next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
+	seed := baseSeed()
+	seed.Companies = append(seed.Companies, manyCompanies(1200)...)
+	e := MustEnv(t, seed, &http.Client{Transport: rec, Timeout: 5 * time.Second})
+	driveAll(t, e.client)
+
+	apiBase := "/connectwise/v4_6_release/apis/3.0"
+	seen := map[string]bool{}
+	for i, x := range rec.log {
+		name := fmt.Sprintf("#%d %s %s", i, x.method, x.url.Path)
+		checkHeaders(t, name, x)
+		path := x.url.Path
+		if p, ok := strings.CutPrefix(path, "/connectwise"); ok && strings.HasPrefix(p, "/login/") {
+			path = p
+		} else if p, ok := strings.CutPrefix(path, apiBase); ok {
+			path = p
+		} else {
+			t.Errorf("%s: not under the login or API base", name)
+			continue
+		}
+		if x.status < 200 || x.status > 299 {
+			checkErrorBody(t, name, x)
+		}
+		if op := notesCheckedOp(x.method, path); op != nil {
+			seen[op.name] = true
+			op.check(t, x, s)
+			continue
+		}
+		rtr := s.getRtr
+		if x.method != http.MethodGet {
+			rtr = s.writesRtr
+		}
+		validate(t, name, rtr, path, x)
+		if x.method == http.MethodPatch {
+			checkWholeReferences(t, name, x)
+		}
+		seen[x.method+" "+templatePath(path)] = true
+	}
+	for _, op := range notesChecked {
+		if !seen[op.name] {
+			t.Errorf("the drive did not exercise %s", op.name)
+		}
+	}
+	var ops []string
+	for k := range seen {
+		ops = append(ops, k)
+	}
+	slices.Sort(ops)
+	t.Logf("%d exchanges, operations: %s", len(rec.log), strings.Join(ops, "; "))
+}
+
+// driveAll calls every client operation, including ones that fail.
+func driveAll(t *testing.T, c *Client) {
+	t.Helper()
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	must("Verify", c.Verify(ctx))
+	_, err := c.CompanyTypes(ctx)
+	must("CompanyTypes", err)
+	cos, err := c.Companies(ctx, psa.CompanyFilter{TypeIDs: []int64{typeClient, typeVendor}, NameContains: "o"})
+	must("Companies", err)
+	if len(cos) < 1000 {
+		t.Fatalf("got %d companies, want more than a page", len(cos))
+	}
+	_, err = c.Company(ctx, coContoso)
+	must("Company", err)
+	_, _ = c.Company(ctx, 99999) // a 404
+	_, err = c.Contracts(ctx, coContoso)
+	must("Contracts", err)
+	_, err = c.Contract(ctx, agrMain)
+	must("Contract", err)
+	_, err = c.Lines(ctx, agrMain)
+	must("Lines", err)
+	_, err = c.ReadLines(ctx, []psa.LineRef{{ContractID: agrMain, LineID: addSeats}, {ContractID: agrFabrikam, LineID: addFabrikam}}, testNow)
+	must("ReadLines", err)
+	must("SetLine", c.SetLine(ctx, psa.LineUpdate{Ref: psa.LineRef{ContractID: agrMain, LineID: addSeats}, Quantity: 12, UnitCost: 18.25, EffectiveDate: testNow}))
+	_, err = c.TicketOptions(ctx)
+	must("TicketOptions", err)
+	_, _ = c.FindOpenTicket(ctx, coContoso, "alert:conf-1") // none yet
+	tk, err := c.CreateTicket(ctx, psa.TicketSpec{CompanyID: coContoso, Title: "Seat overage", Description: "Details", ExternalKey: "alert:conf-1",
+		BoardID: boardAlerts, StatusID: stNew, PriorityID: prioHigh, SourceID: srcAPI, IssueTypeID: typeMonitor, Due: testNow.Add(24 * time.Hour)})
+	must("CreateTicket", err)
+	_, err = c.FindOpenTicket(ctx, coContoso, "alert:conf-1")
+	must("FindOpenTicket", err)
+	must("AddNote", c.AddNote(ctx, tk.ID, psa.Note{Title: "Update", Text: "still over"}))
+	must("CloseTicket", c.CloseTicket(ctx, tk.ID, stClosed))
+}
+
+func notesCheckedOp(method, path string) *struct {
+	name    string
+	method  string
+	pattern *regexp.Regexp
+	check   func(t *testing.T, x exchange, s *specs)
+} {
+	for i := range notesChecked {
+		if notesChecked[i].method == method && notesChecked[i].pattern.MatchString(path) {
+			return &notesChecked[i]
+		}
+	}
+	return nil
+}
+
+var digits = regexp.MustCompile(`/\d+`)
+
+func templatePath(p string) string { return digits.ReplaceAllString(p, "/{id}") }
+
+// validate holds one exchange against a definition: the operation must
+// exist, every query parameter must be one it declares, and the request and
+// (for 2xx) the answer must match its schemas.
+func validate(t *testing.T, name string, rtr routers.Router, path string, x exchange) {
+	t.Helper()
+	req, _ := http.NewRequest(x.method, "http://vendor"+path+"?"+x.url.RawQuery, bytes.NewReader(x.reqBody))
+	req.Header = x.reqHeader.Clone()
+	rt, params, err := rtr.FindRoute(req)
+	if err != nil {
+		t.Errorf("%s: the vendor definition does not recognise the request: %v", name, err)
+		return
+	}
+	declared := map[string]bool{}
+	for _, ps := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
+		for _, p := range ps {
+			if p.Value.In == openapi3.ParameterInQuery {
+				declared[p.Value.Name] = true
+			}
+		}
+	}
+	for k := range x.url.Query() {
+		if !declared[k] {
+			t.Errorf("%s: query parameter %q is not in the definition", name, k)
+		}
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: rt,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("%s: request does not match the definition: %v", name, err)
+	}
+	checkKnownProperties(t, name, rt.Operation, x.reqBody)
+	if x.status < 200 || x.status > 299 {
+		return
+	}
+	hdr := x.respHeader.Clone()
+	// The files key the media type with their version
+	// ("application/vnd.connectwise.com+json; version=2026.4"); the server
+	// answers JSON. Match on the base type, validate the body.
+	if resp := rt.Operation.Responses.Status(x.status); resp != nil && resp.Value != nil {
+		for mt := range resp.Value.Content {
+			hdr.Set("Content-Type", mt)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: x.status, Header: hdr,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	out.SetBodyBytes(x.respBody)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s: answer does not match the definition: %v", name, err)
+	}
+}
+
+// checkHeaders: every call carries the headers of PSA-API-NOTES 2.1.
+func checkHeaders(t *testing.T, name string, x exchange) {
+	t.Helper()
+	h := x.reqHeader
+	if !strings.HasPrefix(x.url.Path, "/connectwise/login/") {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.Get("Authorization"), "Basic "))
+		if err != nil || string(raw) != testCompany+"+"+testPublic+":"+testPrivate {
+			t.Errorf("%s: Authorization is not Basic company+public:private", name)
+		}
+	}
+	if h.Get("clientId") != testClientID {
+		t.Errorf("%s: clientId header %q, want %q", name, h.Get("clientId"), testClientID)
+	}
+	if !regexp.MustCompile(`^application/vnd\.connectwise\.com\+json; version=\d{4}\.\d+$`).MatchString(h.Get("Accept")) {
+		t.Errorf("%s: Accept %q does not pin a version", name, h.Get("Accept"))
+	}
+	if len(x.reqBody) > 0 && h.Get("Content-Type") != "application/json" {
+		t.Errorf("%s: Content-Type %q, want application/json", name, h.Get("Content-Type"))
+	}
+}
+
+// checkErrorBody: errors are an ErrorResponseMessage {code,message,errors}
+// (or the throttling {error,message}), PSA-API-NOTES 2.6.
+func checkErrorBody(t *testing.T, name string, x exchange) {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(x.respBody, &b); err != nil {
+		t.Errorf("%s: error body is not JSON: %s", name, x.respBody)
+		return
+	}
+	_, hasCode := b["code"].(string)
+	_, hasErr := b["error"].(string)
+	if _, ok := b["message"].(string); !ok || (!hasCode && !hasErr) {
+		t.Errorf("%s: error body %s is not an ErrorResponseMessage", name, x.respBody)
+	}
+}
+
+func decodeObject(t *testing.T, name string, body []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Errorf("%s: body is not a JSON object: %v", name, err)
+	}
+	return m
+}
+
+func checkCompanyInfo(t *testing.T, x exchange, _ *specs) {
+	if len(x.reqBody) > 0 || x.url.RawQuery != "" {
+		t.Errorf("companyinfo: want no body and no query")
+	}
+	m := decodeObject(t, "companyinfo", x.respBody)
+	for _, k := range []string{"CompanyName", "Codebase", "CompanyID", "SiteUrl"} {
+		if _, ok := m[k].(string); !ok {
+			t.Errorf("companyinfo: %s missing", k)
+		}
+	}
+	if _, ok := m["IsCloud"].(bool); !ok {
+		t.Errorf("companyinfo: IsCloud missing")
+	}
+}
+
+func checkSystemInfo(t *testing.T, x exchange, _ *specs) {
+	if len(x.reqBody) > 0 || x.url.RawQuery != "" {
+		t.Errorf("system/info: want no body and no query")
+	}
+	decodeObject(t, "system/info", x.respBody)
+}
+
+// additionReadOnly are the Addition fields PSA-API-NOTES 2.4 lists as
+// read-only; a patch on them is not an update.
+var additionReadOnly = []string{"id", "billedQuantity", "extPrice", "extCost", "margin", "prorateCost", "proratePrice",
+	"extendedProrateCost", "extendedProratePrice", "agreementStatus", "agreementId", "_info", "sequenceNumber"}
+
+// checkAdditionPatch: a JSON Patch array of {op, path, value}; op replace;
+// each path a writable Addition property spelled exactly as in the schema
+// (paths are case-sensitive); each value valid for that property's schema.
+// The answer is an Addition.
+func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
+	addition := s.get.Components.Schemas["Addition"].Value
+	var ops []map[string]json.RawMessage
+	if err := json.Unmarshal(x.reqBody, &ops); err != nil || len(ops) == 0 {
+		t.Errorf("addition PATCH: body %s is not a non-empty JSON array", x.reqBody)
+		return
+	}
+	for _, op := range ops {
+		var verb, path string
+		_ = json.Unmarshal(op["op"], &verb)
+		_ = json.Unmarshal(op["path"], &path)
+		if len(op) != 3 || verb != "replace" || op["value"] == nil {
+			t.Errorf("addition PATCH: operation %v is not {op:replace,path,value}", op)
+			continue
+		}
+		prop := addition.Properties[path]
+		if prop == nil || slices.Contains(additionReadOnly, path) {
+			t.Errorf("addition PATCH: path %q is not a writable Addition field", path)
+			continue
+		}
+		var v any
+		_ = json.Unmarshal(op["value"], &v)
+		if err := prop.Value.VisitJSON(v); err != nil {
+			t.Errorf("addition PATCH: value for %q: %v", path, err)
+		}
+	}
+	if x.status == http.StatusOK {
+		var v any
+		_ = json.Unmarshal(x.respBody, &v)
+		if err := addition.VisitJSON(v); err != nil {
+			t.Errorf("addition PATCH answer is not an Addition: %v", err)
+		}
+	}
+}
+
+// checkNotePost: a ServiceNote (the schema of the GET notes list) with text
+// and one of the three flags set (PSA-API-NOTES 2.5); the answer too.
+func checkNotePost(t *testing.T, x exchange, s *specs) {
+	note := s.get.Components.Schemas["ServiceNote"].Value
+	var v map[string]any
+	if err := json.Unmarshal(x.reqBody, &v); err != nil {
+		t.Errorf("note POST: body is not a JSON object: %v", err)
+		return
+	}
+	for k := range v {
+		if note.Properties[k] == nil {
+			t.Errorf("note POST: %q is not a ServiceNote field", k)
+		}
+	}
+	if err := note.VisitJSON(map[string]any(v)); err != nil {
+		t.Errorf("note POST: body is not a ServiceNote: %v", err)
+	}
+	if text, _ := v["text"].(string); text == "" {
+		t.Errorf("note POST: text is empty")
+	}
+	if v["detailDescriptionFlag"] != true && v["internalAnalysisFlag"] != true && v["resolutionFlag"] != true {
+		t.Errorf("note POST: none of detailDescriptionFlag, internalAnalysisFlag, resolutionFlag is set")
+	}
+	if x.status == http.StatusCreated {
+		var r any
+		_ = json.Unmarshal(x.respBody, &r)
+		if err := note.VisitJSON(r); err != nil {
+			t.Errorf("note POST answer is not a ServiceNote: %v", err)
+		}
+	}
+}
+
+// checkWholeReferences: a ticket PATCH replaces whole reference objects; a
+// sub-path such as "status/id" can answer 200 and change nothing
+// (PSA-API-NOTES 2.5).
+func checkWholeReferences(t *testing.T, name string, x exchange) {
+	t.Helper()
+	var ops []struct {
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal(x.reqBody, &ops)
+	for _, op := range ops {
+		if strings.Contains(op.Path, "/") {
+			t.Errorf("%s: patch path %q is a sub-path, not a whole reference", name, op.Path)
+		}
+	}
+}
+
+// checkKnownProperties: the definitions do not forbid extra properties, but
+// a property the vendor does not define is silently dropped by the server
+// (a misspelt "externalXref" would lose the dedupe key). Every top-level
+// property of a request body object, or of each element of an array body,
+// must be defined by the body's schema.
+func checkKnownProperties(t *testing.T, name string, op *openapi3.Operation, body []byte) {
+	t.Helper()
+	if op.RequestBody == nil || op.RequestBody.Value == nil || len(body) == 0 {
+		return
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		t.Errorf("%s: the definition has no JSON body for this operation", name)
+		return
+	}
+	schema := mt.Schema.Value
+	var objs []map[string]json.RawMessage
+	if schema.Type.Is("array") {
+		schema = schema.Items.Value
+		_ = json.Unmarshal(body, &objs)
+	} else {
+		var o map[string]json.RawMessage
+		_ = json.Unmarshal(body, &o)
+		objs = append(objs, o)
+	}
+	for _, o := range objs {
+		for k := range o {
+			if schema.Properties[k] == nil {
+				t.Errorf("%s: body property %q is not defined by the vendor", name, k)
+			}
+		}
+	}
+}
