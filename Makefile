@@ -33,21 +33,29 @@ run: tools
 	$(GO) run ./functions/local $(RUNFLAGS)
 
 ## build: one bootstrap per function for Lambda (linux/arm64), zipped under build/.
+# The bootstrap's mtime is pinned before zipping so an unchanged binary gives a
+# byte-identical zip, and cdk deploy sees no asset change.
 build:
 	@set -e; for f in $(FUNCTIONS); do \
+	  test -f functions/$$f/main.go || { echo "build: functions/$$f/main.go does not exist" >&2; exit 1; }; \
 	  mkdir -p $(BUILD_DIR)/$$f; \
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/$$f/bootstrap ./functions/$$f; \
-	  (cd $(BUILD_DIR)/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap); \
-	  echo "built $(BUILD_DIR)/$$f.zip"; \
+	  touch -d @315532800 $(BUILD_DIR)/$$f/bootstrap; \
+	  (cd $(BUILD_DIR)/$$f && rm -f ../$$f.zip && TZ=UTC zip -q -X ../$$f.zip bootstrap); \
+	  echo "built $(BUILD_DIR)/$$f.zip ($$(du -k $(BUILD_DIR)/$$f/bootstrap | cut -f1) KiB unzipped)"; \
 	done
 
-## synth: the CloudFormation template, offline.
-synth: tools build
-	cd infra && ../.tools/node_modules/.bin/cdk synth --app 'go run .' --quiet
+# synth checks the template with placeholder JWT settings; deploy takes the
+# real ones from CDK_ARGS (see docs/DEPLOY.md).
+SYNTH_ARGS ?= -c jwtIssuer=https://issuer.example.com/ -c jwtAudience=psabridge-synth-check
 
-## deploy: cdk deploy (needs AWS credentials; see README).
+## synth: the CloudFormation template (infra/cdk.out), offline, cdk-nag applied.
+synth: tools build
+	cd infra && ../.tools/node_modules/.bin/cdk synth --quiet $(SYNTH_ARGS)
+
+## deploy: cdk deploy (needs AWS credentials and CDK_ARGS="-c jwtIssuer=… -c jwtAudience=…"; see docs/DEPLOY.md).
 deploy: tools build
-	cd infra && ../.tools/node_modules/.bin/cdk deploy --app 'go run .' $(CDK_ARGS)
+	cd infra && ../.tools/node_modules/.bin/cdk deploy $(CDK_ARGS)
 
 ## lint: gofmt, go vet, go mod tidy diff.
 lint:
