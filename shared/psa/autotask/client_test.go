@@ -507,17 +507,17 @@ func TestThreadLimitUnderConcurrency(t *testing.T) {
 func TestConvergesUnderFaults(t *testing.T) {
 	ctx := context.Background()
 	seed, refs := lineSeed(baseSeed(), 50, 500)
-	f := MustFixture(t, seed, 60*time.Millisecond)
+	f := MustFixture(t, seed, 100*time.Millisecond)
 	initial := map[int64]int64{}
 	for i, r := range refs {
 		initial[r.LineID] = int64(10 + i%7)
 	}
 	target := func(i int) (int64, float64) { return int64((i * 37) % 41), 17 + float64(i%3) }
 	f.sb.SetFaults(sandbox.Faults{Seed: 42, Rate500: 0.05, Rate429: 0.05, RetryAfter: time.Second,
-		RateThreadLimit: 0.05, RateSlow: 0.05, SlowDelay: 150 * time.Millisecond})
+		RateThreadLimit: 0.05, RateSlow: 0.05, SlowDelay: 200 * time.Millisecond})
 	eff := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	converged := false
-	for round := 0; round < 60 && !converged; round++ {
+	converged, rounds := false, 0
+	for ; rounds < 60 && !converged; rounds++ {
 		states, err := f.client.ReadLines(ctx, refs, testNow)
 		if err != nil {
 			if !apperr.IsTransient(err) {
@@ -580,7 +580,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 		}
 	}
 	c := f.sb.Counts()
-	t.Logf("requests: %d adjustment POSTs, %d reads; faults: %d thread-limit errors", c["autotask POST ContractServiceAdjustments"],
+	t.Logf("%d rounds; requests: %d adjustment POSTs, %d reads; faults: %d thread-limit errors", rounds, c["autotask POST ContractServiceAdjustments"],
 		c["autotask POST ContractServiceUnits/query"], f.sb.Autotask.ThreadLimitErrors())
 }
 
