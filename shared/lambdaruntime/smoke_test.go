@@ -1,0 +1,336 @@
+package lambdaruntime_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/lambdaruntime"
+	"github.com/psabridge/psabridge/shared/localaws"
+)
+
+func TestMain(m *testing.M) { localaws.Main(m) }
+
+// Functions are the Lambda functions of the stack (infra.Functions) and the
+// shape each one's response must have.
+var functions = []struct {
+	name  string
+	check func(event, response []byte) error
+}{
+	{"api", apiGatewayV2Response},
+	{"webhook", apiGatewayV2Response},
+	{"fanout", jsonResult},
+	{"syncworker", sqsBatchResponse},
+	{"ticketworker", sqsBatchResponse},
+}
+
+func functionNames() []string {
+	var out []string
+	for _, f := range functions {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+// MustRepoRoot walks up from the package directory to the core module root.
+func MustRepoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(first) == "module github.com/psabridge/psabridge" {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("core module root (go.mod of github.com/psabridge/psabridge) not found above the package")
+		}
+		dir = parent
+	}
+}
+
+// MustFunctionEnv creates what the functions expect to exist (table, FIFO
+// queues) in DynamoDB Local and moto under fresh names and returns the
+// environment a Lambda process would get, pointed at them.
+func MustFunctionEnv(tb testing.TB) []string {
+	tb.Helper()
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := awsconfig.Load(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	run := "smoke-" + hex.EncodeToString(suffix)
+	table := "psabridge-" + run
+	if err := dynamo.CreateTable(c, awsconfig.DynamoDB(cfg), table); err != nil {
+		tb.Fatalf("create table: %v", err)
+	}
+	q := awsconfig.SQS(cfg)
+	queue := func(name string) string {
+		out, err := q.CreateQueue(c, &sqs.CreateQueueInput{
+			QueueName: aws.String(run + "-" + name + ".fifo"),
+			Attributes: map[string]string{
+				string(types.QueueAttributeNameFifoQueue):                 "true",
+				string(types.QueueAttributeNameContentBasedDeduplication): "false",
+			},
+		})
+		if err != nil {
+			tb.Fatalf("create queue %s: %v", name, err)
+		}
+		return *out.QueueUrl
+	}
+	return append(os.Environ(),
+		"PSABRIDGE_TABLE="+table,
+		"PSABRIDGE_SYNC_QUEUE_URL="+queue("sync"),
+		"PSABRIDGE_TICKET_QUEUE_URL="+queue("ticket"),
+		"PSABRIDGE_FANOUT_FUNCTION=psabridge-"+run+"-fanout",
+		"PSABRIDGE_SECRET_PREFIX=psabridge-"+run+"/",
+		"PSABRIDGE_ALLOW_PRIVATE_PSA=true",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+	)
+}
+
+// TestFunctionsUnderRuntimeAPI runs every function's bootstrap, built like
+// the Lambda artifact but for this machine, under the test Runtime API with
+// each sample event from events/<function>/*.json, one warm process per
+// function, and checks each response's shape.
+func TestFunctionsUnderRuntimeAPI(t *testing.T) {
+	root := MustRepoRoot(t)
+	env := MustFunctionEnv(t)
+	bins, missing, err := lambdaruntime.Build(ctx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range functions {
+		t.Run(fn.name, func(t *testing.T) {
+			if slices.Contains(missing, fn.name) {
+				t.Fatalf("functions/%s/main.go does not exist yet: there is no %s binary to run under the Runtime API", fn.name, fn.name)
+			}
+			events, _ := filepath.Glob(filepath.Join(root, "events", fn.name, "*.json"))
+			if len(events) == 0 {
+				t.Fatalf("no sample events under events/%s/*.json", fn.name)
+			}
+			p := MustStart(t, bins[fn.name], append(env, "AWS_LAMBDA_FUNCTION_NAME=psabridge-"+fn.name)...)
+			init, err := p.WaitInit(ctx(t))
+			if err != nil {
+				t.Fatalf("init: %v", err)
+			}
+			size := fileSize(t, bins[fn.name])
+			t.Logf("init %.1f ms, binary %.1f MB (%s/%s)", float64(init.Microseconds())/1000, float64(size)/(1<<20), runtime.GOOS, runtime.GOARCH)
+			for _, path := range events {
+				t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
+					event, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := p.Invoke(ctx(t), event)
+					if err != nil {
+						t.Fatalf("%v\nfunction output:\n%s", err, lastLines(p.Output(), 20))
+					}
+					if err := fn.check(event, resp); err != nil {
+						t.Errorf("response %s: %v\nfunction output:\n%s", resp, err, lastLines(p.Output(), 20))
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkColdStart reports, per function, the init time under the test
+// Runtime API (process start → first poll; each iteration a fresh process)
+// and the size of the deployable linux/arm64 bootstrap.
+func BenchmarkColdStart(b *testing.B) {
+	root := MustRepoRoot(b)
+	env := MustFunctionEnv(b)
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	host, missing, err := lambdaruntime.Build(c, root, b.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
+	if err != nil {
+		b.Fatal(err)
+	}
+	arm, _, err := lambdaruntime.Build(c, root, b.TempDir(), "linux", "arm64", functionNames())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fn := range functions {
+		b.Run(fn.name, func(b *testing.B) {
+			if slices.Contains(missing, fn.name) {
+				b.Fatalf("functions/%s/main.go does not exist yet", fn.name)
+			}
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				p, err := lambdaruntime.Start(host[fn.name], append(env, "AWS_LAMBDA_FUNCTION_NAME=psabridge-"+fn.name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				d, err := p.WaitInit(c)
+				p.Stop()
+				if err != nil {
+					b.Fatalf("init: %v", err)
+				}
+				total += d
+			}
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "init-ms")
+			b.ReportMetric(float64(fileSize(b, arm[fn.name]))/(1<<20), "binary-MB")
+		})
+	}
+}
+
+func fileSize(tb testing.TB, path string) int64 {
+	tb.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st.Size()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// decodeStrict decodes exactly one JSON value into v, refusing unknown fields.
+func decodeStrict(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// apiGatewayV2Response checks an API Gateway HTTP API (payload 2.0) response:
+// a status API Gateway accepts, string headers and body, and no server error.
+func apiGatewayV2Response(_, resp []byte) error {
+	var r struct {
+		StatusCode        *int                `json:"statusCode"`
+		Headers           map[string]string   `json:"headers"`
+		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		Body              *string             `json:"body"`
+		IsBase64Encoded   bool                `json:"isBase64Encoded"`
+		Cookies           []string            `json:"cookies"`
+	}
+	if err := decodeStrict(resp, &r); err != nil {
+		return fmt.Errorf("not an API Gateway v2 response: %w", err)
+	}
+	switch {
+	case r.StatusCode == nil:
+		return fmt.Errorf("no statusCode")
+	case *r.StatusCode < 100 || *r.StatusCode > 599:
+		return fmt.Errorf("statusCode %d out of range", *r.StatusCode)
+	case *r.StatusCode >= 500:
+		return fmt.Errorf("statusCode %d: the function failed against the local AWS stand-ins", *r.StatusCode)
+	}
+	if r.Body != nil && *r.Body != "" && !r.IsBase64Encoded && strings.Contains(r.Headers["Content-Type"]+r.Headers["content-type"], "json") && !json.Valid([]byte(*r.Body)) {
+		return fmt.Errorf("body declared JSON is not: %q", *r.Body)
+	}
+	return nil
+}
+
+// sqsBatchResponse checks a partial batch response: batchItemFailures (null
+// or a list) naming only messages of the event.
+func sqsBatchResponse(event, resp []byte) error {
+	var r struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := decodeStrict(resp, &r); err != nil {
+		return fmt.Errorf("not an SQS batch response: %w", err)
+	}
+	if !bytes.Contains(resp, []byte(`"batchItemFailures"`)) {
+		return fmt.Errorf("no batchItemFailures field")
+	}
+	var ev struct {
+		Records []struct {
+			MessageID string `json:"messageId"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, rec := range ev.Records {
+		ids[rec.MessageID] = true
+	}
+	for _, f := range r.BatchItemFailures {
+		if !ids[f.ItemIdentifier] {
+			return fmt.Errorf("batchItemFailures names %q, not a message of the event", f.ItemIdentifier)
+		}
+	}
+	return nil
+}
+
+// jsonResult checks a scheduled invocation's result: any JSON value (the
+// fan-out's summary, or null); failures arrive as /error and fail earlier.
+func jsonResult(_, resp []byte) error {
+	if !json.Valid(bytes.TrimSpace(resp)) && len(bytes.TrimSpace(resp)) > 0 {
+		return fmt.Errorf("result is not JSON")
+	}
+	return nil
+}
+
+func TestResponseChecks(t *testing.T) {
+	sqsEvent := []byte(`{"Records":[{"messageId":"m1"},{"messageId":"m2"}]}`)
+	for _, tc := range []struct {
+		name    string
+		check   func(event, resp []byte) error
+		event   string
+		resp    string
+		wantErr bool
+	}{
+		{"APIOK", apiGatewayV2Response, "", `{"statusCode":202,"headers":{"Content-Type":"application/json"},"body":"{}"}`, false},
+		{"APIRejectIsAShape", apiGatewayV2Response, "", `{"statusCode":401,"body":""}`, false},
+		{"ErrAPIServerError", apiGatewayV2Response, "", `{"statusCode":500,"body":"{}"}`, true},
+		{"ErrAPINoStatus", apiGatewayV2Response, "", `{"body":"x"}`, true},
+		{"ErrAPIUnknownField", apiGatewayV2Response, "", `{"statusCode":200,"status":200}`, true},
+		{"ErrAPIBadJSONBody", apiGatewayV2Response, "", `{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{"}`, true},
+		{"SQSNoFailures", sqsBatchResponse, string(sqsEvent), `{"batchItemFailures":[]}`, false},
+		{"SQSNullFailures", sqsBatchResponse, string(sqsEvent), `{"batchItemFailures":null}`, false},
+		{"SQSFailure", sqsBatchResponse, string(sqsEvent), `{"batchItemFailures":[{"itemIdentifier":"m2"}]}`, false},
+		{"ErrSQSForeignID", sqsBatchResponse, string(sqsEvent), `{"batchItemFailures":[{"itemIdentifier":"m9"}]}`, true},
+		{"ErrSQSMissingField", sqsBatchResponse, string(sqsEvent), `{}`, true},
+		{"ErrSQSNotObject", sqsBatchResponse, string(sqsEvent), `null x`, true},
+		{"ScheduledSummary", jsonResult, "", `{"tenants":2,"messages":20}`, false},
+		{"ScheduledNull", jsonResult, "", `null`, false},
+		{"ErrScheduledNotJSON", jsonResult, "", `ok`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.check([]byte(tc.event), []byte(tc.resp))
+			if (err != nil) != tc.wantErr {
+				t.Errorf("got %v, want error=%v", err, tc.wantErr)
+			}
+		})
+	}
+}
