@@ -202,7 +202,9 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 
 	allow(api, []*string{tableArn, indexArn}, append(ddbRead, ddbWrite...)...)
 	allow(api, []*string{platformSecrets, psaSecrets}, append(secretRead,
-		"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret")...)
+		"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+		// A tenant re-provisioned while its old secret awaits deletion restores it.
+		"secretsmanager:RestoreSecret")...)
 	allow(api, []*string{s.SyncQueue.QueueArn()}, "sqs:SendMessage")
 	// Unqualified ARN only: the api invokes $LATEST, never a version or alias.
 	allow(api, []*string{fanout.FunctionArn()}, "lambda:InvokeFunction")

@@ -44,9 +44,6 @@ type resource struct {
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		// The machine's node is 20; jsii's end-of-life banner would bury the
-		// test output. docs/DEPLOY.md asks for node 22 or later.
-		os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 		defer jsii.Close()
 		if err := synthesize(); err != nil {
 			fmt.Fprintln(os.Stderr, "synthesize:", err)
@@ -532,7 +529,7 @@ var wantPermissions = map[string][]grant{
 	"ApiRole": {
 		{"logs:CreateLogStream logs:PutLogEvents", "ApiLogs.Arn"},
 		{ddbRW, "Table.Arn Table.Arn/index/GSI1"},
-		{secretRO + " secretsmanager:CreateSecret secretsmanager:PutSecretValue secretsmanager:DeleteSecret", platformSecrs + " " + psaSecrs},
+		{secretRO + " secretsmanager:CreateSecret secretsmanager:PutSecretValue secretsmanager:DeleteSecret secretsmanager:RestoreSecret", platformSecrs + " " + psaSecrs},
 		{"sqs:SendMessage", "SyncQueue.Arn"},
 		{"lambda:InvokeFunction", "Fanout.Arn"},
 	},
