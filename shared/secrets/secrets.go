@@ -79,10 +79,15 @@ func (s *Store) SigningSecrets(ctx context.Context, tenant string) ([]SigningSec
 	return doc.Secrets, nil
 }
 
-// RefreshSigningSecrets drops the cached copy so the next read sees a
-// rotation made by another process.
-func (s *Store) RefreshSigningSecrets(ctx context.Context, tenant string) {
-	s.cache.RefreshNowWithContext(ctx, s.platformName(tenant))
+// FreshSigningSecrets reads a tenant's signing secrets from Secrets Manager,
+// bypassing the cache: for a signature that fails against the cached copy,
+// in case another process rotated them meanwhile.
+func (s *Store) FreshSigningSecrets(ctx context.Context, tenant string) ([]SigningSecret, error) {
+	var doc platformDoc
+	if err := s.freshJSON(ctx, s.platformName(tenant), &doc); err != nil {
+		return nil, err
+	}
+	return doc.Secrets, nil
 }
 
 // PutSigningSecrets creates or replaces a tenant's signing secrets.
@@ -98,14 +103,19 @@ func (s *Store) PSACredentials(ctx context.Context, tenant string) (psa.Credenti
 	return c, err
 }
 
-// PutPSACredentials creates or replaces a tenant's PSA credentials, and
-// refreshes this process's cache.
+// FreshPSACredentials reads a tenant's PSA credentials bypassing the cache:
+// for the API right after a rotation, and for a worker whose cached
+// credentials were refused. NotFound when none are stored.
+func (s *Store) FreshPSACredentials(ctx context.Context, tenant string) (psa.Credentials, error) {
+	var c psa.Credentials
+	err := s.freshJSON(ctx, s.psaName(tenant), &c)
+	return c, err
+}
+
+// PutPSACredentials creates or replaces a tenant's PSA credentials. Other
+// processes may see the old ones from their caches for up to CacheTTL.
 func (s *Store) PutPSACredentials(ctx context.Context, tenant string, c psa.Credentials) error {
-	if err := s.put(ctx, s.psaName(tenant), c); err != nil {
-		return err
-	}
-	s.cache.RefreshNowWithContext(ctx, s.psaName(tenant))
-	return nil
+	return s.put(ctx, s.psaName(tenant), c)
 }
 
 // DeletePSACredentials schedules deletion of a tenant's PSA credentials
@@ -119,12 +129,26 @@ func (s *Store) DeletePSACredentials(ctx context.Context, tenant string) error {
 	if err != nil && !errors.As(err, &nf) {
 		return apperr.Wrap(err, apperr.Transient, "could not delete the PSA credentials")
 	}
-	s.cache.RefreshNowWithContext(ctx, s.psaName(tenant))
 	return nil
 }
 
+// cachedJSON reads a secret through the cache. (The caching library's
+// RefreshNow sleeps for seconds, so it is never called on a request path;
+// freshJSON serves the rare read that must not be stale.)
 func (s *Store) cachedJSON(ctx context.Context, name string, v any) error {
 	str, err := s.cache.GetSecretStringWithContext(ctx, name)
+	return decodeSecret(str, err, v)
+}
+
+func (s *Store) freshJSON(ctx context.Context, name string, v any) error {
+	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil {
+		return decodeSecret("", err, v)
+	}
+	return decodeSecret(aws.ToString(out.SecretString), nil, v)
+}
+
+func decodeSecret(str string, err error, v any) error {
 	if err != nil {
 		var nf *smtypes.ResourceNotFoundException
 		var inv *smtypes.InvalidRequestException // scheduled for deletion

@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+)
+
+// OperatorRole marks a principal as one of the vendor's operators, allowed
+// to provision tenants.
+const OperatorRole = "psabridge-operator"
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string
+	// Tenant is the tenant the caller acts for; empty for operators.
+	Tenant string
+	Roles  []string
+	// Operator is true for the vendor's operators (IAM in AWS).
+	Operator bool
+}
+
+// HasRole reports whether p has role.
+func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// Authenticator turns a request into a Principal. It returns
+// apperr.Unauthorized when there is no valid identity.
+type Authenticator interface {
+	Authenticate(r *http.Request) (Principal, error)
+}
+
+// ClaimNames says where a token carries the tenant and the roles.
+type ClaimNames struct {
+	Tenant string // default "tenant"
+	Roles  string // default "roles"; an array or a space-separated string
+}
+
+func (c ClaimNames) withDefaults() ClaimNames {
+	if c.Tenant == "" {
+		c.Tenant = "tenant"
+	}
+	if c.Roles == "" {
+		c.Roles = "roles"
+	}
+	return c
+}
+
+// PrincipalFromClaims builds a Principal from verified claims.
+// Unauthorized when the tenant claim is missing.
+func PrincipalFromClaims(claims map[string]any, names ClaimNames) (Principal, error) {
+	names = names.withDefaults()
+	p := Principal{}
+	p.Subject, _ = claims["sub"].(string)
+	p.Tenant, _ = claims[names.Tenant].(string)
+	switch roles := claims[names.Roles].(type) {
+	case []any:
+		for _, r := range roles {
+			if s, ok := r.(string); ok {
+				p.Roles = append(p.Roles, s)
+			}
+		}
+	case []string:
+		p.Roles = roles
+	case string:
+		// API Gateway flattens array claims to "[a b]"; accept that too.
+		p.Roles = strings.Fields(strings.Trim(roles, "[]"))
+	}
+	p.Operator = p.HasRole(OperatorRole)
+	if p.Tenant == "" && !p.Operator {
+		return Principal{}, apperr.New(apperr.Unauthorized, "the token names no tenant")
+	}
+	if !validTenantID(p.Tenant) && !p.Operator {
+		return Principal{}, apperr.New(apperr.Unauthorized, "the token's tenant is malformed")
+	}
+	return p, nil
+}
+
+// JWTAuthenticator verifies bearer tokens signed with an Ed25519 key. It is
+// what `make run` and the tests use; in AWS the HTTP API's JWT authorizer
+// verifies tokens and ClaimsAuthenticator reads them.
+type JWTAuthenticator struct {
+	Key      ed25519.PublicKey
+	Issuer   string
+	Audience string
+	Claims   ClaimNames
+	Now      func() time.Time
+}
+
+// Authenticate implements Authenticator.
+func (a JWTAuthenticator) Authenticate(r *http.Request) (Principal, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return Principal{}, apperr.New(apperr.Unauthorized, "a bearer token is required")
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithExpirationRequired()}
+	if a.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(a.Issuer))
+	}
+	if a.Audience != "" {
+		opts = append(opts, jwt.WithAudience(a.Audience))
+	}
+	if a.Now != nil {
+		opts = append(opts, jwt.WithTimeFunc(a.Now))
+	}
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.Key, nil }, opts...); err != nil {
+		return Principal{}, apperr.Wrap(err, apperr.Unauthorized, "the token is not valid")
+	}
+	return PrincipalFromClaims(claims, a.Claims)
+}
+
+// DevToken signs a token for `make run` and tests.
+func DevToken(key ed25519.PrivateKey, issuer, audience, tenant string, roles []string, ttl time.Duration, now time.Time) (string, error) {
+	claims := jwt.MapClaims{
+		"sub":   "dev-" + tenant,
+		"iss":   issuer,
+		"aud":   audience,
+		"iat":   now.Unix(),
+		"exp":   now.Add(ttl).Unix(),
+		"roles": roles,
+	}
+	if tenant != "" {
+		claims["tenant"] = tenant
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims).SignedString(key)
+}
+
+type principalKey struct{}
+
+// withPrincipal stores the caller in the request context.
+func withPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalOf returns the caller stored by the admin middleware.
+func PrincipalOf(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
+
+// admin wraps an admin route: authenticate, require the tenant and role.
+// 401 without a valid identity, 403 without the role.
+func (h *Handler) admin(role string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.cfg.Auth == nil {
+			h.fail(w, r, apperr.New(apperr.Unauthorized, "authentication is not configured"))
+			return
+		}
+		p, err := h.cfg.Auth.Authenticate(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if p.Tenant == "" {
+			h.fail(w, r, apperr.New(apperr.Forbidden, "this route is for tenant admins"))
+			return
+		}
+		if role != "" && !p.HasRole(role) {
+			h.fail(w, r, apperr.New(apperr.Forbidden, "the %s role is required", role))
+			return
+		}
+		next(w, r.WithContext(withPrincipal(r.Context(), p)))
+	}
+}
+
+// operator wraps an operator route.
+func (h *Handler) operator(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.cfg.Auth == nil {
+			h.fail(w, r, apperr.New(apperr.Unauthorized, "authentication is not configured"))
+			return
+		}
+		p, err := h.cfg.Auth.Authenticate(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !p.Operator {
+			h.fail(w, r, apperr.New(apperr.Forbidden, "this route is for the vendor's operators"))
+			return
+		}
+		next(w, r.WithContext(withPrincipal(r.Context(), p)))
+	}
+}

@@ -1,0 +1,138 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
+	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/secrets/secretstest"
+	"github.com/psabridge/psabridge/shared/signature"
+)
+
+func TestMain(m *testing.M) { localaws.Main(m) }
+
+// testAPI is the REST API on DynamoDB Local and moto, with a dev signing key.
+type testAPI struct {
+	tb      testing.TB
+	Handler *httpapi.Handler
+	Store   *dynamo.Store
+	Secrets *secrets.Store
+	Key     ed25519.PrivateKey
+	Now     time.Time
+	Logs    *bytes.Buffer
+}
+
+const (
+	testIssuer   = "https://issuer.test"
+	testAudience = "psabridge-test"
+)
+
+// newAPI builds the handler over a fresh table and secret prefix. mutate, if
+// given, adjusts the config before the handler is built.
+func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
+	tb.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &testAPI{tb: tb, Store: dynamotest.NewStore(tb, nil), Secrets: secretstest.NewStore(tb), Key: priv,
+		Now: time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC), Logs: &bytes.Buffer{}}
+	cfg := httpapi.Config{
+		Store:   a.Store,
+		Secrets: a.Secrets,
+		Auth:    httpapi.JWTAuthenticator{Key: pub, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return a.Now }},
+		Logger:  slog.New(slog.NewJSONHandler(a.Logs, nil)),
+		Now:     func() time.Time { return a.Now },
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	a.Handler = httpapi.New(cfg)
+	return a
+}
+
+// with returns a copy of a that reports to tb (for fuzz functions, which
+// must not use the *testing.F).
+func (a *testAPI) with(tb testing.TB) *testAPI {
+	c := *a
+	c.tb = tb
+	return &c
+}
+
+// token returns a dev token for tenant with roles.
+func (a *testAPI) token(tenant string, roles ...string) string {
+	a.tb.Helper()
+	tok, err := httpapi.DevToken(a.Key, testIssuer, testAudience, tenant, roles, time.Hour, a.Now)
+	if err != nil {
+		a.tb.Fatal(err)
+	}
+	return tok
+}
+
+// operatorToken returns a token of the vendor's operators.
+func (a *testAPI) operatorToken() string { return a.token("", httpapi.OperatorRole) }
+
+// do serves one request and returns the recorded response.
+func (a *testAPI) do(method, path, token string, body []byte, header http.Header) *httptest.ResponseRecorder {
+	a.tb.Helper()
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	a.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// mustProvision creates a tenant and returns its signing secret.
+func (a *testAPI) mustProvision(tenant string) string {
+	a.tb.Helper()
+	rec := a.do("POST", "/v1/platform/tenants", a.operatorToken(), []byte(`{"id":"`+tenant+`"}`), nil)
+	if rec.Code != http.StatusCreated {
+		a.tb.Fatalf("provision %s: got %d %s, want 201", tenant, rec.Code, rec.Body)
+	}
+	var resp struct {
+		SigningSecret secrets.SigningSecret `json:"signingSecret"`
+	}
+	mustDecode(a.tb, rec.Body, &resp)
+	return resp.SigningSecret.Value
+}
+
+// signed serves a platform request signed with secrets at a.Now.
+func (a *testAPI) signed(method, path, tenant string, body []byte, secrets ...string) *httptest.ResponseRecorder {
+	a.tb.Helper()
+	h := http.Header{}
+	h.Set(signature.TenantHeader, tenant)
+	h.Set(signature.Header, signature.Sign(body, a.Now, secrets...))
+	return a.do(method, path, "", body, h)
+}
+
+func mustDecode(tb testing.TB, r io.Reader, v any) {
+	tb.Helper()
+	if err := json.NewDecoder(r).Decode(v); err != nil {
+		tb.Fatalf("decode: %v", err)
+	}
+}
+
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,265 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/signature"
+)
+
+// MaxObservations bounds one usage request.
+const MaxObservations = 1000
+
+// ingestParallelism bounds concurrent DynamoDB writes of one usage request.
+const ingestParallelism = 16
+
+var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+func validTenantID(t string) bool { return tenantPattern.MatchString(t) }
+
+func (h *Handler) routesPlatform() {
+	h.mux.HandleFunc("POST /v1/usage", h.platform(h.postUsage))
+	h.mux.HandleFunc("PUT /v1/orgs/{org}", h.platform(h.putOrg))
+	h.mux.HandleFunc("POST /v1/platform/tenants", h.operator(h.postTenant))
+	h.mux.HandleFunc("POST /v1/platform/tenants/{tenant}/rotate-secret", h.operator(h.rotateSecret))
+}
+
+// platformHandler handles a verified platform request: the tenant the
+// signing secret belongs to and the raw body the signature covered.
+type platformHandler func(w http.ResponseWriter, r *http.Request, tenant string, body []byte)
+
+// platform verifies X-Psabridge-Signature over the raw body before anything
+// parses it. Every failure is 401 with the same message, so a caller cannot
+// tell an unknown tenant from a bad signature.
+func (h *Handler) platform(next platformHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		tenant := r.Header.Get(signature.TenantHeader)
+		if err := h.verifyPlatform(r.Context(), tenant, r.Header.Get(signature.Header), body); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		next(w, r, tenant, body)
+	}
+}
+
+// verifyPlatform checks a platform signature against the tenant's current
+// secrets; on a mismatch it re-reads them once, in case another process
+// rotated them since this one cached them.
+func (h *Handler) verifyPlatform(ctx context.Context, tenant, header string, body []byte) error {
+	denied := apperr.New(apperr.Unauthorized, "the request signature is not valid")
+	if !validTenantID(tenant) || header == "" {
+		return denied
+	}
+	check := func(read func(context.Context, string) ([]secrets.SigningSecret, error)) error {
+		list, err := read(ctx, tenant)
+		if apperr.Is(err, apperr.NotFound) {
+			return denied
+		}
+		if err != nil {
+			return err
+		}
+		values := make([]string, len(list))
+		for i, s := range list {
+			values[i] = s.Value
+		}
+		if err := signature.Verify(header, body, h.now(), values); err != nil {
+			return denied
+		}
+		return nil
+	}
+	err := check(h.cfg.Secrets.SigningSecrets)
+	if apperr.Is(err, apperr.Unauthorized) {
+		// No cached secret matched: maybe another process rotated them.
+		err = check(h.cfg.Secrets.FreshSigningSecrets)
+	}
+	return err
+}
+
+type usageRequest struct {
+	Observations []billing.Observation `json:"observations"`
+}
+
+type rejection struct {
+	Index   int         `json:"index"`
+	Code    apperr.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+type usageResponse struct {
+	Accepted int         `json:"accepted"`
+	Rejected []rejection `json:"rejected"`
+}
+
+// postUsage records a batch of observations: each costs exactly one
+// DynamoDB request; a bad one is rejected by index and never drops the good.
+func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
+	var req usageRequest
+	if err := decodeJSON(body, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(req.Observations) == 0 {
+		h.fail(w, r, apperr.New(apperr.Invalid, "observations must not be empty"))
+		return
+	}
+	if len(req.Observations) > MaxObservations {
+		h.fail(w, r, apperr.New(apperr.Invalid, "at most %d observations per request", MaxObservations))
+		return
+	}
+	settings, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	loc, err := billing.LoadLocation(settings.TimeZone)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := usageResponse{Rejected: []rejection{}}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, ingestParallelism)
+	)
+	reject := func(i int, err error) {
+		mu.Lock()
+		resp.Rejected = append(resp.Rejected, rejection{Index: i, Code: apperr.CodeOf(err), Message: apperr.MessageOf(err)})
+		mu.Unlock()
+	}
+	now := h.now()
+	for i := range req.Observations {
+		o := req.Observations[i]
+		if err := o.Validate(now); err != nil {
+			reject(i, err)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := h.cfg.Store.RecordObservation(r.Context(), tenant, loc, o); err != nil {
+				h.log.WarnContext(r.Context(), "observation not recorded", "tenant", tenant, "org", o.Org, "err", err)
+				reject(i, err)
+				return
+			}
+			mu.Lock()
+			resp.Accepted++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(resp.Rejected, func(a, b rejection) int { return a.Index - b.Index })
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type orgRequest struct {
+	Name string `json:"name"`
+}
+
+// putOrg registers an org (or renames it) with its display name.
+func (h *Handler) putOrg(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
+	org := r.PathValue("org")
+	if !billing.ValidOrgID(org) {
+		h.fail(w, r, apperr.New(apperr.Invalid, "org must be 1-128 letters, digits, '.', '_', ':' or '-'"))
+		return
+	}
+	var req orgRequest
+	if err := decodeJSON(body, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.Name == "" || len(req.Name) > 200 {
+		h.fail(w, r, apperr.New(apperr.Invalid, "name must be 1-200 characters"))
+		return
+	}
+	if err := h.cfg.Store.RegisterOrg(r.Context(), tenant, org, req.Name); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": org, "name": req.Name})
+}
+
+type tenantRequest struct {
+	ID string `json:"id"`
+}
+
+type tenantResponse struct {
+	ID string `json:"id"`
+	// SigningSecret is shown once, here and nowhere else.
+	SigningSecret secrets.SigningSecret `json:"signingSecret"`
+}
+
+// postTenant provisions a tenant and returns its first signing secret once.
+func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
+	var req tenantRequest
+	if err := readJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !validTenantID(req.ID) {
+		h.fail(w, r, apperr.New(apperr.Invalid, "id must be 2-63 lower-case letters, digits or '-'"))
+		return
+	}
+	if _, err := h.cfg.Store.CreateTenant(r.Context(), req.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sec := h.newSigningSecret()
+	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), req.ID, []secrets.SigningSecret{sec}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, tenantResponse{ID: req.ID, SigningSecret: sec})
+}
+
+// rotateSecret adds a new signing secret; the previous newest stays valid
+// (older ones are retired), so the platform can switch without downtime.
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !validTenantID(tenant) {
+		h.fail(w, r, apperr.New(apperr.NotFound, "tenant not found"))
+		return
+	}
+	if _, err := h.cfg.Store.Tenant(r.Context(), tenant); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.cfg.Secrets.SigningSecrets(r.Context(), tenant)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		h.fail(w, r, err)
+		return
+	}
+	sec := h.newSigningSecret()
+	keep := []secrets.SigningSecret{sec}
+	if len(list) > 0 {
+		keep = append(keep, list[len(list)-1])
+		keep[0], keep[1] = keep[1], keep[0]
+	}
+	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), tenant, keep); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tenantResponse{ID: tenant, SigningSecret: sec})
+}
+
+func (h *Handler) newSigningSecret() secrets.SigningSecret {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	return secrets.SigningSecret{ID: "sk_" + hex.EncodeToString(id), Value: "whsec_" + hex.EncodeToString(b), CreatedAt: h.now().UTC()}
+}

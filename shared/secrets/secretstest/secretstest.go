@@ -1,0 +1,29 @@
+// Package secretstest gives tests a secrets.Store on the moto server that
+// `make test` (or localaws.Main) started, under a unique name prefix.
+package secretstest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
+	"github.com/psabridge/psabridge/shared/secrets"
+)
+
+var seq atomic.Int64
+
+// NewStore returns a secrets.Store whose secrets live under a prefix unique
+// to this test.
+func NewStore(tb testing.TB) *secrets.Store {
+	tb.Helper()
+	cfg := dynamotest.MustConfig(tb)
+	prefix := fmt.Sprintf("test-%d-%d/psabridge/", time.Now().UnixNano(), seq.Add(1))
+	s, err := secrets.New(awsconfig.SecretsManager(cfg), prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
