@@ -1,0 +1,70 @@
+// Package metrics writes CloudWatch Embedded Metric Format (EMF) lines: a
+// JSON log line that CloudWatch turns into metrics, so a Lambda publishes
+// metrics without a PutMetricData call. The infra alarms watch them.
+package metrics
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Namespace is psabridge's CloudWatch namespace.
+const Namespace = "psabridge"
+
+// Names of the metrics psabridge emits.
+const (
+	SyncEntries     = "SyncEntries"     // dimension Code
+	PSARequests     = "PSARequests"     // dimensions PSA, Status
+	BudgetDeferrals = "BudgetDeferrals" // no dimension (the alarm watches the total)
+	Tickets         = "Tickets"         // dimension Action: opened, noted, closed, skipped
+	WebhookRejects  = "WebhookRejects"  // dimension Reason
+)
+
+// Emitter writes EMF lines. The zero value writes to stdout.
+type Emitter struct {
+	W   io.Writer
+	Now func() time.Time
+	mu  sync.Mutex
+}
+
+// Default writes to stdout.
+var Default = &Emitter{}
+
+// Count emits one metric with unit Count and the given dimensions
+// (name → value). Properties of the line are the dimensions themselves.
+func (e *Emitter) Count(name string, value float64, dims map[string]string) {
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	keys := make([]string, 0, len(dims))
+	line := map[string]any{}
+	for k, v := range dims {
+		keys = append(keys, k)
+		line[k] = v
+	}
+	dimSets := [][]string{keys}
+	line["_aws"] = map[string]any{
+		"Timestamp": now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  Namespace,
+			"Dimensions": dimSets,
+			"Metrics":    []any{map[string]string{"Name": name, "Unit": "Count"}},
+		}},
+	}
+	line[name] = value
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	w := e.W
+	if w == nil {
+		w = os.Stdout
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = w.Write(append(b, '\n'))
+}
