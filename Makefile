@@ -22,11 +22,11 @@ tools: .tools/node_modules/.installed
 
 ## test: every test of both modules, with DynamoDB Local and moto started for the run.
 test: tools
-	$(WITHAWS) bash -c 'set -e; $(GO) test -count=1 ./... ; cd infra && $(GO) test -count=1 ./...'
+	$(WITHAWS) bash -c 'rc=0; $(GO) test -count=1 $(TESTFLAGS) ./... || rc=1; (cd infra && $(GO) test -count=1 $(TESTFLAGS) ./...) || rc=1; exit $$rc'
 
 ## bench: the benchmarks (BENCH=Ingest to pick), once each, with the same servers.
 bench: tools
-	$(WITHAWS) bash -c 'set -e; $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./... ; cd infra && $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./...'
+	$(WITHAWS) bash -c 'rc=0; $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./... || rc=1; (cd infra && $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./...) || rc=1; exit $$rc'
 
 ## run: the whole product on this machine (Ctrl-C stops everything).
 run: tools
