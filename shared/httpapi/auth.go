@@ -148,42 +148,42 @@ func PrincipalOf(ctx context.Context) Principal {
 // admin wraps an admin route: authenticate, require the tenant and role.
 // 401 without a valid identity, 403 without the role.
 func (h *Handler) admin(role string, next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if h.cfg.Auth == nil {
-			h.fail(w, r, apperr.New(apperr.Unauthorized, "authentication is not configured"))
-			return
-		}
-		p, err := h.cfg.Auth.Authenticate(r)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	return h.authenticated(next, func(p Principal) error {
 		if p.Tenant == "" {
-			h.fail(w, r, apperr.New(apperr.Forbidden, "this route is for tenant admins"))
-			return
+			return apperr.New(apperr.Forbidden, "this route is for tenant admins")
 		}
 		if role != "" && !p.HasRole(role) {
-			h.fail(w, r, apperr.New(apperr.Forbidden, "the %s role is required", role))
-			return
+			return apperr.New(apperr.Forbidden, "the %s role is required", role)
 		}
-		next(w, r.WithContext(withPrincipal(r.Context(), p)))
-	}
+		return nil
+	})
 }
 
-// operator wraps an operator route.
+// operator wraps an operator route: 401 without a valid identity, 403 for
+// anyone but the vendor's operators.
 func (h *Handler) operator(next http.HandlerFunc) http.HandlerFunc {
+	return h.authenticated(next, func(p Principal) error {
+		if !p.Operator {
+			return apperr.New(apperr.Forbidden, "this route is for the vendor's operators")
+		}
+		return nil
+	})
+}
+
+// authenticated runs next with the caller in the context if Authenticate
+// succeeds and allow accepts the caller.
+func (h *Handler) authenticated(next http.HandlerFunc, allow func(Principal) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if h.cfg.Auth == nil {
 			h.fail(w, r, apperr.New(apperr.Unauthorized, "authentication is not configured"))
 			return
 		}
 		p, err := h.cfg.Auth.Authenticate(r)
+		if err == nil {
+			err = allow(p)
+		}
 		if err != nil {
 			h.fail(w, r, err)
-			return
-		}
-		if !p.Operator {
-			h.fail(w, r, apperr.New(apperr.Forbidden, "this route is for the vendor's operators"))
 			return
 		}
 		next(w, r.WithContext(withPrincipal(r.Context(), p)))
