@@ -1,0 +1,80 @@
+// Package sqstest gives tests SQS clients and fresh FIFO queues on the moto
+// server that `make test` (or localaws.Main) started.
+package sqstest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
+)
+
+var seq atomic.Int64
+
+// MustClient returns an SQS client for moto, with counter (if not nil)
+// counting every call it makes.
+func MustClient(tb testing.TB, counter *awsconfig.RequestCounter) *sqs.Client {
+	tb.Helper()
+	if os.Getenv(localaws.EnvSQS) == "" {
+		tb.Fatalf("%s is not set: run the tests with `make test` (or use localaws.Main as TestMain)", localaws.EnvSQS)
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var opts []func(*sqs.Options)
+	if counter != nil {
+		opts = append(opts, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, counter.Middleware()) })
+	}
+	return awsconfig.SQS(cfg, opts...)
+}
+
+// MustFIFO creates a uniquely named FIFO queue with its DLQ (sqsqueue.CreateFIFO)
+// and deletes both when the test ends.
+func MustFIFO(tb testing.TB, client *sqs.Client) sqsqueue.FIFOQueue {
+	tb.Helper()
+	name := fmt.Sprintf("psabridge-test-%d-%d", time.Now().UnixNano()%1e12, seq.Add(1))
+	q, err := sqsqueue.CreateFIFO(context.Background(), client, name)
+	if err != nil {
+		tb.Fatalf("create queue: %v", err)
+	}
+	tb.Cleanup(func() {
+		for _, u := range []string{q.URL, q.DLQURL} {
+			_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+		}
+	})
+	return q
+}
+
+// MustReceiveAll receives (and deletes) every message currently in the queue.
+func MustReceiveAll(tb testing.TB, client *sqs.Client, url string) []types.Message {
+	tb.Helper()
+	ctx := context.Background()
+	var all []types.Message
+	for {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
+		if err != nil {
+			tb.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			return all
+		}
+		for _, m := range out.Messages {
+			if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				tb.Fatalf("delete: %v", err)
+			}
+		}
+		all = append(all, out.Messages...)
+	}
+}
