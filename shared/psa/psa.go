@@ -210,6 +210,56 @@ type Note struct {
 	Text  string
 }
 
+// CatalogPeriod is how often a catalog item is billed.
+type CatalogPeriod string
+
+// The catalog periods psabridge pushes.
+const (
+	Monthly CatalogPeriod = "monthly"
+	Yearly  CatalogPeriod = "yearly"
+)
+
+// Valid reports whether p is a supported period.
+func (p CatalogPeriod) Valid() bool { return p == Monthly || p == Yearly }
+
+// CatalogItem is a product of the PSA's catalog that contract lines bill:
+// an Autotask Service or a ConnectWise procurement catalog item. Its ID is
+// what ServiceLine.ServiceID and LineState.ServiceID refer to.
+type CatalogItem struct {
+	// ID is the PSA's id; 0 in an UpsertCatalogItem call creates the item.
+	ID int64 `json:"id"`
+	// Identifier is the product's key in the PSA: the ConnectWise
+	// identifier (unique, at most 75 characters). Autotask Services have no
+	// such field, so the Autotask client keeps it in the service's internal
+	// description, which invoices do not show.
+	Identifier string `json:"identifier"`
+	// Name is what invoices show (Autotask name and invoiceDescription;
+	// ConnectWise description, at most 60 characters, and
+	// customerDescription). The PSAs keep names unique.
+	Name string `json:"name"`
+	// Period is the billing period; "" when the PSA reports one psabridge
+	// does not push (quarterly…) or none.
+	Period    CatalogPeriod `json:"period,omitempty"`
+	UnitCost  float64       `json:"unitCost"`
+	UnitPrice float64       `json:"unitPrice"`
+	// BillingCodeID is the Autotask billing (allocation) code of a Service,
+	// which Autotask requires; one of CatalogOptions.BillingCodes.
+	BillingCodeID int64 `json:"billingCodeId,omitempty"`
+	// ProductTypeID and SubcategoryID are the ConnectWise product type and
+	// subcategory, which ConnectWise requires; from CatalogOptions.
+	ProductTypeID int64 `json:"productTypeId,omitempty"`
+	SubcategoryID int64 `json:"subcategoryId,omitempty"`
+	Active        bool  `json:"active"`
+}
+
+// CatalogOptions are the values a catalog item may pick from: Autotask
+// billing codes, ConnectWise product types and subcategories.
+type CatalogOptions struct {
+	BillingCodes  []Option `json:"billingCodes,omitempty"`
+	ProductTypes  []Option `json:"productTypes,omitempty"`
+	Subcategories []Option `json:"subcategories,omitempty"`
+}
+
 // Client is one tenant's connection to its PSA. Implementations are safe for
 // concurrent use and honour the vendor's concurrency limits themselves.
 type Client interface {

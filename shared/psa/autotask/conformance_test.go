@@ -232,7 +232,7 @@ func TestConformance(t *testing.T) {
 
 	rec := &recorder{next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
 	sb := sandbox.New()
-	seed, refs := lineSeed(ticketSeed(baseSeed()), 3, 6)
+	seed, refs := lineSeed(ticketSeed(catalogSeed(baseSeed())), 3, 6)
 	for i := range 1100 { // enough for a next page
 		seed.Companies = append(seed.Companies, sandbox.AutotaskCompany{Name: fmt.Sprintf("Prospect %04d", i), Type: 3})
 	}
@@ -264,6 +264,8 @@ func TestConformance(t *testing.T) {
 		"GET /V1.0/Tickets/entityInformation/fields", "POST /V1.0/Resources/query", "POST /V1.0/Roles/query",
 		"POST /V1.0/Tickets/query", "POST /V1.0/Tickets", "GET /V1.0/TicketNotes/entityInformation/fields",
 		"POST /V1.0/Tickets/{parentId}/Notes", "PATCH /V1.0/Tickets",
+		"GET /V1.0/Services/entityInformation/fields", "POST /V1.0/Services", "PATCH /V1.0/Services",
+		"GET /V1.0/BillingCodes/entityInformation/fields", "POST /V1.0/BillingCodes/query",
 	} {
 		if !covered[want] {
 			t.Errorf("operation %s was not exercised; covered: %v", want, slices.Sorted(mapKeys(covered)))
@@ -306,6 +308,14 @@ func driveAll(t *testing.T, c *Client, refs []psa.LineRef) {
 	MustNoErr(t, "FindOpenTicket", errOf(c.FindOpenTicket(ctx, 20000, "alert:abc")))
 	MustNoErr(t, "AddNote", c.AddNote(ctx, tk.ID, psa.Note{Title: "Update", Text: "now 5 over"}))
 	MustNoErr(t, "CloseTicket", c.CloseTicket(ctx, tk.ID, 5))
+	opts, err := c.CatalogOptions(ctx)
+	MustNoErr(t, "CatalogOptions", err)
+	MustNoErr(t, "CatalogItems", errOf(c.CatalogItems(ctx)))
+	it, err := c.UpsertCatalogItem(ctx, psa.CatalogItem{Identifier: "users", Name: "Acme Backup – User", Period: psa.Monthly,
+		UnitCost: 2.5, UnitPrice: 4, BillingCodeID: opts.BillingCodes[0].ID, Active: true})
+	MustNoErr(t, "UpsertCatalogItem (create)", err)
+	it.Period, it.UnitPrice = psa.Yearly, 40
+	MustNoErr(t, "UpsertCatalogItem (update)", errOf(c.UpsertCatalogItem(ctx, it)))
 }
 
 // validateExchange checks one exchange against the document and returns the

@@ -59,6 +59,7 @@ type AutotaskSeed struct {
 	Companies        []AutotaskCompany         `json:"companies,omitempty"`
 	Contracts        []AutotaskContract        `json:"contracts,omitempty"`
 	Services         []AutotaskService         `json:"services,omitempty"`
+	BillingCodes     []AutotaskBillingCode     `json:"billingCodes,omitempty"`
 	ContractServices []AutotaskContractService `json:"contractServices,omitempty"`
 	Tickets          []AutotaskTicket          `json:"tickets,omitempty"`
 	Resources        []AutotaskResource        `json:"resources,omitempty"`
@@ -100,12 +101,26 @@ type AutotaskContract struct {
 	EndDate   time.Time `json:"endDate,omitzero"`
 }
 
-// AutotaskService seeds a catalog service.
+// AutotaskService seeds a catalog service. PeriodType defaults to 1
+// (Monthly); Description is the internal description.
 type AutotaskService struct {
-	ID        int64   `json:"id,omitempty"`
-	Name      string  `json:"name"`
-	UnitPrice float64 `json:"unitPrice"`
-	UnitCost  float64 `json:"unitCost"`
+	ID            int64   `json:"id,omitempty"`
+	Name          string  `json:"name"`
+	Description   string  `json:"description,omitempty"`
+	UnitPrice     float64 `json:"unitPrice"`
+	UnitCost      float64 `json:"unitCost"`
+	PeriodType    int64   `json:"periodType,omitempty"`
+	BillingCodeID int64   `json:"billingCodeID,omitempty"`
+	Inactive      bool    `json:"inactive,omitempty"`
+}
+
+// AutotaskBillingCode seeds a billing (allocation) code; UseType is a
+// BillingCodes.useType picklist value.
+type AutotaskBillingCode struct {
+	ID       int64  `json:"id,omitempty"`
+	Name     string `json:"name"`
+	UseType  int64  `json:"useType"`
+	Inactive bool   `json:"inactive,omitempty"`
 }
 
 // AutotaskContractService seeds a contract service; the sandbox generates
@@ -206,8 +221,11 @@ var atSchemas = map[string][]atFieldDef{
 	"Contracts": {{"id", "long", true, false}, {"companyID", "integer", false, true}, {"contractName", "string", false, true},
 		{"contractNumber", "string", false, false}, {"contractType", "integer", false, true}, {"status", "integer", false, true},
 		{"startDate", "datetime", false, true}, {"endDate", "datetime", false, true}},
-	"Services": {{"id", "long", true, false}, {"name", "string", false, true}, {"unitPrice", "double", false, false},
-		{"unitCost", "double", false, false}, {"isActive", "boolean", false, false}},
+	"Services": {{"id", "long", true, false}, {"name", "string", false, true}, {"description", "string", false, false},
+		{"invoiceDescription", "string", false, false}, {"periodType", "integer", false, true}, {"unitPrice", "double", false, false},
+		{"unitCost", "double", false, false}, {"billingCodeID", "integer", false, true}, {"isActive", "boolean", false, false}},
+	"BillingCodes": {{"id", "long", true, false}, {"name", "string", true, false}, {"description", "string", true, false},
+		{"useType", "integer", true, false}, {"isActive", "boolean", true, false}},
 	"ContractServices": {{"id", "long", true, false}, {"contractID", "integer", true, true}, {"serviceID", "integer", true, true},
 		{"unitPrice", "double", false, false}, {"unitCost", "double", true, false}, {"invoiceDescription", "string", false, false},
 		{"internalDescription", "string", true, false}, {"quoteItemID", "long", true, false}},
@@ -237,7 +255,7 @@ var atSchemas = map[string][]atFieldDef{
 
 // atQueryable lists the entities that answer query; ContractServiceAdjustments
 // is create-only and cannot be queried.
-var atQueryable = []string{"Companies", "Contracts", "Services", "ContractServices", "ContractServiceUnits", "Tickets", "TicketNotes", "Resources", "Roles"}
+var atQueryable = []string{"Companies", "Contracts", "Services", "BillingCodes", "ContractServices", "ContractServiceUnits", "Tickets", "TicketNotes", "Resources", "Roles"}
 
 // defaultATPicklists are the usual system values (PSA-API-NOTES.md §1.4).
 func defaultATPicklists() map[string][]AutotaskPicklistValue {
@@ -250,6 +268,9 @@ func defaultATPicklists() map[string][]AutotaskPicklistValue {
 		"Contracts.contractType": {v(1, "Time and Materials", false), v(3, "Fixed Price", false), v(4, "Block Hours", false),
 			v(6, "Retainer", false), v(7, "Recurring Service", true), v(8, "Per Ticket", false)},
 		"Contracts.status":       {v(0, "Inactive", false), v(1, "Active", true)},
+		"Services.periodType":    {v(1, "Monthly", true), v(2, "Quarterly", false), v(3, "Semi-Annual", false), v(4, "Yearly", false)},
+		"BillingCodes.useType": {v(1, "Work Type", false), v(2, "Material", false), v(3, "General Expense", false),
+			v(4, "Recurring Contract Service", false)},
 		"Tickets.status":         {v(1, "New", true), v(5, "Complete", false), v(7, "Waiting Customer", false), v(8, "In Progress", false)},
 		"Tickets.priority":       {v(1, "High", false), v(2, "Medium", true), v(3, "Low", false), v(4, "Critical", false)},
 		"Tickets.queueID":        {v(5, "Client Portal", false), v(6, "Post Sale", false), v(8, "Monitoring Alert", true)},
@@ -341,8 +362,23 @@ func (a *Autotask) AddInstance(seed AutotaskSeed) {
 			"contractNumber": "C" + strconv.FormatInt(id, 10), "contractType": typ, "status": status,
 			"startDate": atTime(start), "endDate": atTime(end)})
 	}
+	for _, b := range seed.BillingCodes {
+		in.tables["BillingCodes"].insert(atRow{"id": in.id(b.ID), "name": b.Name, "description": nil, "useType": b.UseType, "isActive": !b.Inactive})
+	}
 	for _, s := range seed.Services {
-		in.tables["Services"].insert(atRow{"id": in.id(s.ID), "name": s.Name, "unitPrice": s.UnitPrice, "unitCost": s.UnitCost, "isActive": true})
+		period := s.PeriodType
+		if period == 0 {
+			period = 1
+		}
+		row := atRow{"id": in.id(s.ID), "name": s.Name, "description": nil, "invoiceDescription": nil, "periodType": period,
+			"unitPrice": s.UnitPrice, "unitCost": s.UnitCost, "billingCodeID": nil, "isActive": !s.Inactive}
+		if s.Description != "" {
+			row["description"] = s.Description
+		}
+		if s.BillingCodeID != 0 {
+			row["billingCodeID"] = s.BillingCodeID
+		}
+		in.tables["Services"].insert(row)
 	}
 	for _, cs := range seed.ContractServices {
 		in.addContractService(in.id(cs.ID), cs.ContractID, cs.ServiceID, cs.UnitPrice, cs.UnitCost, cs.Units)
@@ -380,6 +416,9 @@ func seedIDs(s AutotaskSeed) []int64 {
 		ids = append(ids, c.ID)
 	}
 	for _, c := range s.Services {
+		ids = append(ids, c.ID)
+	}
+	for _, c := range s.BillingCodes {
 		ids = append(ids, c.ID)
 	}
 	for _, c := range s.ContractServices {
@@ -679,7 +718,7 @@ func atRouteName(segs []string) (route, endpoint string) {
 	return strings.Join(parts, "/"), parts[0]
 }
 
-var atSegments = []string{"Companies", "Contracts", "Services", "ContractServices", "ContractServiceUnits",
+var atSegments = []string{"Companies", "Contracts", "Services", "BillingCodes", "ContractServices", "ContractServiceUnits",
 	"ContractServiceAdjustments", "Tickets", "TicketNotes", "Resources", "Roles", "ThresholdInformation",
 	"query", "next", "count", "entityInformation", "fields", "Notes", "ServiceAdjustments", "ServiceUnits"}
 
@@ -760,6 +799,10 @@ func (a *Autotask) dispatch(in *atInstance, r *http.Request, segs []string, body
 		return atOK(map[string]any{"item": row})
 	case n == 1 && entity == "Tickets" && m == http.MethodPost:
 		return in.createTicket(body)
+	case n == 1 && entity == "Services" && m == http.MethodPost:
+		return in.createService(body)
+	case n == 1 && entity == "Services" && m == http.MethodPatch:
+		return in.patchService(body)
 	case n == 1 && entity == "Tickets" && m == http.MethodPatch:
 		return in.patchTicket(body)
 	case n == 3 && entity == "Tickets" && strings.EqualFold(segs[2], "Notes") && m == http.MethodPost:
