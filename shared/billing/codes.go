@@ -1,0 +1,66 @@
+package billing
+
+// Code is a run entry's stable code. The values appear in the API, in CSV
+// exports and in docs/SYNC.md (a test keeps that table complete).
+type Code string
+
+// The entry codes.
+const (
+	CodeUpdated         Code = "updated"
+	CodeUnchanged       Code = "unchanged"
+	CodeWouldUpdate     Code = "would_update"
+	CodeDriftCorrected  Code = "drift_corrected"
+	CodeWouldCorrect    Code = "would_correct_drift"
+	CodeNoUsage         Code = "no_usage"
+	CodeNoUsageZeroed   Code = "no_usage_zeroed"
+	CodeNotMapped       Code = "not_mapped"
+	CodeLineMissing     Code = "line_missing"
+	CodeNoIntegration   Code = "integration_missing"
+	CodePSARejected     Code = "psa_rejected"
+	CodePSAUnauthorized Code = "psa_unauthorized"
+	CodePSAForbidden    Code = "psa_forbidden"
+	CodePSAUnavailable  Code = "psa_unavailable"
+	CodeDeferred        Code = "deferred"
+	CodeInternal        Code = "internal_error"
+)
+
+// CodeInfo documents a code: its level, the org outcome it leads to, when it
+// is recorded and what the admin should do.
+type CodeInfo struct {
+	Code    Code
+	Level   Level
+	Outcome Outcome
+	When    string
+	Action  string
+}
+
+// Codes lists every entry code with its documentation, in the order of the
+// table in docs/SYNC.md.
+var Codes = []CodeInfo{
+	{CodeUpdated, Info, OutcomeUpdated, "The line's quantity or unit cost differed from the target and was written (before → after).", "Nothing."},
+	{CodeUnchanged, Info, OutcomeUnchanged, "The line already holds the target; nothing was written.", "Nothing."},
+	{CodeWouldUpdate, Info, OutcomeUpdated, "Dry run: the line would be written (before → after).", "Review; start a real run to apply."},
+	{CodeDriftCorrected, Warning, OutcomeUpdated, "The PSA held a value psabridge did not write (someone edited the line in the PSA); it was set back to the target.", "Find out who edits the line by hand; change usage or the mapping instead."},
+	{CodeWouldCorrect, Warning, OutcomeUpdated, "Dry run: the PSA holds a value psabridge did not write; a real run would set it back.", "As for drift_corrected."},
+	{CodeNoUsage, Info, OutcomeSkipped, "No usage was reported for the org and product in the billed period; the line was left alone.", "Check that the platform reports the org; enable \"zero lines of deprovisioned orgs\" to bill 0."},
+	{CodeNoUsageZeroed, Info, OutcomeUpdated, "No usage in the period and the tenant zeroes deprovisioned orgs: the target is 0.", "Nothing, unless the org is still in use."},
+	{CodeNotMapped, Info, OutcomeSkipped, "The org's mapping was removed or disabled after the run started.", "Nothing; map the org again to bill it."},
+	{CodeLineMissing, Error, OutcomeFailed, "The mapped service line does not exist on the mapped contract (deleted, or moved to another contract).", "Fix the org's mapping: pick the contract's current line."},
+	{CodeNoIntegration, Error, OutcomeFailed, "The tenant has no PSA integration (deleted after the run started).", "Connect the PSA again."},
+	{CodePSARejected, Error, OutcomeFailed, "The PSA refused the change; the message holds the PSA's own words.", "Act on the PSA's message (e.g. contract dates, closed period), then run again."},
+	{CodePSAUnauthorized, Error, OutcomeFailed, "The PSA refused the credentials.", "Update the integration's credentials (PUT /v1/integration)."},
+	{CodePSAForbidden, Error, OutcomeFailed, "The PSA API user lacks a permission for this change.", "Grant the API user's security level/role access to contracts."},
+	{CodePSAUnavailable, Warning, OutcomeFailed, "The PSA kept failing or timing out; recorded as warning while retries continue, final after the last delivery.", "Usually nothing: the next daily run retries. If it persists, check the PSA's status."},
+	{CodeDeferred, Warning, OutcomeDeferred, "The tenant's hourly PSA request budget was spent; the org waits for the next hour (final after the last delivery).", "Nothing, or raise the budget in billing settings if runs often defer."},
+	{CodeInternal, Error, OutcomeFailed, "An unexpected error in psabridge.", "Report it with the run id."},
+}
+
+// InfoOf returns the documentation of a code (zero CodeInfo when unknown).
+func InfoOf(c Code) CodeInfo {
+	for _, i := range Codes {
+		if i.Code == c {
+			return i
+		}
+	}
+	return CodeInfo{}
+}

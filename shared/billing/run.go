@@ -1,0 +1,124 @@
+package billing
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// RunKind says what started a run.
+type RunKind string
+
+// The run kinds.
+const (
+	Scheduled RunKind = "scheduled"
+	Manual    RunKind = "manual"
+	DryRun    RunKind = "dry_run"
+)
+
+// RunStatus is where a run stands.
+type RunStatus string
+
+// The run statuses. A run is Running until every org has a final outcome,
+// then Succeeded (every org updated, unchanged or skipped), Failed (no org
+// got there) or Partial (some did).
+const (
+	Running   RunStatus = "running"
+	Succeeded RunStatus = "succeeded"
+	Partial   RunStatus = "partial"
+	Failed    RunStatus = "failed"
+)
+
+// Counts are a run's per-org tallies. Every org is counted once, on its
+// final outcome (Done counts those), except Deferred, which also holds orgs
+// that are waiting for budget and may still move to another count.
+type Counts struct {
+	Total     int64 `json:"total"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+	Skipped   int64 `json:"skipped"`
+	Failed    int64 `json:"failed"`
+	Deferred  int64 `json:"deferred"`
+	// Done is the number of orgs with a final outcome (not in the API).
+	Done int64 `json:"-"`
+}
+
+// Run is one billing sync of one tenant.
+type Run struct {
+	ID         string     `json:"id"`
+	Tenant     string     `json:"-"`
+	Kind       RunKind    `json:"kind"`
+	DryRun     bool       `json:"dryRun"`
+	Status     RunStatus  `json:"status"`
+	StartedAt  time.Time  `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	Month      Month      `json:"month"`
+	Counts     Counts     `json:"counts"`
+}
+
+// NewRunID returns a run id that sorts by start time ("20261115T170000Z-3fa2c1"),
+// so listing a tenant's runs newest first is a reverse key order.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// FinalStatus is the status of a run whose orgs all have a final outcome.
+func (c Counts) FinalStatus() RunStatus {
+	ok := c.Updated + c.Unchanged + c.Skipped
+	switch {
+	case c.Failed == 0 && c.Deferred == 0:
+		return Succeeded
+	case ok == 0:
+		return Failed
+	default:
+		return Partial
+	}
+}
+
+// Outcome is an org's result in a run.
+type Outcome string
+
+// The org outcomes. OutcomeDeferred is final only when the worker gave up
+// waiting (last delivery); until then the org can still move.
+const (
+	OutcomeUpdated   Outcome = "updated"
+	OutcomeUnchanged Outcome = "unchanged"
+	OutcomeSkipped   Outcome = "skipped"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeDeferred  Outcome = "deferred"
+)
+
+// OrgOutcome folds the outcomes of an org's lines into the org's: any failed
+// line fails the org, else any deferred line defers it, else any update
+// makes it updated, else any unchanged line makes it unchanged, else skipped.
+func OrgOutcome(lines []Outcome) Outcome {
+	rank := map[Outcome]int{OutcomeSkipped: 0, OutcomeUnchanged: 1, OutcomeUpdated: 2, OutcomeDeferred: 3, OutcomeFailed: 4}
+	out := OutcomeSkipped
+	for _, l := range lines {
+		if rank[l] > rank[out] {
+			out = l
+		}
+	}
+	return out
+}
+
+// Add adds one org's outcome to the counts (as its final one when final).
+func (c *Counts) Add(o Outcome, final bool) {
+	switch o {
+	case OutcomeUpdated:
+		c.Updated++
+	case OutcomeUnchanged:
+		c.Unchanged++
+	case OutcomeSkipped:
+		c.Skipped++
+	case OutcomeFailed:
+		c.Failed++
+	case OutcomeDeferred:
+		c.Deferred++
+	}
+	if final {
+		c.Done++
+	}
+}
