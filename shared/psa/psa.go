@@ -305,4 +305,19 @@ type Client interface {
 	AddNote(ctx context.Context, ticketID int64, n Note) error
 	// CloseTicket sets a ticket's status to statusID (a completing status).
 	CloseTicket(ctx context.Context, ticketID int64, statusID int64) error
+
+	// CatalogOptions lists what a catalog item may reference: Autotask
+	// billing codes, ConnectWise product types and subcategories.
+	CatalogOptions(ctx context.Context) (CatalogOptions, error)
+	// CatalogItems lists every catalog item (Autotask Services, ConnectWise
+	// procurement catalog), active or not: an inactive item still holds its
+	// name.
+	CatalogItems(ctx context.Context) ([]CatalogItem, error)
+	// UpsertCatalogItem creates the item when it.ID is 0, else replaces its
+	// pushed fields, and returns it with its id. A create is not resent
+	// after an ambiguous failure: read CatalogItems again and match the
+	// Identifier first. Invalid when a required field for this PSA is
+	// missing; Rejected with the PSA's words (e.g. a name or identifier in
+	// use); NotFound when the item to update is gone.
+	UpsertCatalogItem(ctx context.Context, it CatalogItem) (CatalogItem, error)
 }

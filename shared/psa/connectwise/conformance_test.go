@@ -48,6 +48,14 @@ var notesChecked = []struct {
 	{"system info (PSA-API-NOTES 2.1)", http.MethodGet, regexp.MustCompile(`^/system/info$`), checkSystemInfo},
 	{"addition PATCH (PSA-API-NOTES 2.4)", http.MethodPatch, regexp.MustCompile(`^/finance/agreements/\d+/additions/\d+$`), checkAdditionPatch},
 	{"ticket note POST (PSA-API-NOTES 2.5)", http.MethodPost, regexp.MustCompile(`^/service/tickets/\d+/notes$`), checkNotePost},
+	// The catalog writes and the procurement lookups are in neither file
+	// (the 2026.4 file has only GET /procurement/catalog); they are held
+	// against the CatalogItem schema of the GET file and the list
+	// conventions of PSA-API-NOTES 2.2.
+	{"catalog item POST (CatalogItem schema)", http.MethodPost, regexp.MustCompile(`^/procurement/catalog$`), checkCatalogPost},
+	{"catalog item PATCH (CatalogItem schema)", http.MethodPatch, regexp.MustCompile(`^/procurement/catalog/\d+$`), checkCatalogPatch},
+	{"product types GET (PSA-API-NOTES 2.2)", http.MethodGet, regexp.MustCompile(`^/procurement/types$`), checkLookupList("ProductTypeReference")},
+	{"product subcategories GET (PSA-API-NOTES 2.2)", http.MethodGet, regexp.MustCompile(`^/procurement/subcategories$`), checkLookupList("ProductSubCategoryReference")},
 }
 
 // exchange is one recorded request and its answer.
@@ -177,7 +185,7 @@ func TestConformance(t *testing.T) {
 	}
 
 	rec := &recorder{next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
-	seed := baseSeed()
+	seed := catalogSeed(baseSeed())
 	seed.Companies = append(seed.Companies, manyCompanies(1200)...)
 	e := MustEnv(t, seed, &http.Client{Transport: rec, Timeout: 5 * time.Second})
 	driveAll(t, e.client)
@@ -266,6 +274,16 @@ func driveAll(t *testing.T, c *Client) {
 	must("FindOpenTicket", err)
 	must("AddNote", c.AddNote(ctx, tk.ID, psa.Note{Title: "Update", Text: "still over"}))
 	must("CloseTicket", c.CloseTicket(ctx, tk.ID, stClosed))
+	opts, err := c.CatalogOptions(ctx)
+	must("CatalogOptions", err)
+	_, err = c.CatalogItems(ctx)
+	must("CatalogItems", err)
+	it, err := c.UpsertCatalogItem(ctx, psa.CatalogItem{Identifier: "PSAB-USERS", Name: "Acme Backup – User", Period: psa.Monthly,
+		UnitCost: 2.5, UnitPrice: 4, ProductTypeID: opts.ProductTypes[0].ID, SubcategoryID: opts.Subcategories[0].ID, Active: true})
+	must("UpsertCatalogItem (create)", err)
+	it.Period, it.UnitPrice = psa.Yearly, 40
+	_, err = c.UpsertCatalogItem(ctx, it)
+	must("UpsertCatalogItem (update)", err)
 }
 
 func notesCheckedOp(method, path string) *struct {
@@ -531,6 +549,112 @@ func checkKnownProperties(t *testing.T, name string, op *openapi3.Operation, bod
 		for k := range o {
 			if schema.Properties[k] == nil {
 				t.Errorf("%s: body property %q is not defined by the vendor", name, k)
+			}
+		}
+	}
+}
+
+// catalogItemSchema is the CatalogItem schema of the GET file.
+func catalogItemSchema(s *specs) *openapi3.Schema {
+	return s.get.Components.Schemas["CatalogItem"].Value
+}
+
+// checkCatalogPost: the body is a CatalogItem (every property defined by
+// the schema, the required ones present, each value valid) and so is the
+// 201 answer.
+func checkCatalogPost(t *testing.T, x exchange, s *specs) {
+	item := catalogItemSchema(s)
+	var v map[string]any
+	if err := json.Unmarshal(x.reqBody, &v); err != nil {
+		t.Errorf("catalog POST: body is not a JSON object: %v", err)
+		return
+	}
+	for k := range v {
+		if item.Properties[k] == nil {
+			t.Errorf("catalog POST: %q is not a CatalogItem field", k)
+		}
+	}
+	if err := item.VisitJSON(map[string]any(v)); err != nil {
+		t.Errorf("catalog POST: body is not a CatalogItem: %v", err)
+	}
+	if x.status == http.StatusCreated {
+		var r any
+		_ = json.Unmarshal(x.respBody, &r)
+		if err := item.VisitJSON(r); err != nil {
+			t.Errorf("catalog POST answer is not a CatalogItem: %v", err)
+		}
+	}
+}
+
+// catalogReadOnly are CatalogItem fields a patch must not touch.
+var catalogReadOnly = []string{"id", "_info", "connectWiseID", "calculatedPrice", "calculatedCost"}
+
+// checkCatalogPatch: a JSON Patch array of whole-value replaces on
+// writable CatalogItem properties, spelled as in the schema (paths are
+// case-sensitive), each value valid for its property; the answer is a
+// CatalogItem.
+func checkCatalogPatch(t *testing.T, x exchange, s *specs) {
+	item := catalogItemSchema(s)
+	var ops []map[string]json.RawMessage
+	if err := json.Unmarshal(x.reqBody, &ops); err != nil || len(ops) == 0 {
+		t.Errorf("catalog PATCH: body %s is not a non-empty JSON array", x.reqBody)
+		return
+	}
+	for _, op := range ops {
+		var verb, path string
+		_ = json.Unmarshal(op["op"], &verb)
+		_ = json.Unmarshal(op["path"], &path)
+		if len(op) != 3 || verb != "replace" || op["value"] == nil {
+			t.Errorf("catalog PATCH: operation %v is not {op:replace,path,value}", op)
+			continue
+		}
+		prop := item.Properties[path]
+		if prop == nil || slices.Contains(catalogReadOnly, path) {
+			t.Errorf("catalog PATCH: path %q is not a writable CatalogItem field", path)
+			continue
+		}
+		var v any
+		_ = json.Unmarshal(op["value"], &v)
+		if err := prop.Value.VisitJSON(v); err != nil {
+			t.Errorf("catalog PATCH: value for %q: %v", path, err)
+		}
+	}
+	checkWholeReferences(t, "catalog PATCH", x)
+	if x.status == http.StatusOK {
+		var v any
+		_ = json.Unmarshal(x.respBody, &v)
+		if err := item.VisitJSON(v); err != nil {
+			t.Errorf("catalog PATCH answer is not a CatalogItem: %v", err)
+		}
+	}
+}
+
+// checkLookupList: a list read with only the list parameters of
+// PSA-API-NOTES 2.2, answered with an array of objects that fit the
+// reference schema the CatalogItem uses for them (id and name).
+func checkLookupList(schema string) func(t *testing.T, x exchange, s *specs) {
+	return func(t *testing.T, x exchange, s *specs) {
+		name := "GET " + x.url.Path
+		if len(x.reqBody) > 0 {
+			t.Errorf("%s: a GET with a body", name)
+		}
+		for k := range x.url.Query() {
+			if !slices.Contains([]string{"conditions", "childConditions", "orderBy", "fields", "page", "pageSize", "pageId"}, k) {
+				t.Errorf("%s: query parameter %q is not a list parameter", name, k)
+			}
+		}
+		ref := s.get.Components.Schemas[schema].Value
+		var rows []map[string]any
+		if err := json.Unmarshal(x.respBody, &rows); err != nil {
+			t.Errorf("%s: answer is not an array of objects: %v", name, err)
+			return
+		}
+		for _, r := range rows {
+			if _, ok := r["id"].(float64); !ok {
+				t.Errorf("%s: row %v has no id", name, r)
+			}
+			if err := ref.VisitJSON(map[string]any(r)); err != nil {
+				t.Errorf("%s: row is not a %s: %v", name, schema, err)
 			}
 		}
 	}

@@ -61,6 +61,13 @@ type ConnectWiseSeed struct {
 	Priorities []CWOption    `json:"priorities,omitempty"`
 	Sources    []CWOption    `json:"sources,omitempty"`
 	Tickets    []CWTicket    `json:"tickets,omitempty"`
+	// ProductTypes, Subcategories and BillingCycles are the procurement
+	// lookups a catalog item references; BillingCycles defaults to Monthly
+	// and Annual.
+	ProductTypes  []CWOption      `json:"productTypes,omitempty"`
+	Subcategories []CWOption      `json:"subcategories,omitempty"`
+	BillingCycles []CWOption      `json:"billingCycles,omitempty"`
+	CatalogItems  []CWCatalogItem `json:"catalogItems,omitempty"`
 }
 
 // CWOption is a simple lookup row (company type, board, priority, source).
@@ -164,6 +171,7 @@ type cwInstance struct {
 	agreements map[int64]*CWAgreement
 	additions  map[int64]*CWAddition
 	tickets    map[int64]*CWTicket
+	catalog    map[int64]*CWCatalogItem
 	notes      []CWNote
 	patches    []CWPatch
 	nextID     int64
@@ -194,6 +202,12 @@ func newConnectWise(s *Server) *ConnectWise {
 		{"GET /service/boards/{id}/types", c.boardTypes},
 		{"GET /service/priorities", c.priorities},
 		{"GET /service/sources", c.sources},
+		{"GET /procurement/catalog", c.catalogItems},
+		{"GET /procurement/catalog/{id}", c.catalogItem},
+		{"POST /procurement/catalog", c.createCatalogItem},
+		{"PATCH /procurement/catalog/{id}", c.patchCatalogItem},
+		{"GET /procurement/types", c.productTypes},
+		{"GET /procurement/subcategories", c.subcategories},
 	} {
 		method, path, _ := strings.Cut(r.pattern, " ")
 		c.mux.HandleFunc(method+" "+cwAPIPrefix+path, c.api(r.pattern, r.h))
@@ -210,7 +224,11 @@ func (c *ConnectWise) AddInstance(seed ConnectWiseSeed) {
 		agreements: map[int64]*CWAgreement{},
 		additions:  map[int64]*CWAddition{},
 		tickets:    map[int64]*CWTicket{},
+		catalog:    map[int64]*CWCatalogItem{},
 		nextID:     900000,
+	}
+	if len(in.seed.BillingCycles) == 0 {
+		in.seed.BillingCycles = []CWOption{{ID: 3, Name: "Monthly", Default: true}, {ID: 6, Name: "Annual"}}
 	}
 	bump := func(id int64) {
 		if id >= in.nextID {
@@ -228,6 +246,11 @@ func (c *ConnectWise) AddInstance(seed ConnectWiseSeed) {
 	for i := range seed.Additions {
 		v := seed.Additions[i]
 		in.additions[v.ID] = &v
+		bump(v.ID)
+	}
+	for i := range seed.CatalogItems {
+		v := seed.CatalogItems[i]
+		in.catalog[v.ID] = &v
 		bump(v.ID)
 	}
 	for i := range seed.Tickets {
