@@ -1,0 +1,266 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/billing"
+)
+
+// Demo seeds the demo tenants and exercises the product through the public
+// HTTP API only: an operator provisions each tenant, the platform registers
+// orgs and posts a month of usage (signed), and the tenant's admin (a dev
+// token) connects the PSA, maps orgs, sets billing and alert rules, runs a
+// sync and reads its report; then the platform posts an alert stream.
+type Demo struct {
+	Stack *Stack
+	Plan  Plan
+	// Out receives the progress lines and the report.
+	Out io.Writer
+	// RealPSA replaces the sandbox for a provider: the PUT /v1/integration
+	// body to use instead (see RealPSAFromEnv). Such a tenant's orgs are
+	// registered and get usage, but none is mapped (the demo never writes to
+	// a real PSA's contracts) and it gets no demo alert.
+	RealPSA map[string]map[string]any
+}
+
+// TenantResult is what the demo made of one tenant.
+type TenantResult struct {
+	ID       string
+	Name     string
+	Provider string
+	// Sandbox is false when the tenant uses a real PSA.
+	Sandbox bool
+	// SigningSecret signs platform requests (usage, orgs, alerts).
+	SigningSecret string
+	// AdminToken is a billing-admin dev token of the tenant.
+	AdminToken string
+	// Observations is how many usage observations were accepted.
+	Observations int
+	Orgs         int
+}
+
+// Result is what the demo did.
+type Result struct {
+	Tenants []TenantResult
+}
+
+// Tenant returns the result of tenant id.
+func (r Result) Tenant(id string) (TenantResult, bool) {
+	for _, t := range r.Tenants {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return TenantResult{}, false
+}
+
+// RealPSAFromEnv reads the environment variables that point a demo tenant at
+// a real PSA instead of the sandbox (documented in docs/LOCAL.md):
+//
+//	PSABRIDGE_AUTOTASK_USERNAME, PSABRIDGE_AUTOTASK_SECRET, PSABRIDGE_AUTOTASK_INTEGRATION_CODE
+//	PSABRIDGE_CONNECTWISE_SITE, PSABRIDGE_CONNECTWISE_COMPANY_ID, PSABRIDGE_CONNECTWISE_PUBLIC_KEY,
+//	PSABRIDGE_CONNECTWISE_PRIVATE_KEY, PSABRIDGE_CONNECTWISE_CLIENT_ID
+//
+// A provider is switched only when all of its variables are set; an error
+// names the missing ones when only some are.
+func RealPSAFromEnv(getenv func(string) string) (map[string]map[string]any, error) {
+	out := map[string]map[string]any{}
+	for _, p := range []struct {
+		provider string
+		fields   [][2]string // body field, variable
+	}{
+		{"autotask", [][2]string{{"username", "PSABRIDGE_AUTOTASK_USERNAME"}, {"secret", "PSABRIDGE_AUTOTASK_SECRET"},
+			{"integrationCode", "PSABRIDGE_AUTOTASK_INTEGRATION_CODE"}}},
+		{"connectwise", [][2]string{{"site", "PSABRIDGE_CONNECTWISE_SITE"}, {"companyId", "PSABRIDGE_CONNECTWISE_COMPANY_ID"},
+			{"publicKey", "PSABRIDGE_CONNECTWISE_PUBLIC_KEY"}, {"privateKey", "PSABRIDGE_CONNECTWISE_PRIVATE_KEY"},
+			{"clientId", "PSABRIDGE_CONNECTWISE_CLIENT_ID"}}},
+	} {
+		body := map[string]any{"provider": p.provider}
+		var missing []string
+		for _, f := range p.fields {
+			if v := getenv(f[1]); v != "" {
+				body[f[0]] = v
+			} else {
+				missing = append(missing, f[1])
+			}
+		}
+		switch len(missing) {
+		case 0:
+			out[p.provider] = body
+		case len(p.fields):
+		default:
+			return nil, fmt.Errorf("devstack: a real %s PSA needs %s too", p.provider, strings.Join(missing, ", "))
+		}
+	}
+	return out, nil
+}
+
+func (d *Demo) printf(format string, args ...any) {
+	if d.Out != nil {
+		fmt.Fprintf(d.Out, format, args...)
+	}
+}
+
+// Run runs the demo.
+func (d *Demo) Run(ctx context.Context) (Result, error) {
+	var res Result
+	op, err := d.Stack.OperatorToken()
+	if err != nil {
+		return res, err
+	}
+	c := &Client{Base: d.Stack.APIURL, Now: d.Stack.now}
+	for _, pt := range d.Plan.Tenants {
+		tr, err := d.seedTenant(ctx, c, op, pt)
+		if err != nil {
+			return res, fmt.Errorf("demo tenant %s: %w", pt.ID, err)
+		}
+		res.Tenants = append(res.Tenants, tr)
+	}
+	return res, nil
+}
+
+// seedTenant provisions a tenant and seeds it.
+func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt PlanTenant) (TenantResult, error) {
+	tr := TenantResult{ID: pt.ID, Name: pt.Name, Provider: pt.Provider(), Sandbox: d.RealPSA[pt.Provider()] == nil}
+	var prov struct {
+		SigningSecret struct {
+			Value string `json:"value"`
+		} `json:"signingSecret"`
+	}
+	err := c.Call(ctx, http.MethodPost, "/v1/platform/tenants", operator, map[string]string{"id": pt.ID}, &prov)
+	if StatusOf(err) == http.StatusConflict {
+		// Kept from an earlier run (.local/ persistence): a new signing
+		// secret is the only way to learn one again.
+		err = c.Call(ctx, http.MethodPost, "/v1/platform/tenants/"+pt.ID+"/rotate-secret", operator, nil, &prov)
+	}
+	if err != nil {
+		return tr, err
+	}
+	tr.SigningSecret = prov.SigningSecret.Value
+	if tr.AdminToken, err = d.Stack.AdminToken(pt.ID); err != nil {
+		return tr, err
+	}
+	d.printf("  %-17s provisioned (operator token); admin token issued\n", pt.ID)
+
+	for _, o := range pt.Orgs {
+		body, _ := json.Marshal(map[string]string{"name": o.Name})
+		if err := c.Signed(ctx, http.MethodPut, "/v1/orgs/"+o.ID, pt.ID, tr.SigningSecret, body, nil); err != nil {
+			return tr, err
+		}
+	}
+	tr.Orgs = len(pt.Orgs)
+	n, err := d.postUsage(ctx, c, pt, tr.SigningSecret)
+	if err != nil {
+		return tr, err
+	}
+	tr.Observations = n
+	d.printf("  %-17s %d orgs registered, %d observations posted over a simulated month (%d signed requests)\n",
+		pt.ID, len(pt.Orgs), n, UsageDays)
+	return tr, nil
+}
+
+// tenantLocation returns the time zone of a plan tenant's billing settings.
+func tenantLocation(pt PlanTenant) (*time.Location, error) {
+	var s struct {
+		TimeZone string `json:"timeZone"`
+	}
+	_ = json.Unmarshal(pt.BillingSettings, &s)
+	return billing.LoadLocation(s.TimeZone)
+}
+
+// postUsage posts the simulated month, one signed request per day with
+// every org's observations of that day.
+func (d *Demo) postUsage(ctx context.Context, c *Client, pt PlanTenant, secret string) (int, error) {
+	// Usage arrives before the billing settings are saved, so the HWM
+	// months are taken in the default zone; the demo's days are placed
+	// inside the current month of both zones.
+	loc, err := tenantLocation(pt)
+	if err != nil {
+		return 0, err
+	}
+	def, _ := billing.LoadLocation("")
+	now := d.Stack.now()
+	start := latestStart(now, loc, def)
+	accepted := 0
+	for day := range UsageDays {
+		var req struct {
+			Observations []billing.Observation `json:"observations"`
+		}
+		at := start.Add(now.Sub(start) * time.Duration(day) / time.Duration(UsageDays-1)).Truncate(time.Second)
+		if at.Before(start) {
+			at = start
+		}
+		for _, o := range pt.Orgs {
+			for p, v := range o.Usage {
+				req.Observations = append(req.Observations, billing.Observation{Org: o.ID, Product: p, Value: Series(v)[day], ObservedAt: at.UTC()})
+			}
+		}
+		body, _ := json.Marshal(req)
+		var resp struct {
+			Accepted int               `json:"accepted"`
+			Rejected []json.RawMessage `json:"rejected"`
+		}
+		if err := c.Signed(ctx, http.MethodPost, "/v1/usage", pt.ID, secret, body, &resp); err != nil {
+			return accepted, err
+		}
+		if len(resp.Rejected) > 0 {
+			return accepted, fmt.Errorf("usage day %d: %d observations rejected: %s", day, len(resp.Rejected), resp.Rejected[0])
+		}
+		accepted += resp.Accepted
+	}
+	return accepted, nil
+}
+
+// latestStart returns the later of the current month's starts in the zones,
+// so a time between it and now is in the current month of each.
+func latestStart(now time.Time, locs ...*time.Location) time.Time {
+	var s time.Time
+	for _, loc := range locs {
+		if t := billing.MonthOf(now, loc).Start(loc); t.After(s) {
+			s = t
+		}
+	}
+	return s
+}
+
+// PrintReady prints what a user needs after start: the API address, a dev
+// admin token per tenant, the signing secrets and copy-paste commands.
+func PrintReady(w io.Writer, s *Stack, res Result, elapsed time.Duration) {
+	op, _ := s.OperatorToken()
+	fmt.Fprintf(w, "\npsabridge is ready in %s.\n\n", elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "  REST API + webhook  %s\n", s.APIURL)
+	fmt.Fprintf(w, "  PSA sandbox         %s  (Autotask: /autotask/…, ConnectWise: /connectwise/…)\n", s.SandboxURL)
+	fmt.Fprintf(w, "  DynamoDB Local      %s  (table %s)\n", s.DynamoDBEndpoint, s.Table)
+	fmt.Fprintf(w, "  moto (SQS, Secrets) %s\n\n", s.MotoEndpoint)
+	fmt.Fprintf(w, "Operator token (POST /v1/platform/tenants):\n  %s\n\n", op)
+	for _, t := range res.Tenants {
+		where := "sandbox"
+		if !t.Sandbox {
+			where = "REAL PSA"
+		}
+		fmt.Fprintf(w, "Tenant %s — %s, %s %s\n", t.ID, t.Name, t.Provider, where)
+		fmt.Fprintf(w, "  admin token     %s\n", t.AdminToken)
+		fmt.Fprintf(w, "  signing secret  %s\n\n", t.SigningSecret)
+	}
+	if len(res.Tenants) == 0 {
+		return
+	}
+	t := res.Tenants[0]
+	fmt.Fprintf(w, "Try it (tenant %s):\n\n", t.ID)
+	fmt.Fprintf(w, "  TOKEN=%s\n\n", t.AdminToken)
+	fmt.Fprintf(w, "  # send a signed usage request from events/ (as the platform)\n")
+	fmt.Fprintf(w, "  go run ./functions/local -post-usage events/local/usage.json -api %s -tenant %s -secret %s\n\n", s.APIURL, t.ID, t.SigningSecret)
+	fmt.Fprintf(w, "  # the high-water marks in DynamoDB Local\n")
+	fmt.Fprintf(w, "  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 \\\n"+
+		"  aws dynamodb query --endpoint-url %s --table-name %s \\\n"+
+		"    --key-condition-expression 'PK = :pk AND begins_with(SK, :u)' \\\n"+
+		"    --expression-attribute-values '{\":pk\":{\"S\":\"T#%s\"},\":u\":{\"S\":\"USAGE#\"}}' \\\n"+
+		"    --query 'Items[].[SK.S,hwm.N,hwmAt.S]' --output text\n\n", s.DynamoDBEndpoint, s.Table, t.ID)
+	fmt.Fprintf(w, "Ctrl-C stops everything.\n")
+}

@@ -1,0 +1,291 @@
+// Package devstack runs the whole of psabridge on one machine: the local AWS
+// stand-ins (DynamoDB Local, moto), the table and queues, the PSA sandbox
+// seeded with a demo MSP, the REST API and webhook on a loopback address,
+// the queue pollers and the daily schedule. `make run` (functions/local) and
+// the demo test use it; the demo itself (demo.go) talks to the stack only
+// through the public HTTP API, as a vendor's platform and an MSP admin would.
+package devstack
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/secrets"
+)
+
+// Local JWT settings: tokens printed by `make run` carry these.
+const (
+	TokenIssuer   = "psabridge-local"
+	TokenAudience = "psabridge-local"
+	// BillingRole is the role the dev admin tokens carry.
+	BillingRole = "billing-admin"
+	// TokenTTL is how long printed tokens stay valid.
+	TokenTTL = 24 * time.Hour
+)
+
+// DefaultAddr is where `make run` serves the REST API and the webhook.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Options configure Start.
+type Options struct {
+	// Addr is the API's listen address; "" means DefaultAddr, and
+	// "127.0.0.1:0" picks a free port (tests).
+	Addr string
+	// DataDir, when set, keeps DynamoDB Local's files there (e.g. ".local/dynamodb")
+	// so tenants, orgs and usage survive a restart; empty means in memory.
+	// moto (SQS, Secrets Manager) is always in memory.
+	DataDir string
+	// UseEnvAWS uses the DynamoDB Local and moto endpoints already in the
+	// environment (localaws.Env*) instead of starting new ones, as the test
+	// under `make test` does. Start falls back to starting them when the
+	// variables are missing.
+	UseEnvAWS bool
+	// Table is the DynamoDB table name; "" means "psabridge" (a fresh
+	// "psabridge-<random>" when UseEnvAWS, so runs sharing servers stay apart).
+	Table string
+	// SeedFile replaces the embedded demo PSA seed (sandbox JSON).
+	SeedFile string
+	// Logger receives the services' structured logs; nil discards them.
+	Logger *slog.Logger
+	// ServerLog receives DynamoDB Local's and moto's output; nil discards it.
+	ServerLog *os.File
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Stack is a running local psabridge. Close stops everything it started.
+type Stack struct {
+	// APIURL is the base URL of the REST API and webhook ("http://127.0.0.1:8080").
+	APIURL string
+	// SandboxURL is the base URL of the PSA sandbox (both dialects).
+	SandboxURL string
+	// Sandbox is the in-process PSA sandbox (its state can be read directly).
+	Sandbox *sandbox.Server
+	// DynamoDBEndpoint and MotoEndpoint are the local AWS endpoints.
+	DynamoDBEndpoint string
+	MotoEndpoint     string
+	// Table is the DynamoDB table.
+	Table string
+	// Store and Secrets are the adapters the services use.
+	Store   *dynamo.Store
+	Secrets *secrets.Store
+
+	opt    Options
+	log    *slog.Logger
+	now    func() time.Time
+	aws    *localaws.Stack
+	key    ed25519.PrivateKey
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+	srvs   []*http.Server
+	bg     []func()
+}
+
+// Start brings the local system up: AWS stand-ins, table, queues, PSA
+// sandbox, API. On error everything started so far is stopped again.
+func Start(ctx context.Context, opt Options) (st *Stack, err error) {
+	s := &Stack{opt: opt, log: opt.Logger, now: opt.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	if err := s.startAWS(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.createResources(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startSandbox(); err != nil {
+		return nil, err
+	}
+	if err := s.startAPI(runCtx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startAWS starts DynamoDB Local and moto (or uses the ones in the
+// environment) and points this process's SDK clients at them.
+func (s *Stack) startAWS(ctx context.Context) error {
+	if s.opt.UseEnvAWS && os.Getenv(localaws.EnvDynamoDB) != "" && os.Getenv(localaws.EnvSQS) != "" && os.Getenv(localaws.EnvSecretsManager) != "" {
+		s.DynamoDBEndpoint = os.Getenv(localaws.EnvDynamoDB)
+		s.MotoEndpoint = os.Getenv(localaws.EnvSQS)
+		return nil
+	}
+	dir := s.opt.DataDir
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		dir = abs
+	}
+	a, err := localaws.Start(ctx, localaws.Options{Dir: dir, Log: s.opt.ServerLog})
+	if err != nil {
+		return err
+	}
+	s.aws = a
+	a.Setenv()
+	s.DynamoDBEndpoint, s.MotoEndpoint = a.DynamoDBEndpoint, a.MotoEndpoint
+	return nil
+}
+
+// createResources creates the table and the secret store.
+func (s *Stack) createResources(ctx context.Context) error {
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("devstack: AWS config: %w", err)
+	}
+	s.Table = s.opt.Table
+	if s.Table == "" {
+		s.Table = "psabridge"
+		if s.aws == nil {
+			s.Table = "psabridge-" + randomHex(4)
+		}
+	}
+	db := awsconfig.DynamoDB(cfg)
+	if err := dynamo.CreateTable(ctx, db, s.Table); err != nil {
+		return fmt.Errorf("devstack: create table %s: %w", s.Table, err)
+	}
+	s.Store = dynamo.New(db, s.Table)
+	s.Store.Now = s.now
+	prefix := secrets.DefaultPrefix
+	if s.aws == nil {
+		// Servers shared with other tests: keep this stack's secrets apart.
+		prefix = s.Table + "/"
+	}
+	sec, err := secrets.New(awsconfig.SecretsManager(cfg), prefix)
+	if err != nil {
+		return fmt.Errorf("devstack: secrets: %w", err)
+	}
+	s.Secrets = sec
+	return nil
+}
+
+// startSandbox serves the demo PSA on a free loopback port.
+func (s *Stack) startSandbox() error {
+	sb, err := NewSandbox(s.opt.SeedFile)
+	if err != nil {
+		return err
+	}
+	s.Sandbox = sb
+	url, err := s.serve("127.0.0.1:0", sb)
+	if err != nil {
+		return fmt.Errorf("devstack: PSA sandbox: %w", err)
+	}
+	s.SandboxURL = url
+	return nil
+}
+
+// startAPI serves the REST API and the webhook on opt.Addr.
+func (s *Stack) startAPI(ctx context.Context) error {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	s.key = priv
+	h := httpapi.New(httpapi.Config{
+		Store:       s.Store,
+		Secrets:     s.Secrets,
+		Auth:        httpapi.JWTAuthenticator{Key: priv.Public().(ed25519.PublicKey), Issuer: TokenIssuer, Audience: TokenAudience, Now: s.now},
+		BillingRole: BillingRole,
+		Logger:      s.log,
+		Now:         s.now,
+	})
+	addr := s.opt.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	url, err := s.serve(addr, h)
+	if err != nil {
+		return fmt.Errorf("devstack: REST API on %s: %w (is another `make run` still running?)", addr, err)
+	}
+	s.APIURL = url
+	return nil
+}
+
+// serve listens on addr and serves h until Close.
+func (s *Stack) serve(addr string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.srvs = append(s.srvs, srv)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("server stopped", "addr", addr, "err", err)
+		}
+	}()
+	return "http://" + l.Addr().String(), nil
+}
+
+// OperatorToken returns a token for the vendor's operators (tenant
+// provisioning), valid for TokenTTL.
+func (s *Stack) OperatorToken() (string, error) {
+	return httpapi.DevToken(s.key, TokenIssuer, TokenAudience, "", []string{httpapi.OperatorRole}, TokenTTL, s.now())
+}
+
+// AdminToken returns a billing-admin token of tenant, valid for TokenTTL.
+func (s *Stack) AdminToken(tenant string) (string, error) {
+	return httpapi.DevToken(s.key, TokenIssuer, TokenAudience, tenant, []string{BillingRole}, TokenTTL, s.now())
+}
+
+// Close stops the servers, pollers and ticker, then DynamoDB Local and moto
+// if Start started them. Safe to call more than once.
+func (s *Stack) Close() {
+	s.closed.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		for _, stop := range s.bg {
+			stop()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range s.srvs {
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+			}
+		}
+		s.wg.Wait()
+		if s.aws != nil {
+			s.aws.Stop()
+		}
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}

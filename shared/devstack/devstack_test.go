@@ -1,0 +1,213 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/localaws"
+)
+
+func TestMain(m *testing.M) { localaws.Main(m) }
+
+// MustStack starts a stack on the servers of the test run, with the API on a
+// free loopback port, and stops it when the test ends.
+func MustStack(tb testing.TB) *Stack {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Addr: "127.0.0.1:0", UseEnvAWS: true})
+	if err != nil {
+		tb.Fatalf("Start: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// MustDemo runs the demo on s and returns its result and printed output.
+func MustDemo(tb testing.TB, s *Stack) (Result, string) {
+	tb.Helper()
+	plan, err := DemoPlan()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out bytes.Buffer
+	d := &Demo{Stack: s, Plan: plan, Out: &out}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := d.Run(ctx)
+	if err != nil {
+		tb.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	return res, out.String()
+}
+
+// TestDemo runs the `make run` demo in-process and checks what it left:
+// every org's month HWM at the plan's peak, stored through the public API.
+func TestDemo(t *testing.T) {
+	s := MustStack(t)
+	res, out := MustDemo(t, s)
+	plan, _ := DemoPlan()
+	if got, want := len(res.Tenants), len(plan.Tenants); got != want {
+		t.Fatalf("got %d tenants, want %d\n%s", got, want, out)
+	}
+	for _, pt := range plan.Tenants {
+		t.Run(pt.ID, func(t *testing.T) {
+			tr, ok := res.Tenant(pt.ID)
+			if !ok || tr.SigningSecret == "" || tr.AdminToken == "" {
+				t.Fatalf("got %+v, want a signing secret and an admin token", tr)
+			}
+			wantObs := 0
+			for _, o := range pt.Orgs {
+				wantObs += len(o.Usage) * UsageDays
+			}
+			if tr.Observations != wantObs {
+				t.Errorf("got %d observations accepted, want %d", tr.Observations, wantObs)
+			}
+			loc, err := tenantLocation(pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hwms, err := s.Store.MonthUsage(context.Background(), pt.ID, billing.MonthOf(s.now(), loc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, h := range hwms {
+				got[h.Org+"/"+string(h.Product)] = h.Value
+			}
+			for _, o := range pt.Orgs {
+				for p, v := range o.Usage {
+					if g := got[o.ID+"/"+string(p)]; g != Peak(v) {
+						t.Errorf("%s %s: got HWM %d, want %d", o.ID, p, g, Peak(v))
+					}
+				}
+			}
+		})
+	}
+	var ready bytes.Buffer
+	PrintReady(&ready, s, res, time.Second)
+	for _, want := range []string{s.APIURL, res.Tenants[0].AdminToken, res.Tenants[1].AdminToken, "-post-usage events/local/usage.json"} {
+		if !strings.Contains(ready.String(), want) {
+			t.Errorf("ready text lacks %q", want)
+		}
+	}
+}
+
+// TestPostUsageSample posts the sample usage request of events/ signed with
+// the demo tenant's secret (what `make run` tells a user to do from a second
+// terminal), and with a wrong secret.
+func TestPostUsageSample(t *testing.T) {
+	s := MustStack(t)
+	res, _ := MustDemo(t, s)
+	tr := res.Tenants[0]
+	sample := filepath.Join(repoRoot(t), "events", "local", "usage.json")
+	for name, tc := range map[string]struct {
+		secret string
+		status int
+	}{
+		"OK":             {tr.SigningSecret, http.StatusOK},
+		"ErrWrongSecret": {"whsec_wrong", http.StatusUnauthorized},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := PostUsageSample(context.Background(), s.APIURL, tr.ID, tc.secret, sample)
+			if got := StatusOf(err); tc.status != http.StatusOK && got != tc.status {
+				t.Fatalf("got status %d (%v), want %d", got, err, tc.status)
+			}
+			if tc.status == http.StatusOK && (err != nil || !strings.Contains(string(out), `"rejected":[]`)) {
+				t.Fatalf("got %s, %v; want every observation accepted", out, err)
+			}
+		})
+	}
+	hwms, err := s.Store.MonthUsage(context.Background(), tr.ID, "2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, h := range hwms {
+		found = found || (h.Org == "org-new-client" && h.Value == 7)
+	}
+	if !found {
+		t.Errorf("got %+v, want the sample's org-new-client HWM 7 in 2026-11", hwms)
+	}
+}
+
+func TestUsageBody(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in, want string
+		err      bool
+	}{
+		"Body":         {`{"observations":[]}`, `{"observations":[]}`, false},
+		"APIGateway":   {`{"version":"2.0","body":"{\"observations\":[]}","isBase64Encoded":false}`, `{"observations":[]}`, false},
+		"APIGateway64": {`{"body":"eyJvYnNlcnZhdGlvbnMiOltdfQ==","isBase64Encoded":true}`, `{"observations":[]}`, false},
+		"ErrNotJSON":   {`nope`, "", true},
+		"ErrNoBody":    {`{"x":1}`, "", true},
+		"ErrBad64":     {`{"body":"%%%","isBase64Encoded":true}`, "", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := UsageBody([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("got error %v, want error %v", err, tc.err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRealPSAFromEnv(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	got, err := RealPSAFromEnv(env(map[string]string{
+		"PSABRIDGE_AUTOTASK_USERNAME": "api@x", "PSABRIDGE_AUTOTASK_SECRET": "s", "PSABRIDGE_AUTOTASK_INTEGRATION_CODE": "c"}))
+	if err != nil || got["autotask"]["username"] != "api@x" || got["connectwise"] != nil {
+		t.Errorf("got %v, %v; want autotask only", got, err)
+	}
+	if _, err := RealPSAFromEnv(env(map[string]string{"PSABRIDGE_CONNECTWISE_SITE": "na.myconnectwise.net"})); err == nil ||
+		!strings.Contains(err.Error(), "PSABRIDGE_CONNECTWISE_PRIVATE_KEY") {
+		t.Errorf("got %v, want an error naming the missing variables", err)
+	}
+	if got, err := RealPSAFromEnv(env(nil)); err != nil || len(got) != 0 {
+		t.Errorf("got %v, %v; want none", got, err)
+	}
+}
+
+func TestSeries(t *testing.T) {
+	for name, v := range map[string][3]int64{"Rise": {18, 24, 22}, "Flat": {9, 9, 9}, "Fall": {15, 13, 12}} {
+		t.Run(name, func(t *testing.T) {
+			s := Series(v)
+			mx := s[0]
+			for _, x := range s {
+				mx = max(mx, x)
+			}
+			if len(s) != UsageDays || s[0] != v[0] || s[len(s)-1] != v[2] || mx != max(v[0], v[1]) {
+				t.Errorf("got %v, want %d days from %d peaking at %d ending at %d", s, UsageDays, v[0], v[1], v[2])
+			}
+		})
+	}
+}
+
+// repoRoot walks up from the package directory to the folder with go.mod.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("go.mod not found above the package directory")
+		}
+		dir = parent
+	}
+}
