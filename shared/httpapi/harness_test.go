@@ -2,14 +2,22 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
@@ -83,7 +91,8 @@ func (a *testAPI) token(tenant string, roles ...string) string {
 // operatorToken returns a token of the vendor's operators.
 func (a *testAPI) operatorToken() string { return a.token("", httpapi.OperatorRole) }
 
-// do serves one request and returns the recorded response.
+// do serves one request and returns the recorded response, after checking
+// the response against the OpenAPI document (every test response is).
 func (a *testAPI) do(method, path, token string, body []byte, header http.Header) *httptest.ResponseRecorder {
 	a.tb.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
@@ -95,7 +104,66 @@ func (a *testAPI) do(method, path, token string, body []byte, header http.Header
 	}
 	rec := httptest.NewRecorder()
 	a.Handler.ServeHTTP(rec, req)
+	if err := validateResponse(req, rec); err != nil {
+		a.tb.Fatalf("%s %s: response %d %s does not match the OpenAPI document: %v", method, path, rec.Code, truncate(rec.Body.String(), 500), err)
+	}
 	return rec
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// openAPI is the embedded document, loaded once, with a router over it.
+var openAPI = sync.OnceValues(func() (*openapi3.T, routers.Router) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpapi.OpenAPIDocument())
+	if err != nil {
+		panic(fmt.Sprintf("load openapi.json: %v", err))
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		panic(fmt.Sprintf("openapi.json is not valid: %v", err))
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		panic(fmt.Sprintf("openapi router: %v", err))
+	}
+	return doc, router
+})
+
+// validateResponse checks a response against the OpenAPI operation of its
+// request: documented status, headers and body schema. A request that
+// matches no operation must have been answered with an error body (404 of
+// an unknown route).
+func validateResponse(req *http.Request, rec *httptest.ResponseRecorder) error {
+	_, router := openAPI()
+	u := *req.URL
+	u.Scheme, u.Host = "http", "api.test"
+	r := req.Clone(context.Background())
+	r.URL = &u
+	r.Body = http.NoBody
+	route, params, err := router.FindRoute(r)
+	if err != nil {
+		var body struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if rec.Code >= 400 && rec.Code < 500 && json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Code != "" && body.Message != "" {
+			return nil
+		}
+		return fmt.Errorf("no operation for %s %s (%v), and the answer is not an error body", req.Method, req.URL.Path, err)
+	}
+	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status:  rec.Code,
+		Header:  rec.Header(),
+		Body:    io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
 }
 
 // mustProvision creates a tenant and returns its signing secret.

@@ -18,13 +18,19 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
 )
 
@@ -38,6 +44,19 @@ type Store interface {
 	RecordObservation(ctx context.Context, tenant string, loc *time.Location, o billing.Observation) (bool, error)
 	RegisterOrg(ctx context.Context, tenant, org, name string) error
 	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+	PutBillingSettings(ctx context.Context, tenant string, set billing.Settings, ifVersion int64) (billing.Settings, error)
+
+	Integration(ctx context.Context, tenant string) (integration.Integration, error)
+	PutIntegration(ctx context.Context, tenant string, in integration.Integration, ifVersion int64) (integration.Integration, error)
+	DeleteIntegrationData(ctx context.Context, tenant string) (int, error)
+
+	Org(ctx context.Context, tenant, org string) (billing.Org, error)
+	Orgs(ctx context.Context, tenant string) ([]billing.Org, error)
+	PutMapping(ctx context.Context, tenant, org string, m billing.Mapping, ifVersion int64) (billing.Mapping, error)
+	MonthUsage(ctx context.Context, tenant string, month billing.Month) ([]billing.HighWaterMark, error)
+
+	AlertRules(ctx context.Context, tenant string) ([]alerting.Rule, error)
+	PutAlertRule(ctx context.Context, tenant string, r alerting.Rule, ifVersion int64) (alerting.Rule, error)
 }
 
 // Secrets is what the API needs from the secret store (implemented by
@@ -46,6 +65,19 @@ type Secrets interface {
 	SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
 	FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
 	PutSigningSecrets(ctx context.Context, tenant string, list []secrets.SigningSecret) error
+
+	PSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)
+	FreshPSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)
+	PutPSACredentials(ctx context.Context, tenant string, c psa.Credentials) error
+	DeletePSACredentials(ctx context.Context, tenant string) error
+}
+
+// RunStarter starts a billing sync run of a tenant now (in AWS: an
+// asynchronous invocation of the fan-out). The billing sync provides it and
+// its routes (runs.go); the API only passes it on.
+type RunStarter interface {
+	// StartRun starts a run and returns its id. Conflict when one is running.
+	StartRun(ctx context.Context, tenant string, dryRun bool) (string, error)
 }
 
 // Config wires the API's dependencies.
@@ -58,15 +90,60 @@ type Config struct {
 	BillingRole string
 	Logger      *slog.Logger
 	Now         func() time.Time
+
+	// Dial builds a tenant's PSA client (default: connect.New with the
+	// vendors' real hosts only, AllowPrivate off). The tenant is passed so
+	// a dialer can attach the tenant's PSA request budget.
+	Dial integration.Dialer
+	// Endpoints are where new integrations find their PSA (zero: the
+	// vendors' hosts; `make run`: the sandboxes).
+	Endpoints psa.Endpoints
+	// AllowCustomEndpoints lets PUT /v1/integration carry an "endpoints"
+	// object (tests and `make run`; off in AWS unless set on purpose, since
+	// it lets an admin point psabridge at any host).
+	AllowCustomEndpoints bool
+	// PickerTTL is how long PSA picker answers are cached per tenant
+	// (default 60 s; negative disables the cache).
+	PickerTTL time.Duration
+	// Runs starts sync runs for POST /v1/sync-runs (see RunStarter).
+	Runs RunStarter
+	// Redact, when set, is told every credential value the API handles, so
+	// the logging handler masks it wherever it might appear.
+	Redact func(values ...string)
+
+	// Alerts stores webhook alerts and lists them (GET /v1/alerts).
+	Alerts AlertStore
+	// TicketQueue is the FIFO ticket queue the webhook sends alerts to.
+	TicketQueue TicketQueue
+	// Metrics receives EMF metrics (webhook rejects); nil emits none.
+	Metrics *metrics.Emitter
 }
 
 // Handler serves the REST API.
 type Handler struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
-	now func() time.Time
+	cfg     Config
+	mux     *http.ServeMux
+	log     *slog.Logger
+	now     func() time.Time
+	conn    *integration.Connector
+	pickers *pickerCache
+	routes  []string
 }
+
+// routeSets lets each file of the package add its routes from init, so a
+// new file adds routes without editing New.
+var routeSets []func(*Handler)
+
+// handle registers a route. Every route goes through here, so Routes can
+// list them (the tests check each has an OpenAPI operation and a tenant
+// isolation case).
+func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
+	h.routes = append(h.routes, pattern)
+	h.mux.HandleFunc(pattern, fn)
+}
+
+// Routes lists the registered route patterns ("GET /v1/orgs").
+func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 
 // New returns the API handler.
 func New(cfg Config) *Handler {
@@ -80,7 +157,22 @@ func New(cfg Config) *Handler {
 	if h.cfg.BillingRole == "" {
 		h.cfg.BillingRole = "billing-admin"
 	}
+	if h.cfg.Dial == nil {
+		h.cfg.Dial = func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
+			return connect.New(c, ep, connect.Options{Now: h.now})
+		}
+	}
+	if h.cfg.Redact == nil {
+		h.cfg.Redact = func(...string) {}
+	}
+	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
+	h.pickers = newPickerCache(h.cfg.PickerTTL, h.now)
 	h.routesPlatform()
+	h.routesAdmin()
+	for _, add := range routeSets {
+		add(h)
+	}
+	h.handle("GET /v1/openapi.json", h.getOpenAPI)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
 	})

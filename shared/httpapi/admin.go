@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// routesAdmin registers the tenant admins' routes. Every one needs the
+// billing role, and acts on the tenant of the caller's token only.
+func (h *Handler) routesAdmin() {
+	billing := func(fn http.HandlerFunc) http.HandlerFunc { return h.admin(h.cfg.BillingRole, fn) }
+	h.handle("GET /v1/integration", billing(h.getIntegration))
+	h.handle("PUT /v1/integration", billing(h.putIntegration))
+	h.handle("DELETE /v1/integration", billing(h.deleteIntegration))
+	h.handle("PUT /v1/integration/company-types", billing(h.putCompanyTypes))
+	h.handle("GET /v1/ticketing", billing(h.getTicketing))
+	h.handle("PUT /v1/ticketing", billing(h.putTicketing))
+
+	h.handle("GET /v1/psa/company-types", billing(h.getCompanyTypes))
+	h.handle("GET /v1/psa/companies", billing(h.getCompanies))
+	h.handle("GET /v1/psa/companies/{id}/contracts", billing(h.getContracts))
+	h.handle("GET /v1/psa/contracts/{id}/lines", billing(h.getLines))
+	h.handle("GET /v1/psa/ticket-options", billing(h.getTicketOptions))
+
+	h.handle("GET /v1/orgs", billing(h.getOrgs))
+	h.handle("GET /v1/orgs/{org}/mapping", billing(h.getMapping))
+	h.handle("PUT /v1/orgs/{org}/mapping", billing(h.putMapping))
+	h.handle("DELETE /v1/orgs/{org}/mapping", billing(h.deleteMapping))
+
+	h.handle("GET /v1/billing-settings", billing(h.getBillingSettings))
+	h.handle("PUT /v1/billing-settings", billing(h.putBillingSettings))
+
+	h.handle("GET /v1/alert-rules", billing(h.getAlertRules))
+	h.handle("PUT /v1/alert-rules/{alertType}", billing(h.putAlertRule))
+}
+
+// tenantOf returns the tenant of the authenticated caller.
+func tenantOf(r *http.Request) string { return PrincipalOf(r.Context()).Tenant }
+
+// etag renders a stored version as a strong ETag.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch reads If-Match: ok=false when absent; AnyVersion for "*".
+// Invalid when it is not an ETag this API issued.
+func ifMatch(r *http.Request) (version int64, ok bool, err error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return 0, false, nil
+	}
+	if v == "*" {
+		return anyVersion, true, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, perr := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+	if perr != nil || n < 0 || !strings.HasPrefix(v, `"`) {
+		return 0, false, apperr.New(apperr.Invalid, `If-Match must be an ETag from this API, like "3"`)
+	}
+	return n, true, nil
+}
+
+// anyVersion mirrors dynamo.AnyVersion without tying handlers to it.
+const anyVersion int64 = -1
+
+// writeVersioned writes v with its version as the ETag.
+func writeVersioned(w http.ResponseWriter, status int, version int64, v any) {
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, status, v)
+}
+
+// psaError turns a PSA client error into what an admin should see: the
+// PSA refusing psabridge's stored credentials is not the caller's 401/403
+// but a 422 that names the PSA's reason.
+func psaError(err error) error {
+	switch apperr.CodeOf(err) {
+	case apperr.Unauthorized, apperr.Forbidden:
+		return &apperr.Error{Code: apperr.Rejected, Message: "the PSA refused psabridge's credentials: " + apperr.MessageOf(err),
+			Details: apperr.DetailsOf(err), Err: err}
+	}
+	return err
+}
+
+// client returns the tenant's PSA client and integration. NotFound when
+// the tenant has no integration.
+func (h *Handler) client(ctx context.Context, tenant string) (psa.Client, integration.Integration, error) {
+	c, in, err := h.conn.Client(ctx, tenant)
+	if err != nil {
+		return nil, integration.Integration{}, psaError(err)
+	}
+	return c, in, nil
+}
+
+// pathID parses a positive PSA id from the path. NotFound for anything
+// else: no PSA object has such an id.
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.New(apperr.NotFound, "%s must be a positive PSA id", name)
+	}
+	return id, nil
+}

@@ -1,0 +1,362 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// masked stands in for every secret in responses.
+const masked = "********"
+
+// verifyTimeout bounds the PSA check of PUT /v1/integration (API Gateway
+// gives a request 30 s).
+const verifyTimeout = 20 * time.Second
+
+// integrationRequest is the body of PUT /v1/integration.
+type integrationRequest struct {
+	Provider psa.Provider `json:"provider"`
+	// Autotask.
+	Username        string `json:"username"`
+	Secret          string `json:"secret"`
+	IntegrationCode string `json:"integrationCode"`
+	// ConnectWise.
+	Site       string `json:"site"`
+	CompanyID  string `json:"companyId"`
+	PublicKey  string `json:"publicKey"`
+	PrivateKey string `json:"privateKey"`
+	ClientID   string `json:"clientId"`
+	// Endpoints only where Config.AllowCustomEndpoints.
+	Endpoints *psa.Endpoints `json:"endpoints"`
+}
+
+var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?$`)
+
+// credentials validates the request's shape and returns the credentials.
+// Invalid names the first problem.
+func (q integrationRequest) credentials() (psa.Credentials, error) {
+	c := psa.Credentials{Provider: q.Provider, Username: strings.TrimSpace(q.Username), Secret: q.Secret,
+		IntegrationCode: strings.TrimSpace(q.IntegrationCode), Site: strings.TrimSpace(q.Site), CompanyID: strings.TrimSpace(q.CompanyID),
+		PublicKey: strings.TrimSpace(q.PublicKey), PrivateKey: q.PrivateKey, ClientID: strings.TrimSpace(q.ClientID)}
+	type field struct {
+		name, value string
+	}
+	at := []field{{"username", c.Username}, {"secret", c.Secret}, {"integrationCode", c.IntegrationCode}}
+	cw := []field{{"site", c.Site}, {"companyId", c.CompanyID}, {"publicKey", c.PublicKey}, {"privateKey", c.PrivateKey}, {"clientId", c.ClientID}}
+	var need, unused []field
+	switch c.Provider {
+	case psa.Autotask:
+		need, unused = at, cw
+	case psa.ConnectWise:
+		need, unused = cw, at
+	default:
+		return c, apperr.New(apperr.Invalid, `provider must be "autotask" or "connectwise"`)
+	}
+	for _, f := range need {
+		if f.value == "" {
+			return c, apperr.New(apperr.Invalid, "%s is required for %s", f.name, c.Provider)
+		}
+		if len(f.value) > 500 {
+			return c, apperr.New(apperr.Invalid, "%s is longer than 500 characters", f.name)
+		}
+	}
+	for _, f := range unused {
+		if f.value != "" {
+			return c, apperr.New(apperr.Invalid, "%s is not used by %s", f.name, c.Provider)
+		}
+	}
+	if c.Provider == psa.ConnectWise {
+		if strings.Contains(c.Site, "://") {
+			return c, apperr.New(apperr.Invalid, "site is a host name like na.myconnectwise.net, without https://")
+		}
+		if !sitePattern.MatchString(c.Site) {
+			return c, apperr.New(apperr.Invalid, "site must be a host name like na.myconnectwise.net")
+		}
+	}
+	return c, nil
+}
+
+func validEndpoints(ep psa.Endpoints) error {
+	for name, v := range map[string]string{"autotaskZoneUrl": ep.AutotaskZoneURL, "connectwiseLoginUrl": ep.ConnectWiseLoginURL, "connectwiseApiUrl": ep.ConnectWiseAPIURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return apperr.New(apperr.Invalid, "endpoints.%s must be an http(s) URL", name)
+		}
+	}
+	return nil
+}
+
+// integrationView is an integration as admins see it: secrets masked.
+type integrationView struct {
+	Provider             psa.Provider   `json:"provider"`
+	Username             string         `json:"username,omitempty"`
+	Secret               string         `json:"secret,omitempty"`
+	IntegrationCode      string         `json:"integrationCode,omitempty"`
+	Site                 string         `json:"site,omitempty"`
+	CompanyID            string         `json:"companyId,omitempty"`
+	PublicKey            string         `json:"publicKey,omitempty"`
+	PrivateKey           string         `json:"privateKey,omitempty"`
+	ClientID             string         `json:"clientId,omitempty"`
+	Endpoints            *psa.Endpoints `json:"endpoints,omitempty"`
+	CompanyTypeIDs       []int64        `json:"companyTypeIds"`
+	TicketingEnabled     bool           `json:"ticketingEnabled"`
+	VerifiedAt           time.Time      `json:"verifiedAt"`
+	CredentialsUpdatedAt time.Time      `json:"credentialsUpdatedAt"`
+	Version              int64          `json:"version"`
+}
+
+func viewOf(in integration.Integration) integrationView {
+	v := integrationView{Provider: in.Provider, Username: in.Username, IntegrationCode: in.IntegrationCode, Site: in.Site,
+		CompanyID: in.CompanyID, ClientID: in.ClientID, CompanyTypeIDs: in.CompanyTypeIDs, TicketingEnabled: in.TicketingEnabled,
+		VerifiedAt: in.VerifiedAt, CredentialsUpdatedAt: in.CredentialsUpdatedAt, Version: in.Version}
+	if v.CompanyTypeIDs == nil {
+		v.CompanyTypeIDs = []int64{}
+	}
+	if in.Provider == psa.Autotask {
+		v.Secret = masked
+	} else {
+		v.PublicKey, v.PrivateKey = masked, masked
+	}
+	if in.Endpoints != (psa.Endpoints{}) {
+		ep := in.Endpoints
+		v.Endpoints = &ep
+	}
+	return v
+}
+
+func (h *Handler) getIntegration(w http.ResponseWriter, r *http.Request) {
+	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, in.Version, viewOf(in))
+}
+
+// putIntegration connects (or rotates) the tenant's PSA: the credentials
+// are verified against the PSA before anything is stored.
+func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	var req integrationRequest
+	if err := readJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.cfg.Redact(req.Secret, req.PrivateKey, req.PublicKey)
+	creds, err := req.credentials()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ep := h.cfg.Endpoints
+	if req.Endpoints != nil {
+		if !h.cfg.AllowCustomEndpoints {
+			h.fail(w, r, apperr.New(apperr.Invalid, "endpoints cannot be set on this deployment"))
+			return
+		}
+		if err := validEndpoints(*req.Endpoints); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ep = *req.Endpoints
+	}
+	cur, err := h.cfg.Store.Integration(r.Context(), tenant)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		h.fail(w, r, err)
+		return
+	}
+	version, guarded, err := ifMatch(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !guarded || version == anyVersion {
+		version = cur.Version
+	} else if version != cur.Version {
+		// Refuse before touching the PSA or the stored secret.
+		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the integration was changed by someone else; read it again"))
+		return
+	}
+	if err := h.verify(r.Context(), tenant, creds, ep); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.cfg.Secrets.PutPSACredentials(r.Context(), tenant, creds); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	in := integration.Public(creds)
+	in.Endpoints = ep
+	if sameAccount(cur, in) {
+		// Rotating the same account keeps the admin's choices.
+		in.CompanyTypeIDs, in.TicketingEnabled = cur.CompanyTypeIDs, cur.TicketingEnabled
+	}
+	now := h.now().UTC()
+	in.VerifiedAt, in.CredentialsUpdatedAt = now, now
+	saved, err := h.cfg.Store.PutIntegration(r.Context(), tenant, in, version)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.conn.Forget(tenant)
+	h.pickers.forget(tenant)
+	h.log.InfoContext(r.Context(), "integration saved", "tenant", tenant, "provider", in.Provider)
+	writeVersioned(w, http.StatusOK, saved.Version, viewOf(saved))
+}
+
+// sameAccount reports whether b connects the same PSA account as a.
+func sameAccount(a, b integration.Integration) bool {
+	return a.Provider == b.Provider && strings.EqualFold(a.Username, b.Username) &&
+		strings.EqualFold(a.Site, b.Site) && strings.EqualFold(a.CompanyID, b.CompanyID) && a.Endpoints == b.Endpoints
+}
+
+// verify checks credentials against the PSA. Rejected (422) with the PSA's
+// reason when the PSA refuses them.
+func (h *Handler) verify(ctx context.Context, tenant string, creds psa.Credentials, ep psa.Endpoints) error {
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	client, err := h.cfg.Dial(tenant, creds, ep)
+	if err == nil {
+		err = client.Verify(ctx)
+	}
+	if err == nil {
+		return nil
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Transient, apperr.Internal:
+		return err
+	}
+	return &apperr.Error{Code: apperr.Rejected, Message: "the PSA did not accept these credentials: " + apperr.MessageOf(err),
+		Details: apperr.DetailsOf(err), Err: err}
+}
+
+// deleteIntegration disables the integration and clears all its data. The
+// secret is scheduled for deletion first; the integration item goes last,
+// so a failed call is completed by calling again.
+func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	if _, err := h.cfg.Store.Integration(r.Context(), tenant); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.cfg.Secrets.DeletePSACredentials(r.Context(), tenant); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n, err := h.cfg.Store.DeleteIntegrationData(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.conn.Forget(tenant)
+	h.pickers.forget(tenant)
+	h.log.InfoContext(r.Context(), "integration deleted", "tenant", tenant, "items", n)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type companyTypesRequest struct {
+	CompanyTypeIDs []int64 `json:"companyTypeIds"`
+}
+
+// putCompanyTypes chooses the company types the pickers show.
+func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
+	var req companyTypesRequest
+	if err := readJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(req.CompanyTypeIDs) == 0 || len(req.CompanyTypeIDs) > 100 {
+		h.fail(w, r, apperr.New(apperr.Invalid, "companyTypeIds must list 1 to 100 company types"))
+		return
+	}
+	tenant := tenantOf(r)
+	client, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	types, err := h.companyTypes(r.Context(), tenant, in, client)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ids := slices.Clone(req.CompanyTypeIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for _, id := range ids {
+		if !slices.ContainsFunc(types, func(t psa.CompanyType) bool { return t.ID == id }) {
+			h.fail(w, r, apperr.New(apperr.Rejected, "company type %d does not exist in the PSA", id))
+			return
+		}
+	}
+	in.CompanyTypeIDs = ids
+	h.saveIntegration(w, r, in, func(in integration.Integration) any { return companyTypesRequest{CompanyTypeIDs: in.CompanyTypeIDs} })
+}
+
+// saveIntegration stores a changed integration guarded by If-Match (or the
+// version read) and answers with view(saved).
+func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, in integration.Integration, view func(integration.Integration) any) {
+	version, guarded, err := ifMatch(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !guarded {
+		version = in.Version
+	}
+	saved, err := h.cfg.Store.PutIntegration(r.Context(), tenantOf(r), in, version)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.pickers.forget(tenantOf(r))
+	writeVersioned(w, http.StatusOK, saved.Version, view(saved))
+}
+
+type ticketingBody struct {
+	Enabled *bool `json:"enabled"`
+}
+
+func ticketingView(in integration.Integration) any {
+	return ticketingBody{Enabled: &in.TicketingEnabled}
+}
+
+func (h *Handler) getTicketing(w http.ResponseWriter, r *http.Request) {
+	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, in.Version, ticketingView(in))
+}
+
+// putTicketing switches alert ticketing on or off for the tenant.
+func (h *Handler) putTicketing(w http.ResponseWriter, r *http.Request) {
+	var req ticketingBody
+	if err := readJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.Enabled == nil {
+		h.fail(w, r, apperr.New(apperr.Invalid, "enabled is required"))
+		return
+	}
+	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	in.TicketingEnabled = *req.Enabled
+	h.saveIntegration(w, r, in, ticketingView)
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// orgView is one org in GET /v1/orgs.
+type orgView struct {
+	ID      string                    `json:"id"`
+	Name    string                    `json:"name"`
+	State   billing.MappingState      `json:"state"`
+	Mapping *billing.Mapping          `json:"mapping,omitempty"`
+	Usage   map[billing.Product]int64 `json:"usage"`
+}
+
+type orgsResponse struct {
+	// Month is the billing month whose HWMs Usage shows.
+	Month billing.Month `json:"month"`
+	Orgs  []orgView     `json:"orgs"`
+}
+
+// getOrgs lists the tenant's orgs, registered or known from usage, with
+// their mapping state and the HWMs of the month the next sync bills.
+func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	settings, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	month := settings.BilledMonth(h.now())
+	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	usage, err := h.cfg.Store.MonthUsage(r.Context(), tenant, month)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	byID := map[string]*orgView{}
+	resp := orgsResponse{Month: month, Orgs: make([]orgView, 0, len(orgs))}
+	for _, o := range orgs {
+		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{}})
+	}
+	for _, u := range usage {
+		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
+			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}})
+		}
+	}
+	for i := range resp.Orgs {
+		byID[resp.Orgs[i].ID] = &resp.Orgs[i]
+	}
+	for _, u := range usage {
+		byID[u.Org].Usage[u.Product] = u.Value
+	}
+	slices.SortFunc(resp.Orgs, func(a, b orgView) int { return strings.Compare(a.ID, b.ID) })
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// orgParam returns the {org} path value. NotFound when malformed: no org
+// has such an id.
+func orgParam(r *http.Request) (string, error) {
+	org := r.PathValue("org")
+	if !billing.ValidOrgID(org) {
+		return "", apperr.New(apperr.NotFound, "org %q not found", org)
+	}
+	return org, nil
+}
+
+// storedMapping returns an org's mapping. NotFound when the org has none.
+func (h *Handler) storedMapping(ctx context.Context, tenant, org string) (billing.Mapping, error) {
+	o, err := h.cfg.Store.Org(ctx, tenant, org)
+	if err != nil {
+		return billing.Mapping{}, err
+	}
+	if o.Mapping == nil {
+		return billing.Mapping{}, apperr.New(apperr.NotFound, "org %q has no mapping", org)
+	}
+	return *o.Mapping, nil
+}
+
+func (h *Handler) getMapping(w http.ResponseWriter, r *http.Request) {
+	org, err := orgParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m, err := h.storedMapping(r.Context(), tenantOf(r), org)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, m.Version, m)
+}
+
+type mappingRequest struct {
+	CompanyID        int64                 `json:"companyId"`
+	ContractID       int64                 `json:"contractId"`
+	Lines            []billing.LineMapping `json:"lines"`
+	NonBillableUsers int64                 `json:"nonBillableUsers"`
+}
+
+// putMapping maps an org to a PSA company, contract and lines, checked
+// against the PSA. Changing an existing mapping needs its ETag in If-Match,
+// so two admins editing at once cannot overwrite each other.
+func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
+	org, err := orgParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req mappingRequest
+	if err := readJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m := billing.Mapping{CompanyID: req.CompanyID, ContractID: req.ContractID, Lines: req.Lines, NonBillableUsers: req.NonBillableUsers, State: billing.Mapped}
+	if err := m.Validate(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	version, guarded, err := ifMatch(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	c, _, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cur, err := h.storedMapping(r.Context(), tenant, org)
+	switch {
+	case err == nil && !guarded:
+		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the org is mapped already: send its ETag in If-Match to change the mapping"))
+		return
+	case err != nil && !apperr.Is(err, apperr.NotFound):
+		h.fail(w, r, err)
+		return
+	case !guarded:
+		version = 0
+	case version == anyVersion:
+		version = cur.Version
+	}
+	if err := checkMapping(r.Context(), c, m); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	saved, err := h.cfg.Store.PutMapping(r.Context(), tenant, org, m, version)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, saved.Version, saved)
+}
+
+// checkMapping verifies against the PSA that the company exists, the
+// contract belongs to it, and every line belongs to the contract.
+// Rejected names the first mismatch.
+func checkMapping(ctx context.Context, c psa.Client, m billing.Mapping) error {
+	if _, err := c.Company(ctx, m.CompanyID); err != nil {
+		return notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)
+	}
+	contract, err := c.Contract(ctx, m.ContractID)
+	if err != nil {
+		return notInPSA(err, "contract %d does not exist in the PSA", m.ContractID)
+	}
+	if contract.CompanyID != m.CompanyID {
+		return apperr.New(apperr.Rejected, "contract %d belongs to another company, not %d", m.ContractID, m.CompanyID)
+	}
+	lines, err := c.Lines(ctx, m.ContractID)
+	if err != nil {
+		return notInPSA(err, "contract %d has no lines in the PSA", m.ContractID)
+	}
+	for _, l := range m.Lines {
+		if !slices.ContainsFunc(lines, func(s psa.ServiceLine) bool { return s.ID == l.LineID }) {
+			return apperr.New(apperr.Rejected, "line %d is not a line of contract %d", l.LineID, m.ContractID)
+		}
+	}
+	return nil
+}
+
+// notInPSA turns a PSA NotFound into Rejected (the request names something
+// the PSA lacks: 422, not a missing route) and other PSA errors as psaError.
+func notInPSA(err error, format string, args ...any) error {
+	if apperr.Is(err, apperr.NotFound) {
+		return apperr.New(apperr.Rejected, format, args...)
+	}
+	return psaError(err)
+}
+
+// deleteMapping disables an org's mapping: the org leaves the daily sync,
+// its mapping is kept for re-enabling. If-Match is optional.
+func (h *Handler) deleteMapping(w http.ResponseWriter, r *http.Request) {
+	org, err := orgParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	version, guarded, err := ifMatch(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m, err := h.storedMapping(r.Context(), tenant, org)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !guarded || version == anyVersion {
+		version = m.Version
+	}
+	m.State = billing.Disabled
+	saved, err := h.cfg.Store.PutMapping(r.Context(), tenant, org, m, version)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, saved.Version, saved)
+}

@@ -1,0 +1,311 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// The pickers (company types, companies, contracts, lines, ticket options)
+// read the tenant's PSA. An admin clicking through the screens asks for
+// the same lists again and again, and every PSA request counts against the
+// tenant's hourly budget (Autotask's 10,000 are shared with the MSP's other
+// integrations), so answers are cached briefly per tenant.
+
+// DefaultPickerTTL is how long a picker answer is reused.
+const DefaultPickerTTL = time.Minute
+
+// maxPickerEntries bounds the cache of one process.
+const maxPickerEntries = 2000
+
+type pickerEntry struct {
+	value   any
+	expires time.Time
+}
+
+// pickerCache is a small TTL cache keyed by tenant and question.
+type pickerCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]pickerEntry
+}
+
+func newPickerCache(ttl time.Duration, now func() time.Time) *pickerCache {
+	if ttl == 0 {
+		ttl = DefaultPickerTTL
+	}
+	return &pickerCache{ttl: ttl, now: now, entries: map[string]pickerEntry{}}
+}
+
+// pickerKey scopes a question to a tenant and to the credentials in use,
+// so a rotated or re-pointed integration never sees the old answers.
+func pickerKey(tenant string, in integration.Integration, question string) string {
+	return tenant + "\x00" + in.CredentialsUpdatedAt.Format(time.RFC3339Nano) + "\x00" + question
+}
+
+// cached returns the cached answer to key, or asks and caches it.
+func cached[T any](c *pickerCache, key string, ask func() (T, error)) (T, error) {
+	if c.ttl > 0 {
+		c.mu.Lock()
+		e, ok := c.entries[key]
+		c.mu.Unlock()
+		if ok && c.now().Before(e.expires) {
+			return e.value.(T), nil
+		}
+	}
+	v, err := ask()
+	if err != nil || c.ttl <= 0 {
+		return v, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxPickerEntries {
+		now := c.now()
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxPickerEntries {
+			c.entries = map[string]pickerEntry{}
+		}
+	}
+	c.entries[key] = pickerEntry{value: v, expires: c.now().Add(c.ttl)}
+	return v, nil
+}
+
+// forget drops a tenant's cached answers.
+func (c *pickerCache) forget(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if strings.HasPrefix(k, tenant+"\x00") {
+			delete(c.entries, k)
+		}
+	}
+}
+
+func (h *Handler) companyTypes(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.CompanyType, error) {
+	v, err := cached(h.pickers, pickerKey(tenant, in, "company-types"), func() ([]psa.CompanyType, error) { return c.CompanyTypes(ctx) })
+	return v, psaError(err)
+}
+
+func (h *Handler) ticketOptions(ctx context.Context, tenant string, in integration.Integration, c psa.Client) (psa.TicketOptions, error) {
+	v, err := cached(h.pickers, pickerKey(tenant, in, "ticket-options"), func() (psa.TicketOptions, error) { return c.TicketOptions(ctx) })
+	return v, psaError(err)
+}
+
+// defaultTypeNames are chosen while the admin has chosen none: the types
+// MSPs bill (ConnectWise "Client", Autotask "Customer").
+var defaultTypeNames = []string{"customer", "client"}
+
+// chosenTypes returns the company types the pickers use.
+func chosenTypes(in integration.Integration, types []psa.CompanyType) []int64 {
+	if len(in.CompanyTypeIDs) > 0 {
+		return in.CompanyTypeIDs
+	}
+	var ids []int64
+	for _, t := range types {
+		if slices.Contains(defaultTypeNames, strings.ToLower(strings.TrimSpace(t.Name))) {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
+}
+
+type companyTypeView struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	IsDefault bool   `json:"isDefault"`
+	Selected  bool   `json:"selected"`
+}
+
+func (h *Handler) getCompanyTypes(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	types, err := h.companyTypes(r.Context(), tenant, in, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	chosen := chosenTypes(in, types)
+	out := make([]companyTypeView, len(types))
+	for i, t := range types {
+		out[i] = companyTypeView{ID: t.ID, Name: t.Name, IsDefault: t.IsDefault, Selected: slices.Contains(chosen, t.ID)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"companyTypes": out})
+}
+
+// Companies are paged for the picker.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+type companiesPage struct {
+	Companies  []psa.Company `json:"companies"`
+	NextCursor string        `json:"nextCursor,omitempty"`
+}
+
+// getCompanies lists the PSA's active companies of the chosen types,
+// filtered by ?q= (name contains, case-insensitive) and paged by
+// ?cursor=&limit=. One cached PSA read serves every query and page.
+func (h *Handler) getCompanies(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, offset := defaultPageSize, 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			h.fail(w, r, apperr.New(apperr.Invalid, "limit must be between 1 and %d", maxPageSize))
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			h.fail(w, r, apperr.New(apperr.Invalid, "cursor is not one this API returned"))
+			return
+		}
+		offset = n
+	}
+	needle := strings.ToLower(strings.TrimSpace(q.Get("q")))
+	if len(needle) > 200 {
+		h.fail(w, r, apperr.New(apperr.Invalid, "q is longer than 200 characters"))
+		return
+	}
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	types, err := h.companyTypes(r.Context(), tenant, in, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	chosen := chosenTypes(in, types)
+	all, err := cached(h.pickers, pickerKey(tenant, in, "companies "+joinIDs(chosen)), func() ([]psa.Company, error) {
+		if len(chosen) == 0 {
+			return []psa.Company{}, nil
+		}
+		return c.Companies(r.Context(), psa.CompanyFilter{TypeIDs: chosen})
+	})
+	if err != nil {
+		h.fail(w, r, psaError(err))
+		return
+	}
+	var match []psa.Company
+	for _, co := range all {
+		if needle == "" || strings.Contains(strings.ToLower(co.Name), needle) {
+			match = append(match, co)
+		}
+	}
+	page := companiesPage{Companies: []psa.Company{}}
+	if offset < len(match) {
+		end := min(offset+limit, len(match))
+		page.Companies = append(page.Companies, match[offset:end]...)
+		if end < len(match) {
+			page.NextCursor = strconv.Itoa(end)
+		}
+	}
+	for i := range page.Companies {
+		if page.Companies[i].TypeIDs == nil {
+			page.Companies[i].TypeIDs = []int64{}
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func (h *Handler) getContracts(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := cached(h.pickers, pickerKey(tenant, in, "contracts "+strconv.FormatInt(id, 10)), func() ([]psa.Contract, error) {
+		return c.Contracts(r.Context(), id)
+	})
+	if err != nil {
+		h.fail(w, r, psaError(err))
+		return
+	}
+	if list == nil {
+		list = []psa.Contract{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contracts": list})
+}
+
+func (h *Handler) getLines(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.lines(r.Context(), tenant, in, c, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"lines": list})
+}
+
+func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integration, c psa.Client, contractID int64) ([]psa.ServiceLine, error) {
+	list, err := cached(h.pickers, pickerKey(tenant, in, "lines "+strconv.FormatInt(contractID, 10)), func() ([]psa.ServiceLine, error) {
+		return c.Lines(ctx, contractID)
+	})
+	if list == nil {
+		list = []psa.ServiceLine{}
+	}
+	return list, psaError(err)
+}
+
+func (h *Handler) getTicketOptions(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	o, err := h.ticketOptions(r.Context(), tenant, in, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
