@@ -211,3 +211,9 @@ func Decide(p LinePlan, mem *LineMemory, current *LineValue, product Product, dr
 func describe(v LineValue) string {
 	return fmt.Sprintf("%d at %s", v.Quantity, strconv.FormatFloat(v.UnitCost, 'f', -1, 64))
 }
+
+// LineKey addresses one org line (an org has at most one line per product).
+type LineKey struct {
+	Org     string
+	Product Product
+}

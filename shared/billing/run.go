@@ -122,3 +122,17 @@ func (c *Counts) Add(o Outcome, final bool) {
 		c.Done++
 	}
 }
+
+// OutcomeState is what a run recorded for an org so far.
+type OutcomeState struct {
+	Outcome Outcome
+	Final   bool
+}
+
+// OutcomeChange moves an org from Prev (as read; zero when none) to Next in
+// a run.
+type OutcomeChange struct {
+	Org  string
+	Prev OutcomeState
+	Next OutcomeState
+}

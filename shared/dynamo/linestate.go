@@ -22,10 +22,7 @@ const skLine = "LINE#"
 func lineSK(org string, p billing.Product) string { return skLine + org + "#" + string(p) }
 
 // LineKey addresses one org line.
-type LineKey struct {
-	Org     string
-	Product billing.Product
-}
+type LineKey = billing.LineKey
 
 // LineMemories returns the memories of keys that have one (BatchGetItem).
 func (s *Store) LineMemories(ctx context.Context, tenant string, keys []LineKey) (map[LineKey]billing.LineMemory, error) {

@@ -167,10 +167,7 @@ func (s *Store) SetRunTotal(ctx context.Context, tenant, id string, total int64)
 }
 
 // OrgOutcomeState is what a run recorded for an org so far.
-type OrgOutcomeState struct {
-	Outcome billing.Outcome
-	Final   bool
-}
+type OrgOutcomeState = billing.OutcomeState
 
 // OrgOutcomes returns the recorded outcomes of orgs in a run (BatchGetItem);
 // orgs without one are absent.
@@ -197,11 +194,7 @@ func (s *Store) OrgOutcomes(ctx context.Context, tenant, runID string, orgs []st
 
 // OutcomeChange moves an org from Prev (as read with OrgOutcomes; zero when
 // none) to Next in a run.
-type OutcomeChange struct {
-	Org  string
-	Prev OrgOutcomeState
-	Next OrgOutcomeState
-}
+type OutcomeChange = billing.OutcomeChange
 
 // RecordOutcomes applies outcome changes and the matching run counter
 // changes in one transaction, each change conditional on the outcome read
@@ -367,6 +360,37 @@ func (s *Store) batchPut(ctx context.Context, items []map[string]types.Attribute
 				return classify(err, "batch write")
 			}
 			pending = out.UnprocessedItems[s.Table]
+		}
+	}
+	return nil
+}
+
+// TenantMappedOrgs calls each for every mapped org of one tenant in one
+// shard of the mapped-org index (a key condition on the sort key prefix, so
+// other tenants' items are never read).
+func (s *Store) TenantMappedOrgs(ctx context.Context, shard int, tenant string, each func(MappedOrg) error) error {
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                aws.String(s.Table),
+		IndexName:                aws.String(schema.MappedIndex),
+		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.MappedPartitionKey, "#sk": schema.MappedSortKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     &types.AttributeValueMemberS{Value: "MAPPED#" + strconv.Itoa(shard)},
+			":prefix": &types.AttributeValueMemberS{Value: "T#" + tenant + "#O#"}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classify(err, "list mapped orgs")
+		}
+		for _, item := range page.Items {
+			o, err := orgFromItem(item)
+			if err != nil {
+				return err
+			}
+			if err := each(MappedOrg{Tenant: tenant, Org: o.ID, Mapping: *o.Mapping}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

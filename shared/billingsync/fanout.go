@@ -1,0 +1,336 @@
+// Package billingsync runs the daily billing sync: the fan-out that starts a
+// run per tenant and queues one message per mapped org, and the worker that
+// brings each org's PSA service lines to their targets. It is written
+// against small interfaces (storage, queue, PSA connector, budget store);
+// the adapters live in dynamo, sqsqueue and integration, and the wiring in
+// functions/fanout, functions/syncworker and functions/local.
+package billingsync
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// Message is the body of one sync queue message: one org of one run.
+type Message struct {
+	Tenant string        `json:"tenant"`
+	Run    string        `json:"run"`
+	Org    string        `json:"org"`
+	DryRun bool          `json:"dryRun,omitempty"`
+	Month  billing.Month `json:"month"`
+}
+
+// OutMessage is a message to send to the FIFO sync queue.
+type OutMessage struct {
+	Body    string
+	GroupID string
+	DedupID string
+}
+
+// Queue sends messages, all of them or an error (sqsqueue.Sender adapted).
+type Queue interface {
+	Send(ctx context.Context, msgs []OutMessage) error
+}
+
+// MappedOrg is one entry of the mapped-org index.
+type MappedOrg struct {
+	Tenant  string
+	Org     string
+	Mapping billing.Mapping
+}
+
+// FanoutStore is the storage the fan-out needs (*dynamo.Store through
+// syncstore.Adapter).
+type FanoutStore interface {
+	// MappedOrgs lists the mapped orgs of one index shard (0 ≤ shard <
+	// Shards), of one tenant when tenant is not empty.
+	MappedOrgs(ctx context.Context, shard int, tenant string, each func(MappedOrg) error) error
+	CreateRun(ctx context.Context, tenant string, r billing.Run, date string) (billing.Run, bool, error)
+	SetRunTotal(ctx context.Context, tenant, id string, total int64) error
+	FinishRunIfDone(ctx context.Context, tenant, runID string) (billing.Run, error)
+	Runs(ctx context.Context, tenant string, limit int) ([]billing.Run, error)
+	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+	Integration(ctx context.Context, tenant string) (integration.Integration, error)
+	HighWaterMarks(ctx context.Context, tenant string, month billing.Month, keys []billing.LineKey) (map[billing.LineKey]int64, error)
+	LineMemories(ctx context.Context, tenant string, keys []billing.LineKey) (map[billing.LineKey]billing.LineMemory, error)
+}
+
+// Fanout starts runs and queues their orgs.
+type Fanout struct {
+	Store  FanoutStore
+	Queue  Queue
+	Shards int
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+func (f *Fanout) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Fanout) log() *slog.Logger {
+	if f.Log != nil {
+		return f.Log
+	}
+	return slog.Default()
+}
+
+// listMapped reads every shard of the index in parallel (of one tenant when
+// tenant is set) and groups the orgs by tenant.
+func (f *Fanout) listMapped(ctx context.Context, tenant string) (map[string][]MappedOrg, error) {
+	shards := max(f.Shards, 1)
+	var mu sync.Mutex
+	byTenant := map[string][]MappedOrg{}
+	errs := make([]error, shards)
+	var wg sync.WaitGroup
+	for i := 0; i < shards; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []MappedOrg
+			errs[i] = f.Store.MappedOrgs(ctx, i, tenant, func(m MappedOrg) error {
+				local = append(local, m)
+				return nil
+			})
+			mu.Lock()
+			for _, m := range local {
+				byTenant[m.Tenant] = append(byTenant[m.Tenant], m)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	for t := range byTenant {
+		sort.Slice(byTenant[t], func(i, j int) bool { return byTenant[t][i].Org < byTenant[t][j].Org })
+	}
+	return byTenant, nil
+}
+
+// Scheduled handles the daily schedule: one scheduled run per tenant with
+// mapped orgs, at most one per tenant and local day (a re-delivered event
+// finds the day's run and only re-queues its orgs, which the workers
+// recognise as done). It returns the runs, and the first error after trying
+// every tenant.
+func (f *Fanout) Scheduled(ctx context.Context) ([]billing.Run, error) {
+	byTenant, err := f.listMapped(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	tenants := make([]string, 0, len(byTenant))
+	for t := range byTenant {
+		tenants = append(tenants, t)
+	}
+	sort.Strings(tenants)
+	var runs []billing.Run
+	var first error
+	for _, t := range tenants {
+		r, err := f.start(ctx, t, billing.Scheduled, "", byTenant[t])
+		if err != nil {
+			f.log().ErrorContext(ctx, "fan-out failed", "tenant", t, "err", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		runs = append(runs, r)
+	}
+	return runs, first
+}
+
+// NewManualRun returns the run record of a run started now by an admin
+// (kind manual or dry_run), not yet stored.
+func (f *Fanout) NewManualRun(dryRun bool) billing.Run {
+	kind := billing.Manual
+	if dryRun {
+		kind = billing.DryRun
+	}
+	return billing.Run{ID: billing.NewRunID(f.now()), Kind: kind, DryRun: dryRun, Status: billing.Running, StartedAt: f.now().UTC()}
+}
+
+// StartRun starts a manual or dry run of one tenant now and returns its id
+// (httpapi.RunStarter). The orgs are queued before it returns. Conflict
+// when a run of the tenant is still running (one started less than six hours
+// ago).
+func (f *Fanout) StartRun(ctx context.Context, tenant string, dryRun bool) (string, error) {
+	if err := f.checkNoneRunning(ctx, tenant); err != nil {
+		return "", err
+	}
+	r, err := f.Manual(ctx, tenant, f.NewManualRun(dryRun))
+	return r.ID, err
+}
+
+func (f *Fanout) checkNoneRunning(ctx context.Context, tenant string) error {
+	latest, err := f.Store.Runs(ctx, tenant, 1)
+	if err != nil {
+		return err
+	}
+	if len(latest) == 1 && latest[0].Status == billing.Running && f.now().Sub(latest[0].StartedAt) < 6*time.Hour {
+		return apperr.New(apperr.Conflict, "run %s is still running", latest[0].ID)
+	}
+	return nil
+}
+
+// Manual starts run r (from NewManualRun, e.g. created by the API and passed
+// in an asynchronous invocation) of one tenant: it stores the run unless it
+// exists, lists the tenant's mapped orgs and queues them.
+func (f *Fanout) Manual(ctx context.Context, tenant string, r billing.Run) (billing.Run, error) {
+	byTenant, err := f.listMapped(ctx, tenant)
+	if err != nil {
+		return billing.Run{}, err
+	}
+	return f.startRun(ctx, tenant, r, "", byTenant[tenant])
+}
+
+func (f *Fanout) start(ctx context.Context, tenant string, kind billing.RunKind, _ string, orgs []MappedOrg) (billing.Run, error) {
+	set, err := f.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return billing.Run{}, err
+	}
+	loc, err := billing.LoadLocation(set.TimeZone)
+	if err != nil {
+		return billing.Run{}, err
+	}
+	now := f.now()
+	r := billing.Run{ID: billing.NewRunID(now), Kind: kind, Status: billing.Running, StartedAt: now.UTC()}
+	return f.startRun(ctx, tenant, r, now.In(loc).Format("2006-01-02"), orgs)
+}
+
+// startRun creates (or finds) the run, sets its total, and queues its orgs,
+// those whose lines need a PSA read first (see order).
+func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, date string, orgs []MappedOrg) (billing.Run, error) {
+	set, err := f.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return billing.Run{}, err
+	}
+	if r.Month == "" {
+		r.Month = set.BilledMonth(f.now())
+	}
+	r.Counts.Total = int64(len(orgs))
+	stored, created, err := f.Store.CreateRun(ctx, tenant, r, date)
+	if err != nil && !(date == "" && apperr.Is(err, apperr.Conflict)) {
+		return billing.Run{}, err
+	}
+	if err == nil {
+		r = stored
+	}
+	if !created && r.Status != billing.Running {
+		return r, nil // the day's run is finished: nothing to re-queue
+	}
+	if err := f.Store.SetRunTotal(ctx, tenant, r.ID, int64(len(orgs))); err != nil {
+		return r, err
+	}
+	orgs = f.order(ctx, tenant, set, r.Month, orgs)
+	msgs := make([]OutMessage, len(orgs))
+	for i, o := range orgs {
+		body, _ := json.Marshal(Message{Tenant: tenant, Run: r.ID, Org: o.Org, DryRun: r.DryRun, Month: r.Month})
+		msgs[i] = OutMessage{Body: string(body), GroupID: tenant, DedupID: dedupID(r.ID, o.Org)}
+	}
+	if err := f.Queue.Send(ctx, msgs); err != nil {
+		return r, err
+	}
+	if len(orgs) == 0 {
+		return f.Store.FinishRunIfDone(ctx, tenant, r.ID)
+	}
+	f.log().InfoContext(ctx, "run started", "tenant", tenant, "run", r.ID, "kind", r.Kind, "orgs", len(orgs))
+	return r, nil
+}
+
+// dedupID is the FIFO deduplication id of an org in a run (at most 128
+// characters of alphanumerics and punctuation).
+func dedupID(run, org string) string {
+	id := run + ":" + org
+	if len(id) > 128 {
+		id = id[:128]
+	}
+	return id
+}
+
+// order puts the orgs whose lines need a PSA read before writing (changed
+// targets on delta-writing PSAs, drift checks due) first, so the workers'
+// batched reads cover ten such orgs at once instead of one in every batch.
+// It only orders: the worker decides again. Any failure leaves the order
+// as it is.
+func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings, month billing.Month, orgs []MappedOrg) []MappedOrg {
+	if len(orgs) <= 10 {
+		return orgs
+	}
+	in, err := f.Store.Integration(ctx, tenant)
+	if err != nil {
+		return orgs
+	}
+	var keys []billing.LineKey
+	for _, o := range orgs {
+		for _, l := range o.Mapping.Lines {
+			keys = append(keys, billing.LineKey{Org: o.Org, Product: l.Product})
+		}
+	}
+	hwms, err := f.Store.HighWaterMarks(ctx, tenant, month, keys)
+	if err != nil {
+		return orgs
+	}
+	mems, err := f.Store.LineMemories(ctx, tenant, keys)
+	if err != nil {
+		return orgs
+	}
+	now := f.now()
+	needs := make(map[string]bool, len(orgs))
+	for _, o := range orgs {
+		for _, l := range o.Mapping.Lines {
+			if PlanOf(tenant, o.Org, o.Mapping, l, month, set, in.Provider, hwms, mems, now).Read {
+				needs[o.Org] = true
+			}
+		}
+	}
+	out := make([]MappedOrg, 0, len(orgs))
+	for _, pass := range []bool{true, false} {
+		for _, o := range orgs {
+			if needs[o.Org] == pass {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// TraitsOf returns the plan rules of a PSA.
+func TraitsOf(p psa.Provider) billing.Traits {
+	if p == psa.Autotask {
+		return billing.Traits{DeltaWrites: true, MonthlyPeriods: true}
+	}
+	return billing.Traits{}
+}
+
+// PlanOf plans one mapped line from stored facts (shared by the fan-out's
+// ordering and the worker).
+func PlanOf(tenant, org string, m billing.Mapping, l billing.LineMapping, month billing.Month, set billing.Settings,
+	provider psa.Provider, hwms map[billing.LineKey]int64, mems map[billing.LineKey]billing.LineMemory, now time.Time) billing.LinePlan {
+	k := billing.LineKey{Org: org, Product: l.Product}
+	hwm, has := hwms[k]
+	cost, hasCost := set.CostOf(org, l.Product)
+	var mem *billing.LineMemory
+	if v, ok := mems[k]; ok {
+		mem = &v
+	}
+	return billing.PlanLine(billing.LineInput{
+		Tenant: tenant, Org: org, Product: l.Product, ContractID: m.ContractID, LineID: l.LineID, Month: month,
+		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableUsers, UnitCost: cost, HasCost: hasCost,
+		ZeroDeprovisioned: set.ZeroDeprovisioned, Memory: mem, Traits: TraitsOf(provider), Now: now,
+	})
+}

@@ -1,0 +1,25 @@
+package syncstore
+
+import (
+	"context"
+
+	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
+)
+
+// Queue is an sqsqueue.Sender seen as billingsync.Queue.
+type Queue struct {
+	Sender *sqsqueue.Sender
+}
+
+var _ billingsync.Queue = Queue{}
+
+// Send sends every message in batches of 10, retrying failed entries.
+func (q Queue) Send(ctx context.Context, msgs []billingsync.OutMessage) error {
+	out := make([]sqsqueue.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = sqsqueue.Message{Body: m.Body, GroupID: m.GroupID, DedupID: m.DedupID}
+	}
+	_, err := q.Sender.Send(ctx, out)
+	return err
+}

@@ -1,0 +1,484 @@
+package billingsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// WorkerStore is the storage the worker needs (*dynamo.Store through
+// syncstore.Adapter).
+type WorkerStore interface {
+	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+	OrgsByID(ctx context.Context, tenant string, ids []string) (map[string]billing.Org, error)
+	HighWaterMarks(ctx context.Context, tenant string, month billing.Month, keys []billing.LineKey) (map[billing.LineKey]int64, error)
+	LineMemories(ctx context.Context, tenant string, keys []billing.LineKey) (map[billing.LineKey]billing.LineMemory, error)
+	PutLineMemories(ctx context.Context, tenant string, mems map[billing.LineKey]billing.LineMemory) error
+	OrgOutcomes(ctx context.Context, tenant, runID string, orgs []string) (map[string]billing.OutcomeState, error)
+	RecordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error
+	FinishRunIfDone(ctx context.Context, tenant, runID string) (billing.Run, error)
+	PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error
+}
+
+// Connector hands out a tenant's PSA client (*integration.Connector).
+type Connector interface {
+	Client(ctx context.Context, tenant string) (psa.Client, integration.Integration, error)
+}
+
+// MaxReceives is the queue's maxReceiveCount: on the last delivery a
+// transient failure or a deferral becomes the org's final outcome, so a run
+// always finishes and the DLQ only holds messages a crash kept from that.
+const MaxReceives = 5
+
+// Worker brings the lines of a batch of orgs to their targets.
+type Worker struct {
+	Store     WorkerStore
+	Connector Connector
+	// Budget, when set, is the PSA request budget the Connector's clients
+	// are dialled with (Budget.Dialer); the worker sets each tenant's limit
+	// and stops before sending once it is spent.
+	Budget      *Budget
+	Metrics     *metrics.Emitter
+	Now         func() time.Time
+	Log         *slog.Logger
+	MaxReceives int
+}
+
+// Delivery is one received queue message.
+type Delivery struct {
+	ID           string
+	Body         string
+	ReceiveCount int
+	msg          Message
+}
+
+// HandleSQS is the Lambda handler of the sync queue (ReportBatchItemFailures).
+func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ds := make([]Delivery, len(ev.Records))
+	for i, r := range ev.Records {
+		ds[i] = Delivery{ID: r.MessageId, Body: r.Body, ReceiveCount: atoi(r.Attributes["ApproximateReceiveCount"])}
+	}
+	var resp events.SQSEventResponse
+	for _, id := range w.Handle(ctx, ds) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+	}
+	return resp, nil
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log != nil {
+		return w.Log
+	}
+	return slog.Default()
+}
+
+func (w *Worker) lastDelivery(d Delivery) bool {
+	max := w.MaxReceives
+	if max <= 0 {
+		max = MaxReceives
+	}
+	return d.ReceiveCount >= max
+}
+
+// Handle processes a batch and returns the ids of the deliveries to retry.
+// Malformed messages are logged and acknowledged (retrying cannot help).
+func (w *Worker) Handle(ctx context.Context, ds []Delivery) []string {
+	type groupKey struct{ tenant, run string }
+	var order []groupKey
+	groups := map[groupKey][]Delivery{}
+	for _, d := range ds {
+		if err := json.Unmarshal([]byte(d.Body), &d.msg); err != nil || d.msg.Tenant == "" || d.msg.Run == "" || d.msg.Org == "" {
+			w.log().ErrorContext(ctx, "malformed sync message dropped", "message", d.ID)
+			continue
+		}
+		k := groupKey{d.msg.Tenant, d.msg.Run}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], d)
+	}
+	var failed []string
+	for _, k := range order {
+		failed = append(failed, w.handleRun(ctx, k.tenant, k.run, groups[k])...)
+	}
+	return failed
+}
+
+// lineWork is one line of an org in the batch.
+type lineWork struct {
+	key   billing.LineKey
+	ref   psa.LineRef
+	plan  billing.LinePlan
+	mem   *billing.LineMemory
+	entry billing.Entry
+	// result
+	outcome   billing.Outcome
+	transient bool
+	deferred  bool
+	newMem    *billing.LineMemory
+}
+
+type orgWork struct {
+	d     Delivery
+	org   billing.Org
+	lines []*lineWork
+	// skip is set when the org has no lines to work on (not mapped, no
+	// integration…): its single entry.
+	skip *billing.Entry
+}
+
+// handleRun processes the deliveries of one run of one tenant.
+func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Delivery) (retry []string) {
+	log := w.log().With("tenant", tenant, "run", runID)
+	all := func() []string {
+		ids := make([]string, len(ds))
+		for i, d := range ds {
+			ids[i] = d.ID
+		}
+		return ids
+	}
+	now := w.now()
+	orgIDs := make([]string, len(ds))
+	for i, d := range ds {
+		orgIDs[i] = d.msg.Org
+	}
+	prev, err := w.Store.OrgOutcomes(ctx, tenant, runID, orgIDs)
+	if err != nil {
+		log.WarnContext(ctx, "reading outcomes failed", "err", err)
+		return all()
+	}
+	var work []*orgWork
+	for _, d := range ds {
+		if prev[d.msg.Org].Final {
+			continue // delivered again after it was done
+		}
+		work = append(work, &orgWork{d: d})
+	}
+	if len(work) == 0 {
+		return nil
+	}
+	dryRun, month := work[0].d.msg.DryRun, work[0].d.msg.Month
+
+	client, in, err := w.Connector.Client(ctx, tenant)
+	if err != nil {
+		for _, o := range work {
+			e := w.problemEntry(o.d.msg.Org, "", err, now)
+			if apperr.Is(err, apperr.NotFound) {
+				e.Code, e.Level, e.Message = billing.CodeNoIntegration, billing.Error, "the tenant has no PSA integration"
+			}
+			o.skip = &e
+		}
+		return w.finish(ctx, log, tenant, runID, work, prev, nil)
+	}
+	set, err := w.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return all()
+	}
+	if w.Budget != nil {
+		w.Budget.SetLimit(tenant, set.BudgetPerHour)
+		defer func() {
+			if err := w.Budget.Flush(ctx, tenant); err != nil {
+				log.WarnContext(ctx, "releasing budget failed", "err", err)
+			}
+		}()
+	}
+	orgs, err := w.Store.OrgsByID(ctx, tenant, orgIDs)
+	if err != nil {
+		return all()
+	}
+	var keys []billing.LineKey
+	for _, o := range work {
+		org, ok := orgs[o.d.msg.Org]
+		if !ok || org.State() != billing.Mapped {
+			e := billing.Entry{Org: o.d.msg.Org, Code: billing.CodeNotMapped, Level: billing.Info, At: now,
+				Message: "the org is no longer mapped; nothing was written"}
+			o.skip = &e
+			continue
+		}
+		o.org = org
+		for _, l := range org.Mapping.Lines {
+			keys = append(keys, billing.LineKey{Org: org.ID, Product: l.Product})
+		}
+	}
+	hwms, err := w.Store.HighWaterMarks(ctx, tenant, month, keys)
+	if err != nil {
+		return all()
+	}
+	mems, err := w.Store.LineMemories(ctx, tenant, keys)
+	if err != nil {
+		return all()
+	}
+	effective := set.EffectiveDateOf(now, month)
+
+	// Plan every line, then read the ones that need it in one batched read.
+	var refs []psa.LineRef
+	for _, o := range work {
+		if o.skip != nil {
+			continue
+		}
+		m := o.org.Mapping
+		for _, l := range m.Lines {
+			k := billing.LineKey{Org: o.org.ID, Product: l.Product}
+			lw := &lineWork{key: k, ref: psa.LineRef{ContractID: m.ContractID, LineID: l.LineID},
+				plan: PlanOf(tenant, o.org.ID, *m, l, month, set, in.Provider, hwms, mems, now),
+				entry: billing.Entry{Org: o.org.ID, Product: l.Product, CompanyID: m.CompanyID, ContractID: m.ContractID, LineID: l.LineID}}
+			if v, ok := mems[k]; ok {
+				lw.mem = &v
+			}
+			if lw.plan.Skip == "" && lw.plan.Read {
+				refs = append(refs, lw.ref)
+			}
+			o.lines = append(o.lines, lw)
+		}
+	}
+	var states map[psa.LineRef]psa.LineState
+	var readErr error
+	if len(refs) > 0 {
+		if w.budgetSpent(tenant) {
+			readErr = errBudgetSpent
+		} else {
+			states, readErr = client.ReadLines(ctx, refs, effective)
+		}
+	}
+	for _, o := range work {
+		for _, lw := range o.lines {
+			w.doLine(ctx, tenant, client, lw, states, readErr, month, effective, dryRun)
+		}
+	}
+	return w.finish(ctx, log, tenant, runID, work, prev, nil)
+}
+
+func (w *Worker) budgetSpent(tenant string) bool {
+	return w.Budget != nil && w.Budget.Exhausted(tenant)
+}
+
+// doLine decides one line, writes it if needed, and fills its entry,
+// outcome and new memory.
+func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, lw *lineWork,
+	states map[psa.LineRef]psa.LineState, readErr error, month billing.Month, effective time.Time, dryRun bool) {
+	now := w.now()
+	lw.entry.At = now
+	var current *billing.LineValue
+	var state psa.LineState
+	if lw.plan.Skip == "" && lw.plan.Read {
+		if readErr != nil {
+			w.fail(tenant, lw, readErr)
+			return
+		}
+		st, ok := states[lw.ref]
+		if !ok {
+			lw.outcome = billing.OutcomeFailed
+			lw.entry.Code, lw.entry.Level = billing.CodeLineMissing, billing.Error
+			lw.entry.Message = "the mapped line does not exist on the mapped contract"
+			return
+		}
+		state = st
+		current = &billing.LineValue{Quantity: st.Quantity, UnitCost: st.UnitCost}
+		if !dryRun {
+			lw.newMem = &billing.LineMemory{ContractID: lw.ref.ContractID, LineID: lw.ref.LineID, Month: month, Value: *current, VerifiedAt: now}
+			if lw.mem != nil {
+				lw.newMem.WrittenAt = lw.mem.WrittenAt
+			}
+		}
+	}
+	d := billing.Decide(lw.plan, lw.mem, current, lw.key.Product, dryRun)
+	lw.entry.Code, lw.entry.Level, lw.entry.Message = d.Code, billing.InfoOf(d.Code).Level, d.Message
+	lw.entry.Before, lw.outcome = d.Before, d.Outcome
+	if d.Code != billing.CodeNoUsage {
+		after := d.After
+		lw.entry.After = &after
+	}
+	if !d.Write {
+		return
+	}
+	if w.budgetSpent(tenant) {
+		w.fail(tenant, lw, errBudgetSpent)
+		return
+	}
+	err := client.SetLine(ctx, psa.LineUpdate{Ref: lw.ref, Current: state, Quantity: d.After.Quantity, UnitCost: d.After.UnitCost, EffectiveDate: effective})
+	if err != nil {
+		lw.entry.Before, lw.entry.After = d.Before, nil
+		w.fail(tenant, lw, err)
+		return
+	}
+	m := billing.LineMemory{ContractID: lw.ref.ContractID, LineID: lw.ref.LineID, Month: month, Value: d.After, WrittenAt: now}
+	if lw.newMem != nil {
+		m.VerifiedAt = lw.newMem.VerifiedAt
+	} else if lw.mem != nil {
+		m.VerifiedAt = lw.mem.VerifiedAt
+	}
+	lw.newMem = &m
+}
+
+// fail records a PSA failure of a line: deferred when the budget is spent,
+// retried when transient, otherwise final with the code of the error.
+func (w *Worker) fail(tenant string, lw *lineWork, err error) {
+	e := w.problemEntry(lw.entry.Org, lw.key.Product, err, lw.entry.At)
+	if errors.Is(err, errBudgetSpent) || (apperr.IsTransient(err) && w.budgetSpent(tenant)) {
+		e.Code, e.Level = billing.CodeDeferred, billing.Warning
+		e.Message = "the tenant's PSA request budget for this hour is spent; the org waits for the next hour"
+	}
+	lw.entry.Code, lw.entry.Level, lw.entry.Message = e.Code, e.Level, e.Message
+	lw.outcome = billing.InfoOf(e.Code).Outcome
+	lw.transient = e.Code == billing.CodePSAUnavailable
+	lw.deferred = e.Code == billing.CodeDeferred
+}
+
+// problemEntry maps an error to an entry: the retry-or-record mapping of
+// the worker, with the PSA's own words for rejections.
+func (w *Worker) problemEntry(org string, p billing.Product, err error, at time.Time) billing.Entry {
+	e := billing.Entry{Org: org, Product: p, At: at, Level: billing.Error, Message: apperr.MessageOf(err)}
+	switch apperr.CodeOf(err) {
+	case apperr.Transient:
+		e.Code, e.Level = billing.CodePSAUnavailable, billing.Warning
+	case apperr.Rejected, apperr.Invalid, apperr.Conflict:
+		e.Code = billing.CodePSARejected
+	case apperr.Unauthorized:
+		e.Code = billing.CodePSAUnauthorized
+	case apperr.Forbidden:
+		e.Code = billing.CodePSAForbidden
+	case apperr.NotFound:
+		e.Code = billing.CodeLineMissing
+	default:
+		e.Code, e.Message = billing.CodeInternal, "unexpected error"
+	}
+	for _, d := range apperr.DetailsOf(err) {
+		e.Message += ": " + d
+	}
+	return e
+}
+
+// finish records entries, line memories and outcomes of the orgs and
+// returns the deliveries to retry.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID string, work []*orgWork,
+	prev map[string]billing.OutcomeState, _ error) []string {
+	var retry []string
+	var entries []billing.Entry
+	mems := map[billing.LineKey]billing.LineMemory{}
+	var changes []billing.OutcomeChange
+	deferrals := 0
+	for _, o := range work {
+		last := w.lastDelivery(o.d)
+		var outcomes []billing.Outcome
+		transient, deferred := false, false
+		if o.skip != nil {
+			entries = append(entries, *o.skip)
+			outcomes = append(outcomes, billing.InfoOf(o.skip.Code).Outcome)
+			transient = o.skip.Code == billing.CodePSAUnavailable
+		}
+		for _, lw := range o.lines {
+			entries = append(entries, lw.entry)
+			outcomes = append(outcomes, lw.outcome)
+			transient = transient || lw.transient
+			deferred = deferred || lw.deferred
+			if lw.newMem != nil {
+				mems[lw.key] = *lw.newMem
+			}
+		}
+		next := billing.OutcomeState{Outcome: billing.OrgOutcome(outcomes), Final: true}
+		switch {
+		case (transient || deferred) && !last:
+			retry = append(retry, o.d.ID)
+			if !deferred {
+				continue // no outcome yet; the entries say why meanwhile
+			}
+			next = billing.OutcomeState{Outcome: billing.OutcomeDeferred}
+			deferrals++
+		case transient:
+			next.Outcome = billing.OutcomeFailed
+		}
+		changes = append(changes, billing.OutcomeChange{Org: o.d.msg.Org, Prev: prev[o.d.msg.Org], Next: next})
+	}
+	allIDs := func() []string {
+		ids := make([]string, len(work))
+		for i, o := range work {
+			ids[i] = o.d.ID
+		}
+		return ids
+	}
+	if len(mems) > 0 {
+		if err := w.Store.PutLineMemories(ctx, tenant, mems); err != nil {
+			log.WarnContext(ctx, "saving line memories failed", "err", err)
+			return allIDs()
+		}
+	}
+	if err := w.Store.PutEntries(ctx, tenant, runID, entries); err != nil {
+		log.WarnContext(ctx, "saving entries failed", "err", err)
+		return allIDs()
+	}
+	if err := w.recordOutcomes(ctx, tenant, runID, changes); err != nil {
+		log.WarnContext(ctx, "recording outcomes failed", "err", err)
+		return allIDs()
+	}
+	if _, err := w.Store.FinishRunIfDone(ctx, tenant, runID); err != nil {
+		log.WarnContext(ctx, "finishing run failed", "err", err)
+	}
+	if w.Metrics != nil {
+		byCode := map[billing.Code]int{}
+		for _, e := range entries {
+			byCode[e.Code]++
+		}
+		for c, n := range byCode {
+			w.Metrics.Count(metrics.SyncEntries, float64(n), map[string]string{"Code": string(c)})
+		}
+		if deferrals > 0 {
+			w.Metrics.Count(metrics.BudgetDeferrals, float64(deferrals), nil)
+		}
+	}
+	return retry
+}
+
+// recordOutcomes applies the changes, re-reading the outcomes and retrying
+// when another delivery of the same org got there first.
+func (w *Worker) recordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error {
+	for attempt := 0; ; attempt++ {
+		err := w.Store.RecordOutcomes(ctx, tenant, runID, changes)
+		if err == nil || !apperr.Is(err, apperr.Conflict) || attempt >= 3 {
+			return err
+		}
+		orgs := make([]string, len(changes))
+		for i, c := range changes {
+			orgs[i] = c.Org
+		}
+		cur, rerr := w.Store.OrgOutcomes(ctx, tenant, runID, orgs)
+		if rerr != nil {
+			return rerr
+		}
+		var next []billing.OutcomeChange
+		for _, c := range changes {
+			if p := cur[c.Org]; !p.Final {
+				c.Prev = p
+				next = append(next, c)
+			}
+		}
+		changes = next
+	}
+}
