@@ -61,7 +61,8 @@ func run() int {
 	opt := devstack.Options{
 		Addr:      *addr,
 		SeedFile:  *seed,
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		LogOutput: os.Stderr,
+		LogLevel:  level,
 		ServerLog: serverLog,
 	}
 	if *persist {

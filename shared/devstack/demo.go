@@ -42,7 +42,7 @@ type TenantResult struct {
 	AdminToken string
 	// Observations is how many usage observations were accepted.
 	Observations int
-	Orgs         int
+	Orgs, Mapped int
 }
 
 // Result is what the demo did.
@@ -148,6 +148,64 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	}
 	d.printf("  %-17s provisioned (operator token); admin token issued\n", pt.ID)
 
+	admin := func(method, path string, body, out any) error {
+		err := c.Call(ctx, method, path, tr.AdminToken, body, out)
+		if StatusOf(err) == http.StatusPreconditionFailed {
+			// Kept from an earlier run: overwrite whatever version is stored.
+			err = c.Call(ctx, method, path, tr.AdminToken, body, out, "If-Match", "*")
+		}
+		return err
+	}
+
+	// The admin connects the PSA; psabridge verifies the credentials
+	// against it before storing anything.
+	integ := map[string]any{}
+	for k, v := range pt.Integration {
+		integ[k] = v
+	}
+	if real := d.RealPSA[tr.Provider]; real != nil {
+		integ = real
+	} else {
+		integ["endpoints"] = d.Stack.SandboxEndpoints()
+	}
+	if err := admin(http.MethodPut, "/v1/integration", integ, nil); err != nil {
+		return tr, err
+	}
+	var types struct {
+		CompanyTypes []struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"companyTypes"`
+	}
+	if err := admin(http.MethodGet, "/v1/psa/company-types", nil, &types); err != nil {
+		return tr, err
+	}
+	chosen := pt.CompanyTypeIDs
+	if !tr.Sandbox {
+		chosen = nil
+		for _, ct := range types.CompanyTypes {
+			if n := strings.ToLower(ct.Name); strings.Contains(n, "customer") || strings.Contains(n, "client") {
+				chosen = append(chosen, ct.ID)
+			}
+		}
+		if len(chosen) == 0 && len(types.CompanyTypes) > 0 {
+			chosen = []int64{types.CompanyTypes[0].ID}
+		}
+	}
+	if err := admin(http.MethodPut, "/v1/integration/company-types", map[string]any{"companyTypeIds": chosen}, nil); err != nil {
+		return tr, err
+	}
+	if err := admin(http.MethodPut, "/v1/billing-settings", pt.BillingSettings, nil); err != nil {
+		return tr, err
+	}
+	where := "the sandbox"
+	if !tr.Sandbox {
+		where = "a REAL " + tr.Provider
+	}
+	d.printf("  %-17s %s integration verified against %s; %d of %d company types chosen; billing settings saved\n",
+		pt.ID, tr.Provider, where, len(chosen), len(types.CompanyTypes))
+
+	// The platform registers the orgs and reports a month of usage.
 	for _, o := range pt.Orgs {
 		body, _ := json.Marshal(map[string]string{"name": o.Name})
 		if err := c.Signed(ctx, http.MethodPut, "/v1/orgs/"+o.ID, pt.ID, tr.SigningSecret, body, nil); err != nil {
@@ -162,6 +220,42 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	tr.Observations = n
 	d.printf("  %-17s %d orgs registered, %d observations posted over a simulated month (%d signed requests)\n",
 		pt.ID, len(pt.Orgs), n, UsageDays)
+	if !tr.Sandbox {
+		// Never map demo orgs onto a real PSA's contracts.
+		d.printf("  %-17s real PSA: orgs left unmapped (map them with PUT /v1/orgs/{org}/mapping, then run a dry run)\n", pt.ID)
+		return tr, nil
+	}
+
+	// The admin maps orgs to companies, contracts and lines (checked
+	// against the PSA), switches ticketing on and sets alert rules.
+	for _, o := range pt.Orgs {
+		if o.Mapping == nil {
+			continue
+		}
+		if err := admin(http.MethodPut, "/v1/orgs/"+o.ID+"/mapping", o.Mapping, nil); err != nil {
+			return tr, err
+		}
+		tr.Mapped++
+	}
+	if err := admin(http.MethodPut, "/v1/ticketing", map[string]bool{"enabled": true}, nil); err != nil {
+		return tr, err
+	}
+	var ruleTypes []string
+	for _, raw := range pt.AlertRules {
+		// The plan names the type in the rule; the API takes it from the path.
+		var rule map[string]any
+		if err := json.Unmarshal(raw, &rule); err != nil {
+			return tr, err
+		}
+		typ, _ := rule["alertType"].(string)
+		delete(rule, "alertType")
+		if err := admin(http.MethodPut, "/v1/alert-rules/"+typ, rule, nil); err != nil {
+			return tr, err
+		}
+		ruleTypes = append(ruleTypes, typ)
+	}
+	d.printf("  %-17s %d orgs mapped (%d left unmapped); ticketing on; alert rules: %s\n",
+		pt.ID, tr.Mapped, len(pt.Orgs)-tr.Mapped, strings.Join(ruleTypes, ", "))
 	return tr, nil
 }
 

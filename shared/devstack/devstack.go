@@ -21,12 +21,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/logging"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
 )
 
 // Local JWT settings: tokens printed by `make run` carry these.
@@ -61,8 +67,10 @@ type Options struct {
 	Table string
 	// SeedFile replaces the embedded demo PSA seed (sandbox JSON).
 	SeedFile string
-	// Logger receives the services' structured logs; nil discards them.
-	Logger *slog.Logger
+	// LogOutput receives the services' structured logs (JSON, credentials
+	// redacted); nil discards them. LogLevel is their threshold.
+	LogOutput io.Writer
+	LogLevel  slog.Level
 	// ServerLog receives DynamoDB Local's and moto's output; nil discards it.
 	ServerLog *os.File
 	// Now is the clock (default time.Now).
@@ -85,9 +93,16 @@ type Stack struct {
 	// Store and Secrets are the adapters the services use.
 	Store   *dynamo.Store
 	Secrets *secrets.Store
+	// SQS is the queue client; SyncQueue and TicketQueue the FIFO queues
+	// (each with its dead-letter queue) the workers consume.
+	SQS         *sqs.Client
+	SyncQueue   sqsqueue.FIFOQueue
+	TicketQueue sqsqueue.FIFOQueue
 
 	opt    Options
 	log    *slog.Logger
+	redact *logging.Redactor
+	api    *httpapi.Handler
 	now    func() time.Time
 	aws    *localaws.Stack
 	key    ed25519.PrivateKey
@@ -101,10 +116,12 @@ type Stack struct {
 // Start brings the local system up: AWS stand-ins, table, queues, PSA
 // sandbox, API. On error everything started so far is stopped again.
 func Start(ctx context.Context, opt Options) (st *Stack, err error) {
-	s := &Stack{opt: opt, log: opt.Logger, now: opt.Now}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Stack{opt: opt, now: opt.Now, redact: &logging.Redactor{}}
+	out := opt.LogOutput
+	if out == nil {
+		out = io.Discard
 	}
+	s.log = logging.New(out, opt.LogLevel, s.redact)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -157,7 +174,7 @@ func (s *Stack) startAWS(ctx context.Context) error {
 	return nil
 }
 
-// createResources creates the table and the secret store.
+// createResources creates the table, the queues and the secret store.
 func (s *Stack) createResources(ctx context.Context) error {
 	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
@@ -186,7 +203,33 @@ func (s *Stack) createResources(ctx context.Context) error {
 		return fmt.Errorf("devstack: secrets: %w", err)
 	}
 	s.Secrets = sec
+	s.SQS = awsconfig.SQS(cfg)
+	prefix = "psabridge"
+	if s.aws == nil {
+		prefix = s.Table
+	}
+	if s.SyncQueue, err = sqsqueue.CreateFIFO(ctx, s.SQS, prefix+"-sync"); err != nil {
+		return fmt.Errorf("devstack: sync queue: %w", err)
+	}
+	if s.TicketQueue, err = sqsqueue.CreateFIFO(ctx, s.SQS, prefix+"-tickets"); err != nil {
+		return fmt.Errorf("devstack: ticket queue: %w", err)
+	}
 	return nil
+}
+
+// SandboxEndpoints returns the endpoints that point a PSA client at the
+// sandbox (the "endpoints" of PUT /v1/integration).
+func (s *Stack) SandboxEndpoints() psa.Endpoints {
+	return psa.Endpoints{
+		AutotaskZoneURL:     s.SandboxURL + "/autotask/atservicesrest/",
+		ConnectWiseLoginURL: s.SandboxURL + "/connectwise/",
+	}
+}
+
+// dial builds PSA clients for the API and the workers. Loopback is allowed
+// so tenants can use the sandbox; a tenant may still use a real PSA.
+func (s *Stack) dial(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
+	return connect.New(c, ep, connect.Options{AllowPrivate: true, Now: s.now})
 }
 
 // startSandbox serves the demo PSA on a free loopback port.
@@ -212,13 +255,20 @@ func (s *Stack) startAPI(ctx context.Context) error {
 	}
 	s.key = priv
 	h := httpapi.New(httpapi.Config{
-		Store:       s.Store,
-		Secrets:     s.Secrets,
-		Auth:        httpapi.JWTAuthenticator{Key: priv.Public().(ed25519.PublicKey), Issuer: TokenIssuer, Audience: TokenAudience, Now: s.now},
+		Store:   s.Store,
+		Secrets: s.Secrets,
+		Auth: httpapi.JWTAuthenticator{Key: priv.Public().(ed25519.PublicKey), Issuer: TokenIssuer, Audience: TokenAudience,
+			Now: s.now},
 		BillingRole: BillingRole,
 		Logger:      s.log,
 		Now:         s.now,
+		Dial:        s.dial,
+		// The demo points its tenants at the sandbox with "endpoints".
+		AllowCustomEndpoints: true,
+		Redact:               s.redact.Add,
+		TicketQueue:          &sqsqueue.Sender{Client: s.SQS, QueueURL: s.TicketQueue.URL},
 	})
+	s.api = h
 	addr := s.opt.Addr
 	if addr == "" {
 		addr = DefaultAddr
