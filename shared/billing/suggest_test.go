@@ -64,8 +64,8 @@ func TestRankCompanies(t *testing.T) {
 	companies := []psa.Company{
 		{ID: 1, Name: "Acme LLC", TypeIDs: []int64{customer}, Active: true},
 		{ID: 2, Name: "Acme, Inc.", TypeIDs: []int64{customer}, Active: true},
-		{ID: 3, Name: "ACME Inc", TypeIDs: []int64{vendor}, Active: true},      // unchosen type
-		{ID: 4, Name: "Acme Inc.", TypeIDs: []int64{customer}, Active: false},  // inactive
+		{ID: 3, Name: "ACME Inc", TypeIDs: []int64{vendor}, Active: true},     // unchosen type
+		{ID: 4, Name: "Acme Inc.", TypeIDs: []int64{customer}, Active: false}, // inactive
 		{ID: 5, Name: "Acme Labs", TypeIDs: []int64{prospect}, Active: true},
 		{ID: 6, Name: "Zebra Logistics", TypeIDs: []int64{customer}, Active: true},
 	}
