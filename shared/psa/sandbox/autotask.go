@@ -194,6 +194,8 @@ type AutotaskTicketState struct {
 	ExternalID             string
 	AssignedResourceID     int64
 	AssignedResourceRoleID int64
+	// DueDateTime is the ticket's dueDateTime as stored (RFC 3339, UTC).
+	DueDateTime string
 }
 
 // atFieldDef describes one field of an entity for entityInformation/fields
@@ -550,7 +552,8 @@ func (a *Autotask) Ticket(username string, id int64) (AutotaskTicketState, bool)
 		return res{AutotaskTicketState{ID: id, CompanyID: rowInt(row, "companyID"), Title: rowStr(row, "title"),
 			Description: rowStr(row, "description"), Status: rowInt(row, "status"), Priority: rowInt(row, "priority"),
 			QueueID: rowInt(row, "queueID"), ExternalID: rowStr(row, "externalID"),
-			AssignedResourceID: rowInt(row, "assignedResourceID"), AssignedResourceRoleID: rowInt(row, "assignedResourceRoleID")}, true}
+			AssignedResourceID: rowInt(row, "assignedResourceID"), AssignedResourceRoleID: rowInt(row, "assignedResourceRoleID"),
+			DueDateTime: rowStr(row, "dueDateTime")}, true}
 	})
 	return r.t, r.ok
 }
