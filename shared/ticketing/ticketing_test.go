@@ -1,0 +1,228 @@
+package ticketing_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/alerting"
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/ticketing"
+)
+
+// TestLifecycle: open → same alert again → resolved gives one ticket with
+// one note, closed with the configured status; redelivering any of them
+// changes nothing.
+func TestLifecycle(t *testing.T) {
+	f := mustFixture(t, 1)
+	t0 := f.now.Add(-time.Hour)
+	open := alert("a1", 1, alerting.BackupFailed, alerting.Error, alerting.Open, t0)
+	repeat := alert("a1", 1, alerting.BackupFailed, alerting.Error, alerting.Open, t0.Add(10*time.Minute))
+	resolved := alert("a1", 1, alerting.BackupFailed, alerting.Info, alerting.Resolved, t0.Add(30*time.Minute))
+	f.mustHandle(t, open)
+	rec := f.mustRecord(t, open)
+	if rec.State != alerting.Done || rec.Decision != alerting.OpenTicket || rec.TicketID == 0 {
+		t.Fatalf("got %+v, want open done with a ticket", rec)
+	}
+	tk, ok := f.sb.Autotask.Ticket(atUser, rec.TicketID)
+	due := alerting.DueDate(f.now, testRule.DueDays, mustLoc(t, timeZone))
+	if !ok || tk.CompanyID != companyOf(1) || tk.Priority != 4 || tk.Status != 1 || tk.QueueID != 8 || tk.ExternalID != "psabridge:a1" ||
+		tk.Title != "[RMM] Backup job failed on srv-a1" || tk.DueDateTime != due.UTC().Format(time.RFC3339) ||
+		!strings.Contains(tk.Description, "https://portal.example.com/alerts?alert=a1&org=org-1") {
+		t.Fatalf("got %+v, want company %d, priority 4, status 1, queue 8, due %s, the key and a link", tk, companyOf(1), due.UTC())
+	}
+	f.mustHandle(t, repeat, resolved)
+	// Redelivery of all three: already handled, nothing happens.
+	resp, err := f.worker.Handle(context.Background(), mustEvent(t, alerting.Message{Tenant: tenant, Alert: open},
+		alerting.Message{Tenant: tenant, Alert: repeat}, alerting.Message{Tenant: tenant, Alert: resolved}))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("redelivery: got %v %+v", err, resp.BatchItemFailures)
+	}
+	if n := f.sb.Autotask.TicketsCreated(atUser); n != 1 {
+		t.Fatalf("got %d tickets, want 1", n)
+	}
+	notes := f.sb.Autotask.Notes(atUser)
+	if len(notes) != 1 || notes[0].TicketID != rec.TicketID || !strings.Contains(notes[0].Description, "Alert repeated") {
+		t.Fatalf("got notes %+v, want one repeat note on ticket %d", notes, rec.TicketID)
+	}
+	if tk, _ := f.sb.Autotask.Ticket(atUser, rec.TicketID); tk.Status != 5 {
+		t.Fatalf("got status %d, want the complete status 5", tk.Status)
+	}
+	for _, c := range []struct {
+		a    alerting.Alert
+		want alerting.Decision
+	}{{repeat, alerting.NoteTicket}, {resolved, alerting.CloseTicket}} {
+		if r := f.mustRecord(t, c.a); r.State != alerting.Done || r.Decision != c.want || r.TicketID != rec.TicketID {
+			t.Fatalf("got %+v, want %s done on ticket %d", r, c.want, rec.TicketID)
+		}
+	}
+}
+
+func mustLoc(tb testing.TB, name string) *time.Location {
+	tb.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
+}
+
+// TestSkips: each skip creates nothing and records why.
+func TestSkips(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, f *fixture)
+		alert alerting.Alert
+		want  alerting.Reason
+	}{
+		{"UnmappedOrg", nil, alert("s1", 7, alerting.BackupFailed, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonOrgUnmapped},
+		{"MappingDisabled", func(t *testing.T, f *fixture) {
+			m := billing.Mapping{CompanyID: companyOf(1), ContractID: 1, Lines: []billing.LineMapping{{Product: billing.Users, LineID: 1}}, State: billing.Disabled}
+			if _, err := f.store.PutMapping(ctx, tenant, "org-1", m, 1); err != nil {
+				t.Fatal(err)
+			}
+		}, alert("s2", 1, alerting.BackupFailed, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonOrgUnmapped},
+		{"TicketingOff", func(t *testing.T, f *fixture) {
+			in, err := f.store.Integration(ctx, tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.TicketingEnabled = false
+			if _, err := f.store.PutIntegration(ctx, tenant, in, in.Version); err != nil {
+				t.Fatal(err)
+			}
+		}, alert("s3", 1, alerting.BackupFailed, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonTicketingOff},
+		{"RuleOff", func(t *testing.T, f *fixture) {
+			r := testRule
+			r.Type, r.Enabled = alerting.BackupFailed, false
+			if _, err := f.store.PutAlertRule(ctx, tenant, r, 1); err != nil {
+				t.Fatal(err)
+			}
+		}, alert("s4", 1, alerting.BackupFailed, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonRuleOff},
+		{"NoRule", nil, alert("s5", 1, alerting.UserPasswordExpired, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonRuleOff},
+		{"BelowMinSeverity", nil, alert("s6", 1, alerting.BackupFailed, alerting.Info, alerting.Open, time.Time{}), alerting.ReasonBelowMinSeverity},
+		{"UnknownType", nil, alert("s7", 1, "printer_on_fire", alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonUnknownType},
+		{"ResolveWithoutTicket", nil, alert("s8", 1, alerting.BackupFailed, alerting.Critical, alerting.Resolved, time.Time{}), alerting.ReasonNoOpenTicket},
+		{"NoIntegration", func(t *testing.T, f *fixture) {
+			if _, err := f.store.DeleteIntegrationData(ctx, tenant); err != nil {
+				t.Fatal(err)
+			}
+		}, alert("s9", 1, alerting.BackupFailed, alerting.Critical, alerting.Open, time.Time{}), alerting.ReasonNoIntegration},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustFixture(t, 1)
+			if tc.setup != nil {
+				tc.setup(t, f)
+			}
+			tc.alert.OccurredAt = f.now.Add(-time.Minute)
+			msg := alerting.Message{Tenant: tenant, Alert: tc.alert}
+			if tc.name != "NoIntegration" {
+				msg = f.mustStore(t, tc.alert)
+			}
+			resp, err := f.worker.Handle(ctx, mustEvent(t, msg))
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("got %v %+v, want the message acknowledged", err, resp.BatchItemFailures)
+			}
+			if n := f.sb.Autotask.TicketsCreated(atUser); n != 0 {
+				t.Fatalf("got %d tickets, want none", n)
+			}
+			r := f.mustRecord(t, tc.alert)
+			if r.State != alerting.Skipped || r.Decision != alerting.Skip || r.Reason != tc.want {
+				t.Fatalf("got %s/%s/%s, want skipped/skip/%s", r.State, r.Decision, r.Reason, tc.want)
+			}
+		})
+	}
+}
+
+// TestPSARefusal: a rule the PSA refuses is recorded with the vendor's
+// words and acknowledged, not retried.
+func TestPSARefusal(t *testing.T) {
+	f := mustFixture(t, 1)
+	r := testRule
+	r.Type, r.PriorityID = alerting.BackupFailed, 99
+	if _, err := f.store.PutAlertRule(context.Background(), tenant, r, 1); err != nil {
+		t.Fatal(err)
+	}
+	a := alert("r1", 1, alerting.BackupFailed, alerting.Error, alerting.Open, f.now)
+	f.mustHandle(t, a)
+	rec := f.mustRecord(t, a)
+	if rec.State != alerting.Failed || rec.Decision != alerting.OpenTicket || !strings.HasPrefix(rec.Error, "rejected: ") || !strings.Contains(rec.Error, "99") {
+		t.Fatalf("got %+v, want failed with the PSA's rejection", rec)
+	}
+}
+
+// crashingStore fails the first outcome record of chosen alerts, as if the
+// worker died between the PSA write and the record.
+type crashingStore struct {
+	ticketing.Store
+	crash   func(alerting.Record) bool
+	crashed map[string]bool
+}
+
+func (c *crashingStore) RecordAlertOutcome(ctx context.Context, tenant string, r alerting.Record, st alerting.Stream) error {
+	k := r.OccurrenceKey()
+	if c.crash(r) && !c.crashed[k] {
+		c.crashed[k] = true
+		return apperr.New(apperr.Transient, "simulated crash before the record")
+	}
+	return c.Store.RecordAlertOutcome(ctx, tenant, r, st)
+}
+
+// TestCrashBetweenCreateAndRecord: the redelivery finds the ticket by its
+// external key and records it; no second ticket.
+func TestCrashBetweenCreateAndRecord(t *testing.T) {
+	f := mustFixture(t, 1)
+	f.worker.Store = &crashingStore{Store: f.store, crash: func(alerting.Record) bool { return true }, crashed: map[string]bool{}}
+	a := alert("c1", 1, alerting.UserLockout, alerting.Critical, alerting.Open, f.now)
+	ev := mustEvent(t, f.mustStore(t, a))
+	resp, err := f.worker.Handle(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("got %v %+v, want the message back on the queue", err, resp.BatchItemFailures)
+	}
+	if n := f.sb.Autotask.TicketsCreated(atUser); n != 1 {
+		t.Fatalf("got %d tickets after the crash, want 1", n)
+	}
+	if resp, err = f.worker.Handle(context.Background(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("redelivery: got %v %+v", err, resp.BatchItemFailures)
+	}
+	if n := f.sb.Autotask.TicketsCreated(atUser); n != 1 {
+		t.Fatalf("got %d tickets after the redelivery, want 1", n)
+	}
+	if rec := f.mustRecord(t, a); rec.State != alerting.Done || rec.TicketID == 0 {
+		t.Fatalf("got %+v, want done with the ticket found", rec)
+	}
+}
+
+// TestGroupOrderOnFailure: after a transient failure, later messages of the
+// same FIFO group in the batch are returned too (their order holds); other
+// groups proceed.
+func TestGroupOrderOnFailure(t *testing.T) {
+	f := mustFixture(t, 2)
+	f.sb.SetFaults(sandbox.Faults{Seed: 1, Rate500: 1})
+	f.worker.Attempts = 1
+	open := alert("g1", 1, alerting.BackupFailed, alerting.Error, alerting.Open, f.now.Add(-time.Hour))
+	resolved := alert("g1", 1, alerting.BackupFailed, alerting.Error, alerting.Resolved, f.now)
+	other := alert("g2", 2, alerting.BackupFailed, alerting.Info, alerting.Open, f.now) // below minSeverity: no PSA call
+	ev := mustEvent(t, f.mustStore(t, open), f.mustStore(t, resolved), f.mustStore(t, other))
+	resp, err := f.worker.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, x := range resp.BatchItemFailures {
+		failed = append(failed, x.ItemIdentifier)
+	}
+	if strings.Join(failed, ",") != "m-0,m-1" {
+		t.Fatalf("got failures %v, want m-0,m-1 (the resolve waits for its open)", failed)
+	}
+	if r := f.mustRecord(t, other); r.State != alerting.Skipped {
+		t.Fatalf("got %+v, want the other group's alert handled", r)
+	}
+	if r := f.mustRecord(t, resolved); r.State != alerting.Queued {
+		t.Fatalf("got %+v, want the resolve still queued", r)
+	}
+}
