@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
@@ -75,6 +76,9 @@ type Options struct {
 	ServerLog *os.File
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnSchedule, when set, is told each time the daily schedule fired:
+	// when, how many runs it started, and the fan-out's error.
+	OnSchedule func(at time.Time, runs int, err error)
 }
 
 // Stack is a running local psabridge. Close stops everything it started.
@@ -98,6 +102,10 @@ type Stack struct {
 	SQS         *sqs.Client
 	SyncQueue   sqsqueue.FIFOQueue
 	TicketQueue sqsqueue.FIFOQueue
+	// Fanout starts sync runs (API run-now requests, the daily schedule).
+	Fanout *billingsync.Fanout
+
+	syncWorker *billingsync.Worker
 
 	opt    Options
 	log    *slog.Logger
@@ -110,7 +118,6 @@ type Stack struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 	srvs   []*http.Server
-	bg     []func()
 }
 
 // Start brings the local system up: AWS stand-ins, table, queues, PSA
@@ -142,7 +149,12 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err := s.startSandbox(); err != nil {
 		return nil, err
 	}
+	s.buildSync()
 	if err := s.startAPI(runCtx); err != nil {
+		return nil, err
+	}
+	s.startPollers(runCtx)
+	if err := s.startSchedule(runCtx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -267,6 +279,7 @@ func (s *Stack) startAPI(ctx context.Context) error {
 		AllowCustomEndpoints: true,
 		Redact:               s.redact.Add,
 		TicketQueue:          &sqsqueue.Sender{Client: s.SQS, QueueURL: s.TicketQueue.URL},
+		Runs:                 s.Fanout,
 	})
 	s.api = h
 	addr := s.opt.Addr
@@ -316,9 +329,6 @@ func (s *Stack) Close() {
 	s.closed.Do(func() {
 		if s.cancel != nil {
 			s.cancel()
-		}
-		for _, stop := range s.bg {
-			stop()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -1,0 +1,86 @@
+package devstack
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/localaws/esm"
+	"github.com/psabridge/psabridge/shared/psa/connect"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
+)
+
+// buildSync wires the billing sync the way the fanout and syncworker
+// Lambdas are wired: the fan-out (run-now requests of the API and the daily
+// schedule) and the worker behind the sync queue's event source mapping.
+func (s *Stack) buildSync() {
+	store := syncstore.Adapter{Store: s.Store}
+	s.Fanout = &billingsync.Fanout{
+		Store:  store,
+		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: s.SQS, QueueURL: s.SyncQueue.URL}},
+		Shards: schema.MappedShards,
+		Now:    s.now,
+		Log:    s.log,
+	}
+	budget := &billingsync.Budget{Store: store, Now: s.now}
+	s.syncWorker = &billingsync.Worker{
+		Store: store,
+		Connector: &integration.Connector{Store: s.Store, Credentials: s.Secrets,
+			Dial: budget.Dialer(connect.Options{AllowPrivate: true, Now: s.now})},
+		Budget: budget,
+		Now:    s.now,
+		Log:    s.log,
+	}
+}
+
+// startPollers runs the event source mappings of the sync and ticket
+// queues until ctx ends.
+func (s *Stack) startPollers(ctx context.Context) {
+	s.poll(ctx, "sync", s.SyncQueue.URL, s.syncWorker.HandleSQS)
+}
+
+// poll runs one event source mapping (batches of 10, partial batch
+// failures, the queue's redrive to its DLQ after 5 receives) until ctx
+// ends; an SQS error is logged and polling resumes a second later.
+func (s *Stack) poll(ctx context.Context, name, queueURL string, h func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) {
+	m := &esm.Mapping{SQS: s.SQS, QueueURL: queueURL, BatchSize: 10, Handler: h}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for ctx.Err() == nil {
+			if err := m.Run(ctx); err != nil {
+				s.log.Warn("queue poller", "queue", name, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+}
+
+// startSchedule fires the fan-out's scheduled runs every day at 12:00
+// America/New_York, as the deployed EventBridge Scheduler rule does.
+func (s *Stack) startSchedule(ctx context.Context) error {
+	loc, err := time.LoadLocation(ScheduleZone)
+	if err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		Daily(ctx, loc, ScheduleHour, s.now, time.After, func(ctx context.Context, at time.Time) {
+			runs, err := s.Fanout.Scheduled(ctx)
+			s.log.Info("daily schedule fired", "at", at, "runs", len(runs), "err", err)
+			if s.opt.OnSchedule != nil {
+				s.opt.OnSchedule(at, len(runs), err)
+			}
+		})
+	}()
+	return nil
+}
