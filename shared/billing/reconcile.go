@@ -1,0 +1,119 @@
+package billing
+
+import (
+	"strconv"
+
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// ReconciliationFlag names one way the platform and the PSA disagree on a
+// mapped line.
+type ReconciliationFlag string
+
+// The reconciliation flags.
+const (
+	FlagQuantity      ReconciliationFlag = "quantity"
+	FlagUnitCost      ReconciliationFlag = "unit_cost"
+	FlagLineMissing   ReconciliationFlag = "line_missing"
+	FlagMappingBroken ReconciliationFlag = "mapping_broken"
+)
+
+// ReconciliationLine is what the report knows of one mapped org line.
+type ReconciliationLine struct {
+	Org     string
+	Product Product
+	Mapping Mapping
+	LineID  int64
+	// HWM is the platform's high-water mark of the period (0 without usage).
+	HWM int64
+	// UnitCost is the cost the sync would set; HasCost false when the
+	// settings have none for the product (the PSA's cost is then not
+	// compared).
+	UnitCost float64
+	HasCost  bool
+	// PSA is the line's state in the period (psa.Client.ReadLines); nil
+	// when the PSA has no such line.
+	PSA *psa.LineState
+	// Health is the mapping's health, when it was checked.
+	Health *Health
+}
+
+// ReconciliationRow is one row of the month-end report: the platform's
+// numbers, the PSA's, and where they disagree.
+type ReconciliationRow struct {
+	Org         string   `json:"org"`
+	Product     Product  `json:"product"`
+	CompanyID   int64    `json:"companyId"`
+	ContractID  int64    `json:"contractId"`
+	LineID      int64    `json:"lineId"`
+	HWM         int64    `json:"hwm"`
+	NonBillable int64    `json:"nonBillableUsers"`
+	Target      int64    `json:"targetQuantity"`
+	TargetCost  *float64 `json:"targetUnitCost,omitempty"`
+	PSAQuantity *int64   `json:"psaQuantity,omitempty"`
+	PSAUnitCost *float64 `json:"psaUnitCost,omitempty"`
+	// QuantityDiff is Target − PSAQuantity (0 when the line is missing).
+	QuantityDiff int64                `json:"quantityDiff"`
+	Flags        []ReconciliationFlag `json:"flags"`
+	Agrees       bool                 `json:"agrees"`
+}
+
+// Reconcile computes a line's row: the target quantity is Quantity(HWM,
+// non-billable users), as PlanLine bills a line with usage, compared with
+// the PSA's quantity and unit cost.
+func Reconcile(l ReconciliationLine) ReconciliationRow {
+	r := ReconciliationRow{Org: l.Org, Product: l.Product, CompanyID: l.Mapping.CompanyID, ContractID: l.Mapping.ContractID,
+		LineID: l.LineID, HWM: l.HWM, NonBillable: l.Mapping.NonBillableUsers, Flags: []ReconciliationFlag{}}
+	r.Target = Quantity(l.HWM, r.NonBillable)
+	if l.HasCost {
+		c := l.UnitCost
+		r.TargetCost = &c
+	}
+	if l.Health != nil && l.Health.Blocks(l.Product) {
+		r.Flags = append(r.Flags, FlagMappingBroken)
+	}
+	if l.PSA == nil {
+		r.Flags = append(r.Flags, FlagLineMissing)
+	} else {
+		q, c := l.PSA.Quantity, l.PSA.UnitCost
+		r.PSAQuantity, r.PSAUnitCost = &q, &c
+		r.QuantityDiff = r.Target - q
+		if r.QuantityDiff != 0 {
+			r.Flags = append(r.Flags, FlagQuantity)
+		}
+		if l.HasCost && !sameMoney(c, l.UnitCost) {
+			r.Flags = append(r.Flags, FlagUnitCost)
+		}
+	}
+	r.Agrees = len(r.Flags) == 0
+	return r
+}
+
+// ReconciliationCSVHeader is the header row of the report's CSV form.
+var ReconciliationCSVHeader = []string{"org", "product", "company_id", "contract_id", "line_id", "hwm", "non_billable_users",
+	"target_quantity", "psa_quantity", "quantity_diff", "target_unit_cost", "psa_unit_cost", "agrees", "flags"}
+
+// CSVRecord renders the row in ReconciliationCSVHeader's order; unknown
+// values are empty cells, flags are joined with "|".
+func (r ReconciliationRow) CSVRecord() []string {
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	optF := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	psaQ := ""
+	if r.PSAQuantity != nil {
+		psaQ = i(*r.PSAQuantity)
+	}
+	flags := ""
+	for k, f := range r.Flags {
+		if k > 0 {
+			flags += "|"
+		}
+		flags += string(f)
+	}
+	return []string{r.Org, string(r.Product), i(r.CompanyID), i(r.ContractID), i(r.LineID), i(r.HWM), i(r.NonBillable),
+		i(r.Target), psaQ, i(r.QuantityDiff), optF(r.TargetCost), optF(r.PSAUnitCost), strconv.FormatBool(r.Agrees), flags}
+}

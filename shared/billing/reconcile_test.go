@@ -1,0 +1,47 @@
+package billing_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+func TestReconcile(t *testing.T) {
+	m := billing.Mapping{CompanyID: 10, ContractID: 20, NonBillableUsers: 2}
+	state := func(q int64, cost float64) *psa.LineState { return &psa.LineState{Quantity: q, UnitCost: cost} }
+	broken := &billing.Health{Status: billing.HealthBroken, Problems: []billing.Problem{{Code: billing.ContractCancelled, Severity: billing.SeverityError}}}
+	for _, tc := range []struct {
+		name     string
+		line     billing.ReconciliationLine
+		target   int64
+		diff     int64
+		flags    []billing.ReconciliationFlag
+		wantCSV9 string // psa_quantity cell
+	}{
+		{"Agrees", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: state(10, 18.5)}, 10, 0, nil, "10"},
+		{"QuantityLow", billing.ReconciliationLine{HWM: 15, UnitCost: 18.5, HasCost: true, PSA: state(10, 18.5)}, 13, 3, []billing.ReconciliationFlag{billing.FlagQuantity}, "10"},
+		{"CostDiffers", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: state(10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
+		{"NoCostSetNotCompared", billing.ReconciliationLine{HWM: 12, PSA: state(10, 17)}, 10, 0, nil, "10"},
+		{"NonBillableFloorAtZero", billing.ReconciliationLine{HWM: 1, PSA: state(0, 0)}, 0, 0, nil, "0"},
+		{"LineMissing", billing.ReconciliationLine{HWM: 12}, 10, 0, []billing.ReconciliationFlag{billing.FlagLineMissing}, ""},
+		{"MappingBroken", billing.ReconciliationLine{HWM: 12, PSA: state(10, 0), Health: broken}, 10, 0, []billing.ReconciliationFlag{billing.FlagMappingBroken}, "10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.line
+			l.Org, l.Product, l.Mapping, l.LineID = "o1", billing.Users, m, 30
+			r := billing.Reconcile(l)
+			if r.Target != tc.target || r.QuantityDiff != tc.diff || !slices.Equal(r.Flags, tc.flags) && len(tc.flags)+len(r.Flags) > 0 {
+				t.Fatalf("got target %d diff %d flags %v, want %d %d %v", r.Target, r.QuantityDiff, r.Flags, tc.target, tc.diff, tc.flags)
+			}
+			if r.Agrees != (len(tc.flags) == 0) {
+				t.Fatalf("got agrees %v, want %v", r.Agrees, len(tc.flags) == 0)
+			}
+			rec := r.CSVRecord()
+			if len(rec) != len(billing.ReconciliationCSVHeader) || rec[0] != "o1" || rec[8] != tc.wantCSV9 {
+				t.Fatalf("got CSV %q, want %d cells, org o1, psa quantity %q", rec, len(billing.ReconciliationCSVHeader), tc.wantCSV9)
+			}
+		})
+	}
+}
