@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,63 +38,10 @@ const (
 )
 
 // exchange is one recorded request and its answer.
-type exchange struct {
-	method     string
-	url        *url.URL
-	reqHeader  http.Header
-	reqBody    []byte
-	status     int
-	respHeader http.Header
-	respBody   []byte
-}
+type exchange = psatest.Exchange
 
-// recorder is a RoundTripper that keeps every exchange passing through it.
-type recorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	log  []exchange
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	x := exchange{method: req.Method, url: req.URL, reqHeader: req.Header.Clone()}
-	if req.Body != nil {
-		x.reqBody, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(x.reqBody))
-	}
-	resp, err := r.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	x.status, x.respHeader = resp.StatusCode, resp.Header.Clone()
-	x.respBody, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(x.respBody))
-	r.mu.Lock()
-	r.log = append(r.log, x)
-	r.mu.Unlock()
-	return resp, nil
-}
-
-// MustSpecDir finds shared/specs by walking up from the working directory
-// (the repository is checked out with ../shared beside it).
-func MustSpecDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "specs")
-		if _, err := os.Stat(filepath.Join(cand, swaggerFile)); err == nil {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("no shared/specs/%s above the working directory", swaggerFile)
-		}
-		dir = parent
-	}
-}
+// MustSpecDir finds the vendor definitions beside the repository.
+func MustSpecDir(tb testing.TB) string { return psatest.MustSpecDir(tb, swaggerFile) }
 
 // MustSwagger loads Autotask's Swagger 2.0 document, converts it to OpenAPI 3
 // and corrects the places where it is known to disagree with the live API.
@@ -230,7 +177,7 @@ func TestConformance(t *testing.T) {
 	dir := MustSpecDir(t)
 	doc := MustSwagger(t, dir)
 
-	rec := &recorder{next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
+	rec := &psatest.Recorder{Next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
 	sb := sandbox.New()
 	seed, refs := lineSeed(ticketSeed(catalogSeed(baseSeed())), 3, 6)
 	for i := range 1100 { // enough for a next page
@@ -249,8 +196,8 @@ func TestConformance(t *testing.T) {
 	driveAll(t, c, refs)
 
 	covered := map[string]bool{}
-	for i, x := range rec.log {
-		name := fmt.Sprintf("#%d %s %s", i, x.method, x.url.Path)
+	for i, x := range rec.Log() {
+		name := fmt.Sprintf("#%d %s %s", i, x.Method, x.URL.Path)
 		covered[validateExchange(t, name, doc, dir, x)] = true
 	}
 	// Every operation the client uses must have been exercised and checked,
@@ -322,8 +269,8 @@ func driveAll(t *testing.T, c *Client, refs []psa.LineRef) {
 // operation it matched ("METHOD template").
 func validateExchange(t *testing.T, name string, doc *openapi3.T, specDir string, x exchange) string {
 	t.Helper()
-	p := apiPath(x.url.Path)
-	method := x.method
+	p := apiPath(x.URL.Path)
+	method := x.Method
 	matched := ""
 	isZone := strings.EqualFold(p, "/v1.0/zoneInformation")
 	if isZone {
@@ -337,7 +284,7 @@ func validateExchange(t *testing.T, name string, doc *openapi3.T, specDir string
 	if strings.HasSuffix(strings.ToLower(p), "/query/next") {
 		isNext = true
 		p = p[:len(p)-len("/next")]
-		if x.url.Query().Get("paging") == "" {
+		if x.URL.Query().Get("paging") == "" {
 			t.Errorf("%s: a next page without its paging parameter", name)
 		}
 	}
@@ -351,7 +298,7 @@ func validateExchange(t *testing.T, name string, doc *openapi3.T, specDir string
 		matched += " (next page)"
 	}
 	// Every query parameter must be one the operation declares.
-	for k := range x.url.Query() {
+	for k := range x.URL.Query() {
 		if isNext && k == "paging" {
 			continue
 		}
@@ -361,17 +308,17 @@ func validateExchange(t *testing.T, name string, doc *openapi3.T, specDir string
 	}
 	if !isZone {
 		for _, h := range []string{"ApiIntegrationCode", "UserName", "Secret"} {
-			if x.reqHeader.Get(h) == "" {
+			if x.ReqHeader.Get(h) == "" {
 				t.Errorf("%s: header %s missing", name, h)
 			}
 		}
-	} else if x.reqHeader.Get("Secret") != "" {
+	} else if x.ReqHeader.Get("Secret") != "" {
 		t.Errorf("%s: the secret was sent to the unauthenticated zone lookup", name)
 	}
-	q := x.url.Query()
+	q := x.URL.Query()
 	q.Del("paging")
-	req := httptest.NewRequest(method, "http://sandbox"+so.path+"?"+q.Encode(), bytes.NewReader(x.reqBody))
-	req.Header = x.reqHeader.Clone()
+	req := httptest.NewRequest(method, "http://sandbox"+so.path+"?"+q.Encode(), bytes.NewReader(x.ReqBody))
+	req.Header = x.ReqHeader.Clone()
 	route := &routers.Route{Spec: doc, Path: so.template, PathItem: doc.Paths.Value(so.template), Method: method, Operation: so.op}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: so.params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
@@ -379,13 +326,13 @@ func validateExchange(t *testing.T, name string, doc *openapi3.T, specDir string
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 		t.Errorf("%s: request does not conform: %v", name, err)
 	}
-	if rb := so.op.RequestBody; rb != nil && len(x.reqBody) > 0 {
+	if rb := so.op.RequestBody; rb != nil && len(x.ReqBody) > 0 {
 		if mt := rb.Value.Content.Get("application/json"); mt != nil {
-			checkKnownProperties(t, name, "body", mt.Schema, x.reqBody)
+			checkKnownProperties(t, name, "body", mt.Schema, x.ReqBody)
 		}
 	}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.status, Header: x.respHeader,
-		Body: io.NopCloser(bytes.NewReader(x.respBody)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.Status, Header: x.RespHeader,
+		Body: io.NopCloser(bytes.NewReader(x.RespBody)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		t.Errorf("%s: response does not conform: %v", name, err)
 	}
@@ -462,19 +409,19 @@ func checkZoneAgainstPostman(t *testing.T, name, specDir string, x exchange) {
 		if err != nil {
 			t.Fatalf("postman zone URL: %v", err)
 		}
-		if x.method != it.Request.Method {
-			t.Errorf("%s: got method %s, want %s as in %q", name, x.method, it.Request.Method, it.Name)
+		if x.Method != it.Request.Method {
+			t.Errorf("%s: got method %s, want %s as in %q", name, x.Method, it.Request.Method, it.Name)
 		}
-		if !strings.HasSuffix(x.url.Path, sample.Path) {
-			t.Errorf("%s: got path %s, want one ending in %s as in %q", name, x.url.Path, sample.Path, it.Name)
+		if !strings.HasSuffix(x.URL.Path, sample.Path) {
+			t.Errorf("%s: got path %s, want one ending in %s as in %q", name, x.URL.Path, sample.Path, it.Name)
 		}
-		for k := range x.url.Query() {
+		for k := range x.URL.Query() {
 			if !sample.Query().Has(k) {
 				t.Errorf("%s: query parameter %q is not in %q", name, k, it.Name)
 			}
 		}
-		if x.url.Query().Get("user") != testUser {
-			t.Errorf("%s: got user %q, want %q", name, x.url.Query().Get("user"), testUser)
+		if x.URL.Query().Get("user") != testUser {
+			t.Errorf("%s: got user %q, want %q", name, x.URL.Query().Get("user"), testUser)
 		}
 		return
 	}

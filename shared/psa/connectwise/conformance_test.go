@@ -6,15 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,41 +56,7 @@ var notesChecked = []struct {
 }
 
 // exchange is one recorded request and its answer.
-type exchange struct {
-	method     string
-	url        *url.URL
-	reqHeader  http.Header
-	reqBody    []byte
-	status     int
-	respHeader http.Header
-	respBody   []byte
-}
-
-// recorder keeps every exchange that passes through it.
-type recorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	log  []exchange
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	x := exchange{method: req.Method, url: req.URL, reqHeader: req.Header.Clone()}
-	if req.Body != nil {
-		x.reqBody, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(x.reqBody))
-	}
-	resp, err := r.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	x.status, x.respHeader = resp.StatusCode, resp.Header.Clone()
-	x.respBody, _ = io.ReadAll(resp.Body)
-	resp.Body = io.NopCloser(bytes.NewReader(x.respBody))
-	r.mu.Lock()
-	r.log = append(r.log, x)
-	r.mu.Unlock()
-	return resp, nil
-}
+type exchange = psatest.Exchange
 
 // specs are the two loaded definitions with path-only routers.
 type specs struct {
@@ -134,26 +97,8 @@ func MustSpecs(tb testing.TB) *specs {
 	return s
 }
 
-// MustSpecDir walks up from the working directory to the shared/specs
-// folder next to the repository (CI clones ../shared beside it).
-func MustSpecDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "specs")
-		if _, err := os.Stat(filepath.Join(cand, specGET)); err == nil {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("shared/specs with %s not found above the package directory", specGET)
-		}
-		dir = parent
-	}
-}
+// MustSpecDir finds the vendor definitions beside the repository.
+func MustSpecDir(tb testing.TB) string { return psatest.MustSpecDir(tb, specGET) }
 
 // route finds an operation by method and spec path.
 func route(rtr routers.Router, method, path string, query string) (*routers.Route, map[string]string, error) {
@@ -184,7 +129,7 @@ func TestConformance(t *testing.T) {
 		}
 	}
 
-	rec := &recorder{next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
+	rec := &psatest.Recorder{Next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
 	seed := catalogSeed(baseSeed())
 	seed.Companies = append(seed.Companies, manyCompanies(1200)...)
 	e := MustEnv(t, seed, &http.Client{Transport: rec, Timeout: 5 * time.Second})
@@ -192,10 +137,10 @@ func TestConformance(t *testing.T) {
 
 	apiBase := "/connectwise/v4_6_release/apis/3.0"
 	seen := map[string]bool{}
-	for i, x := range rec.log {
-		name := fmt.Sprintf("#%d %s %s", i, x.method, x.url.Path)
+	for i, x := range rec.Log() {
+		name := fmt.Sprintf("#%d %s %s", i, x.Method, x.URL.Path)
 		checkHeaders(t, name, x)
-		path := x.url.Path
+		path := x.URL.Path
 		if p, ok := strings.CutPrefix(path, "/connectwise"); ok && strings.HasPrefix(p, "/login/") {
 			path = p
 		} else if p, ok := strings.CutPrefix(path, apiBase); ok {
@@ -204,23 +149,23 @@ func TestConformance(t *testing.T) {
 			t.Errorf("%s: not under the login or API base", name)
 			continue
 		}
-		if x.status < 200 || x.status > 299 {
+		if x.Status < 200 || x.Status > 299 {
 			checkErrorBody(t, name, x)
 		}
-		if op := notesCheckedOp(x.method, path); op != nil {
+		if op := notesCheckedOp(x.Method, path); op != nil {
 			seen[op.name] = true
 			op.check(t, x, s)
 			continue
 		}
 		rtr := s.getRtr
-		if x.method != http.MethodGet {
+		if x.Method != http.MethodGet {
 			rtr = s.writesRtr
 		}
 		validate(t, name, rtr, path, x)
-		if x.method == http.MethodPatch {
+		if x.Method == http.MethodPatch {
 			checkWholeReferences(t, name, x)
 		}
-		seen[x.method+" "+templatePath(path)] = true
+		seen[x.Method+" "+templatePath(path)] = true
 	}
 	for _, op := range notesChecked {
 		if !seen[op.name] {
@@ -232,7 +177,7 @@ func TestConformance(t *testing.T) {
 		ops = append(ops, k)
 	}
 	slices.Sort(ops)
-	t.Logf("%d exchanges, operations: %s", len(rec.log), strings.Join(ops, "; "))
+	t.Logf("%d exchanges, operations: %s", len(rec.Log()), strings.Join(ops, "; "))
 }
 
 // driveAll calls every client operation, including ones that fail.
@@ -309,8 +254,8 @@ func templatePath(p string) string { return digits.ReplaceAllString(p, "/{id}") 
 // (for 2xx) the answer must match its schemas.
 func validate(t *testing.T, name string, rtr routers.Router, path string, x exchange) {
 	t.Helper()
-	req, _ := http.NewRequest(x.method, "http://vendor"+path+"?"+x.url.RawQuery, bytes.NewReader(x.reqBody))
-	req.Header = x.reqHeader.Clone()
+	req, _ := http.NewRequest(x.Method, "http://vendor"+path+"?"+x.URL.RawQuery, bytes.NewReader(x.ReqBody))
+	req.Header = x.ReqHeader.Clone()
 	rt, params, err := rtr.FindRoute(req)
 	if err != nil {
 		t.Errorf("%s: the vendor definition does not recognise the request: %v", name, err)
@@ -324,7 +269,7 @@ func validate(t *testing.T, name string, rtr routers.Router, path string, x exch
 			}
 		}
 	}
-	for k := range x.url.Query() {
+	for k := range x.URL.Query() {
 		if !declared[k] {
 			t.Errorf("%s: query parameter %q is not in the definition", name, k)
 		}
@@ -336,24 +281,24 @@ func validate(t *testing.T, name string, rtr routers.Router, path string, x exch
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 		t.Errorf("%s: request does not match the definition: %v", name, err)
 	}
-	checkKnownProperties(t, name, rt.Operation, x.reqBody)
-	if x.status < 200 || x.status > 299 {
+	checkKnownProperties(t, name, rt.Operation, x.ReqBody)
+	if x.Status < 200 || x.Status > 299 {
 		return
 	}
-	hdr := x.respHeader.Clone()
+	hdr := x.RespHeader.Clone()
 	// The files key the media type with their version
 	// ("application/vnd.connectwise.com+json; version=2026.4"); the server
 	// answers JSON. Match on the base type, validate the body.
-	if resp := rt.Operation.Responses.Status(x.status); resp != nil && resp.Value != nil {
+	if resp := rt.Operation.Responses.Status(x.Status); resp != nil && resp.Value != nil {
 		for mt := range resp.Value.Content {
 			hdr.Set("Content-Type", mt)
 		}
 	}
 	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in, Status: x.status, Header: hdr,
+		RequestValidationInput: in, Status: x.Status, Header: hdr,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
-	out.SetBodyBytes(x.respBody)
+	out.SetBodyBytes(x.RespBody)
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		t.Errorf("%s: answer does not match the definition: %v", name, err)
 	}
@@ -362,8 +307,8 @@ func validate(t *testing.T, name string, rtr routers.Router, path string, x exch
 // checkHeaders: every call carries the headers of PSA-API-NOTES 2.1.
 func checkHeaders(t *testing.T, name string, x exchange) {
 	t.Helper()
-	h := x.reqHeader
-	if !strings.HasPrefix(x.url.Path, "/connectwise/login/") {
+	h := x.ReqHeader
+	if !strings.HasPrefix(x.URL.Path, "/connectwise/login/") {
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.Get("Authorization"), "Basic "))
 		if err != nil || string(raw) != testCompany+"+"+testPublic+":"+testPrivate {
 			t.Errorf("%s: Authorization is not Basic company+public:private", name)
@@ -375,7 +320,7 @@ func checkHeaders(t *testing.T, name string, x exchange) {
 	if !regexp.MustCompile(`^application/vnd\.connectwise\.com\+json; version=\d{4}\.\d+$`).MatchString(h.Get("Accept")) {
 		t.Errorf("%s: Accept %q does not pin a version", name, h.Get("Accept"))
 	}
-	if len(x.reqBody) > 0 && h.Get("Content-Type") != "application/json" {
+	if len(x.ReqBody) > 0 && h.Get("Content-Type") != "application/json" {
 		t.Errorf("%s: Content-Type %q, want application/json", name, h.Get("Content-Type"))
 	}
 }
@@ -385,14 +330,14 @@ func checkHeaders(t *testing.T, name string, x exchange) {
 func checkErrorBody(t *testing.T, name string, x exchange) {
 	t.Helper()
 	var b map[string]any
-	if err := json.Unmarshal(x.respBody, &b); err != nil {
-		t.Errorf("%s: error body is not JSON: %s", name, x.respBody)
+	if err := json.Unmarshal(x.RespBody, &b); err != nil {
+		t.Errorf("%s: error body is not JSON: %s", name, x.RespBody)
 		return
 	}
 	_, hasCode := b["code"].(string)
 	_, hasErr := b["error"].(string)
 	if _, ok := b["message"].(string); !ok || (!hasCode && !hasErr) {
-		t.Errorf("%s: error body %s is not an ErrorResponseMessage", name, x.respBody)
+		t.Errorf("%s: error body %s is not an ErrorResponseMessage", name, x.RespBody)
 	}
 }
 
@@ -406,10 +351,10 @@ func decodeObject(t *testing.T, name string, body []byte) map[string]any {
 }
 
 func checkCompanyInfo(t *testing.T, x exchange, _ *specs) {
-	if len(x.reqBody) > 0 || x.url.RawQuery != "" {
+	if len(x.ReqBody) > 0 || x.URL.RawQuery != "" {
 		t.Errorf("companyinfo: want no body and no query")
 	}
-	m := decodeObject(t, "companyinfo", x.respBody)
+	m := decodeObject(t, "companyinfo", x.RespBody)
 	for _, k := range []string{"CompanyName", "Codebase", "CompanyID", "SiteUrl"} {
 		if _, ok := m[k].(string); !ok {
 			t.Errorf("companyinfo: %s missing", k)
@@ -421,10 +366,10 @@ func checkCompanyInfo(t *testing.T, x exchange, _ *specs) {
 }
 
 func checkSystemInfo(t *testing.T, x exchange, _ *specs) {
-	if len(x.reqBody) > 0 || x.url.RawQuery != "" {
+	if len(x.ReqBody) > 0 || x.URL.RawQuery != "" {
 		t.Errorf("system/info: want no body and no query")
 	}
-	decodeObject(t, "system/info", x.respBody)
+	decodeObject(t, "system/info", x.RespBody)
 }
 
 // additionReadOnly are the Addition fields PSA-API-NOTES 2.4 lists as
@@ -439,8 +384,8 @@ var additionReadOnly = []string{"id", "billedQuantity", "extPrice", "extCost", "
 func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
 	addition := s.get.Components.Schemas["Addition"].Value
 	var ops []map[string]json.RawMessage
-	if err := json.Unmarshal(x.reqBody, &ops); err != nil || len(ops) == 0 {
-		t.Errorf("addition PATCH: body %s is not a non-empty JSON array", x.reqBody)
+	if err := json.Unmarshal(x.ReqBody, &ops); err != nil || len(ops) == 0 {
+		t.Errorf("addition PATCH: body %s is not a non-empty JSON array", x.ReqBody)
 		return
 	}
 	for _, op := range ops {
@@ -462,9 +407,9 @@ func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
 			t.Errorf("addition PATCH: value for %q: %v", path, err)
 		}
 	}
-	if x.status == http.StatusOK {
+	if x.Status == http.StatusOK {
 		var v any
-		_ = json.Unmarshal(x.respBody, &v)
+		_ = json.Unmarshal(x.RespBody, &v)
 		if err := addition.VisitJSON(v); err != nil {
 			t.Errorf("addition PATCH answer is not an Addition: %v", err)
 		}
@@ -476,7 +421,7 @@ func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
 func checkNotePost(t *testing.T, x exchange, s *specs) {
 	note := s.get.Components.Schemas["ServiceNote"].Value
 	var v map[string]any
-	if err := json.Unmarshal(x.reqBody, &v); err != nil {
+	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
 		t.Errorf("note POST: body is not a JSON object: %v", err)
 		return
 	}
@@ -494,9 +439,9 @@ func checkNotePost(t *testing.T, x exchange, s *specs) {
 	if v["detailDescriptionFlag"] != true && v["internalAnalysisFlag"] != true && v["resolutionFlag"] != true {
 		t.Errorf("note POST: none of detailDescriptionFlag, internalAnalysisFlag, resolutionFlag is set")
 	}
-	if x.status == http.StatusCreated {
+	if x.Status == http.StatusCreated {
 		var r any
-		_ = json.Unmarshal(x.respBody, &r)
+		_ = json.Unmarshal(x.RespBody, &r)
 		if err := note.VisitJSON(r); err != nil {
 			t.Errorf("note POST answer is not a ServiceNote: %v", err)
 		}
@@ -512,7 +457,7 @@ func checkWholeReferences(t *testing.T, name string, x exchange) {
 		Path  string          `json:"path"`
 		Value json.RawMessage `json:"value"`
 	}
-	_ = json.Unmarshal(x.reqBody, &ops)
+	_ = json.Unmarshal(x.ReqBody, &ops)
 	for _, op := range ops {
 		if strings.Contains(op.Path, "/") {
 			t.Errorf("%s: patch path %q is a sub-path, not a whole reference", name, op.Path)
@@ -565,7 +510,7 @@ func catalogItemSchema(s *specs) *openapi3.Schema {
 func checkCatalogPost(t *testing.T, x exchange, s *specs) {
 	item := catalogItemSchema(s)
 	var v map[string]any
-	if err := json.Unmarshal(x.reqBody, &v); err != nil {
+	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
 		t.Errorf("catalog POST: body is not a JSON object: %v", err)
 		return
 	}
@@ -577,9 +522,9 @@ func checkCatalogPost(t *testing.T, x exchange, s *specs) {
 	if err := item.VisitJSON(map[string]any(v)); err != nil {
 		t.Errorf("catalog POST: body is not a CatalogItem: %v", err)
 	}
-	if x.status == http.StatusCreated {
+	if x.Status == http.StatusCreated {
 		var r any
-		_ = json.Unmarshal(x.respBody, &r)
+		_ = json.Unmarshal(x.RespBody, &r)
 		if err := item.VisitJSON(r); err != nil {
 			t.Errorf("catalog POST answer is not a CatalogItem: %v", err)
 		}
@@ -596,8 +541,8 @@ var catalogReadOnly = []string{"id", "_info", "connectWiseID", "calculatedPrice"
 func checkCatalogPatch(t *testing.T, x exchange, s *specs) {
 	item := catalogItemSchema(s)
 	var ops []map[string]json.RawMessage
-	if err := json.Unmarshal(x.reqBody, &ops); err != nil || len(ops) == 0 {
-		t.Errorf("catalog PATCH: body %s is not a non-empty JSON array", x.reqBody)
+	if err := json.Unmarshal(x.ReqBody, &ops); err != nil || len(ops) == 0 {
+		t.Errorf("catalog PATCH: body %s is not a non-empty JSON array", x.ReqBody)
 		return
 	}
 	for _, op := range ops {
@@ -620,9 +565,9 @@ func checkCatalogPatch(t *testing.T, x exchange, s *specs) {
 		}
 	}
 	checkWholeReferences(t, "catalog PATCH", x)
-	if x.status == http.StatusOK {
+	if x.Status == http.StatusOK {
 		var v any
-		_ = json.Unmarshal(x.respBody, &v)
+		_ = json.Unmarshal(x.RespBody, &v)
 		if err := item.VisitJSON(v); err != nil {
 			t.Errorf("catalog PATCH answer is not a CatalogItem: %v", err)
 		}
@@ -634,18 +579,18 @@ func checkCatalogPatch(t *testing.T, x exchange, s *specs) {
 // reference schema the CatalogItem uses for them (id and name).
 func checkLookupList(schema string) func(t *testing.T, x exchange, s *specs) {
 	return func(t *testing.T, x exchange, s *specs) {
-		name := "GET " + x.url.Path
-		if len(x.reqBody) > 0 {
+		name := "GET " + x.URL.Path
+		if len(x.ReqBody) > 0 {
 			t.Errorf("%s: a GET with a body", name)
 		}
-		for k := range x.url.Query() {
+		for k := range x.URL.Query() {
 			if !slices.Contains([]string{"conditions", "childConditions", "orderBy", "fields", "page", "pageSize", "pageId"}, k) {
 				t.Errorf("%s: query parameter %q is not a list parameter", name, k)
 			}
 		}
 		ref := s.get.Components.Schemas[schema].Value
 		var rows []map[string]any
-		if err := json.Unmarshal(x.respBody, &rows); err != nil {
+		if err := json.Unmarshal(x.RespBody, &rows); err != nil {
 			t.Errorf("%s: answer is not an array of objects: %v", name, err)
 			return
 		}
