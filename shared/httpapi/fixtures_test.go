@@ -39,10 +39,16 @@ const (
 )
 
 // plantedSecrets must never appear in a response or a log line.
-var plantedSecrets = []string{atSecret, cwPublic, cwPrivate}
+var plantedSecrets = []string{atSecret, cwPublic, cwPrivate, wrongSecret, wrongPrivate}
+
+// Wrong credentials tests send: secrets too, never to be echoed.
+const (
+	wrongSecret  = "WRONG-at-secret-31337"
+	wrongPrivate = "WRONG-cw-private-4242"
+)
 
 // Fingerprints of tenant A's data: tenant B must never see one.
-var fingerprintsA = []string{"Acme Dental", "Acme Managed Services", "Beta Law", "acme-org-1", atUser, atCode, "Acme Seats"}
+var fingerprintsA = []string{"Acme Dental", "Acme Managed Services", "Beta Law", "Acme Org One", atUser, atCode, "Acme Seats", "Europe/Berlin", "[Acme]"}
 
 func autotaskSeed() sandbox.AutotaskSeed {
 	return sandbox.AutotaskSeed{
@@ -82,6 +88,9 @@ type psaEnv struct {
 	*testAPI
 	Sandbox *sandbox.Server
 	URL     string
+	// custom: the API accepts "endpoints" in PUT /v1/integration, so the
+	// bodies carry them (otherwise Config.Endpoints, the sandbox, apply).
+	custom bool
 }
 
 // newPSAEnv builds the API with clients dialled to the sandbox (loopback
@@ -93,27 +102,43 @@ func newPSAEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *psaEnv {
 	sb.ConnectWise.AddInstance(connectWiseSeed())
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
-	a := newAPI(tb, append([]func(*httpapi.Config){func(c *httpapi.Config) {
+	e := &psaEnv{Sandbox: sb, URL: srv.URL}
+	e.testAPI = newAPI(tb, append(append([]func(*httpapi.Config){func(c *httpapi.Config) {
 		c.AllowCustomEndpoints = true
+		c.Endpoints = e.sandboxEndpoints()
 		c.Dial = func(_ string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
 			return connect.New(creds, ep, connect.Options{AllowPrivate: true})
 		}
-	}}, mutate...)...)
-	return &psaEnv{testAPI: a, Sandbox: sb, URL: srv.URL}
+	}}, mutate...), func(c *httpapi.Config) { e.custom = c.AllowCustomEndpoints })...)
+	return e
 }
 
-func (e *psaEnv) endpoints() map[string]string {
+func (e *psaEnv) sandboxEndpoints() psa.Endpoints {
+	return psa.Endpoints{AutotaskZoneURL: e.URL + "/autotask/atservicesrest/", ConnectWiseLoginURL: e.URL + "/connectwise/"}
+}
+
+func (e *psaEnv) endpoints() any {
+	if !e.custom {
+		return nil
+	}
 	return map[string]string{"autotaskZoneUrl": e.URL + "/autotask/atservicesrest/", "connectwiseLoginUrl": e.URL + "/connectwise/"}
 }
 
 // autotaskBody and connectWiseBody are PUT /v1/integration bodies.
 func (e *psaEnv) autotaskBody(secret string) []byte {
-	return mustJSON(e.tb, map[string]any{"provider": "autotask", "username": atUser, "secret": secret, "integrationCode": atCode, "endpoints": e.endpoints()})
+	return e.integrationBody(map[string]any{"provider": "autotask", "username": atUser, "secret": secret, "integrationCode": atCode})
 }
 
 func (e *psaEnv) connectWiseBody(private string) []byte {
-	return mustJSON(e.tb, map[string]any{"provider": "connectwise", "site": "na.myconnectwise.net", "companyId": cwCompany,
-		"publicKey": cwPublic, "privateKey": private, "clientId": cwClient, "endpoints": e.endpoints()})
+	return e.integrationBody(map[string]any{"provider": "connectwise", "site": "na.myconnectwise.net", "companyId": cwCompany,
+		"publicKey": cwPublic, "privateKey": private, "clientId": cwClient})
+}
+
+func (e *psaEnv) integrationBody(fields map[string]any) []byte {
+	if ep := e.endpoints(); ep != nil {
+		fields["endpoints"] = ep
+	}
+	return mustJSON(e.tb, fields)
 }
 
 // mustConnect provisions tenant A on Autotask and tenant B on ConnectWise.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,14 +61,34 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 		Store:   a.Store,
 		Secrets: a.Secrets,
 		Auth:    httpapi.JWTAuthenticator{Key: pub, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return a.Now }},
-		Logger:  slog.New(slog.NewJSONHandler(a.Logs, nil)),
+		Logger:  slog.New(slog.NewJSONHandler(&lockedWriter{w: a.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     func() time.Time { return a.Now },
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	a.Handler = httpapi.New(cfg)
+	tb.Cleanup(func() {
+		// Everything the API logged in this test, at every level.
+		for _, secret := range plantedSecrets {
+			if bytes.Contains(a.Logs.Bytes(), []byte(secret)) {
+				tb.Errorf("the logs contain the planted secret %q", secret)
+			}
+		}
+	})
 	return a
+}
+
+// lockedWriter serializes writes from concurrent handlers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // with returns a copy of a that reports to tb (for fuzz functions, which
@@ -104,6 +125,11 @@ func (a *testAPI) do(method, path, token string, body []byte, header http.Header
 	}
 	rec := httptest.NewRecorder()
 	a.Handler.ServeHTTP(rec, req)
+	for _, secret := range plantedSecrets {
+		if bytes.Contains(rec.Body.Bytes(), []byte(secret)) || strings.Contains(fmt.Sprint(rec.Header()), secret) {
+			a.tb.Fatalf("%s %s: the response contains the planted secret %q", method, path, secret)
+		}
+	}
 	if err := validateResponse(req, rec); err != nil {
 		a.tb.Fatalf("%s %s: response %d %s does not match the OpenAPI document: %v", method, path, rec.Code, truncate(rec.Body.String(), 500), err)
 	}
@@ -203,4 +229,13 @@ func mustJSON(tb testing.TB, v any) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// newRecorder is a recorded response with a JSON body.
+func newRecorder(status int, body string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	rec.Header().Set("Content-Type", "application/json")
+	rec.WriteHeader(status)
+	rec.WriteString(body)
+	return rec
 }

@@ -83,7 +83,9 @@ func TestPutIntegrationInvalid(t *testing.T) {
 	}
 	t.Run("ErrEndpointsNotAllowed", func(t *testing.T) {
 		strict := newPSAEnv(t, func(c *httpapi.Config) { c.AllowCustomEndpoints = false })
-		rec := strict.admin(tenantA, "PUT", "/v1/integration", strict.autotaskBody(atSecret), nil)
+		body := mustJSON(t, map[string]any{"provider": "autotask", "username": atUser, "secret": atSecret, "integrationCode": atCode,
+			"endpoints": map[string]string{"autotaskZoneUrl": "https://evil.example/"}})
+		rec := strict.admin(tenantA, "PUT", "/v1/integration", body, nil)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "endpoints cannot be set") {
 			t.Fatalf("got %d %s, want 400", rec.Code, rec.Body)
 		}
@@ -105,8 +107,8 @@ func TestVerifyBeforeSave(t *testing.T) {
 		tenant string
 		body   []byte
 	}{
-		{"AutotaskWrongSecret", tenantA, e.autotaskBody("not-the-secret-123")},
-		{"ConnectWiseWrongKey", tenantB, e.connectWiseBody("not-the-private-key")},
+		{"AutotaskWrongSecret", tenantA, e.autotaskBody(wrongSecret)},
+		{"ConnectWiseWrongKey", tenantB, e.connectWiseBody(wrongPrivate)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := e.admin(tc.tenant, "PUT", "/v1/integration", tc.body, nil)
