@@ -48,6 +48,7 @@ type TenantResult struct {
 // Result is what the demo did.
 type Result struct {
 	Tenants []TenantResult
+	Alerts  []AlertResult
 }
 
 // Tenant returns the result of tenant id.
@@ -121,6 +122,21 @@ func (d *Demo) Run(ctx context.Context) (Result, error) {
 			return res, fmt.Errorf("demo tenant %s: %w", pt.ID, err)
 		}
 		res.Tenants = append(res.Tenants, tr)
+	}
+	for i, pt := range d.Plan.Tenants {
+		tr := res.Tenants[i]
+		if pt.Alert == nil || !tr.Sandbox {
+			continue
+		}
+		d.printf("\nAlert ticketing (%s):\n", pt.ID)
+		ar, err := d.runAlert(ctx, c, pt, tr)
+		if err != nil {
+			return res, fmt.Errorf("demo alert of %s: %w", pt.ID, err)
+		}
+		res.Alerts = append(res.Alerts, ar)
+		if d.Out != nil {
+			PrintAlert(d.Out, d.Stack, pt, ar)
+		}
 	}
 	return res, nil
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
+	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
 // Local JWT settings: tokens printed by `make run` carry these.
@@ -87,8 +88,10 @@ type Stack struct {
 	APIURL string
 	// SandboxURL is the base URL of the PSA sandbox (both dialects).
 	SandboxURL string
-	// Sandbox is the in-process PSA sandbox (its state can be read directly).
+	// Sandbox is the in-process PSA sandbox (its state can be read
+	// directly); Seed is what it was loaded with.
 	Sandbox *sandbox.Server
+	Seed    sandbox.Seed
 	// DynamoDBEndpoint and MotoEndpoint are the local AWS endpoints.
 	DynamoDBEndpoint string
 	MotoEndpoint     string
@@ -105,7 +108,8 @@ type Stack struct {
 	// Fanout starts sync runs (API run-now requests, the daily schedule).
 	Fanout *billingsync.Fanout
 
-	syncWorker *billingsync.Worker
+	syncWorker   *billingsync.Worker
+	ticketWorker *ticketing.Worker
 
 	opt    Options
 	log    *slog.Logger
@@ -150,6 +154,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return nil, err
 	}
 	s.buildSync()
+	s.buildTickets()
 	if err := s.startAPI(runCtx); err != nil {
 		return nil, err
 	}
@@ -246,11 +251,11 @@ func (s *Stack) dial(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client,
 
 // startSandbox serves the demo PSA on a free loopback port.
 func (s *Stack) startSandbox() error {
-	sb, err := NewSandbox(s.opt.SeedFile)
+	sb, seed, err := NewSandbox(s.opt.SeedFile)
 	if err != nil {
 		return err
 	}
-	s.Sandbox = sb
+	s.Sandbox, s.Seed = sb, seed
 	url, err := s.serve("127.0.0.1:0", sb)
 	if err != nil {
 		return fmt.Errorf("devstack: PSA sandbox: %w", err)

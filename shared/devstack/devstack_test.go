@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -91,6 +92,9 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Ticket", func(t *testing.T) {
+		checkTicket(t, s, plan, res)
+	})
 	var ready bytes.Buffer
 	PrintReady(&ready, s, res, time.Second)
 	for _, want := range []string{s.APIURL, res.Tenants[0].AdminToken, res.Tenants[1].AdminToken, "-post-usage events/local/usage.json"} {
@@ -209,5 +213,64 @@ func repoRoot(tb testing.TB) string {
 			tb.Fatal("go.mod not found above the package directory")
 		}
 		dir = parent
+	}
+}
+
+// checkTicket asserts the demo alert stream made exactly one ticket in the
+// Autotask sandbox, with one note (the repeat), closed with the rule's
+// complete status and the rule's priority and queue.
+func checkTicket(t *testing.T, s *Stack, plan Plan, res Result) {
+	t.Helper()
+	if len(res.Alerts) != 1 {
+		t.Fatalf("got %d alert streams, want 1", len(res.Alerts))
+	}
+	ar := res.Alerts[0]
+	var pt PlanTenant
+	for _, p := range plan.Tenants {
+		if p.ID == ar.Tenant {
+			pt = p
+		}
+	}
+	var decisions []string
+	for _, o := range ar.Occurrences {
+		decisions = append(decisions, o.Decision+"/"+o.State)
+	}
+	if got, want := strings.Join(decisions, " "), "open/done note/done close/done"; got != want {
+		t.Errorf("got decisions %q, want %q", got, want)
+	}
+	user, _ := pt.Integration["username"].(string)
+	if got := s.Sandbox.Autotask.TicketsCreated(user); got != 1 {
+		t.Errorf("got %d tickets created, want 1", got)
+	}
+	tk, ok := s.Sandbox.Autotask.Ticket(user, ar.TicketID)
+	if !ok {
+		t.Fatalf("ticket %d is not in the sandbox", ar.TicketID)
+	}
+	var rule struct {
+		PriorityID       int64 `json:"priorityId"`
+		QueueID          int64 `json:"queueId"`
+		CompleteStatusID int64 `json:"completeStatusId"`
+	}
+	for _, raw := range pt.AlertRules {
+		var r struct {
+			Type string `json:"alertType"`
+		}
+		_ = json.Unmarshal(raw, &r)
+		if r.Type == pt.Alert.Type {
+			_ = json.Unmarshal(raw, &rule)
+		}
+	}
+	if tk.Status != rule.CompleteStatusID || tk.Priority != rule.PriorityID || tk.QueueID != rule.QueueID {
+		t.Errorf("got status %d priority %d queue %d, want %d %d %d", tk.Status, tk.Priority, tk.QueueID,
+			rule.CompleteStatusID, rule.PriorityID, rule.QueueID)
+	}
+	notes := 0
+	for _, n := range s.Sandbox.Autotask.Notes(user) {
+		if n.TicketID == ar.TicketID {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("got %d notes on the ticket, want 1", notes)
 	}
 }

@@ -1,9 +1,11 @@
 package devstack
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -26,21 +28,23 @@ var demoPSA []byte
 var demoTenants []byte
 
 // NewSandbox returns a PSA sandbox loaded with the demo seed, or with the
-// sandbox JSON seed file at path when path is not empty.
-func NewSandbox(path string) (*sandbox.Server, error) {
-	sb := sandbox.New()
+// sandbox JSON seed file at path when path is not empty, and the seed.
+func NewSandbox(path string) (*sandbox.Server, sandbox.Seed, error) {
+	raw := demoPSA
 	if path != "" {
-		if err := sb.LoadFile(path); err != nil {
-			return nil, fmt.Errorf("devstack: PSA seed %s: %w", path, err)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, sandbox.Seed{}, fmt.Errorf("devstack: PSA seed: %w", err)
 		}
-		return sb, nil
+		raw = b
 	}
 	var seed sandbox.Seed
-	if err := json.Unmarshal(demoPSA, &seed); err != nil {
-		return nil, fmt.Errorf("devstack: embedded PSA seed: %w", err)
+	if err := json.Unmarshal(raw, &seed); err != nil {
+		return nil, sandbox.Seed{}, fmt.Errorf("devstack: PSA seed %s: %w", cmp.Or(path, "(embedded)"), err)
 	}
+	sb := sandbox.New()
 	sb.Load(seed)
-	return sb, nil
+	return sb, seed, nil
 }
 
 // Plan is what the demo does, tenant by tenant.

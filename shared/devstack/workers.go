@@ -13,6 +13,7 @@ import (
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
+	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
 // buildSync wires the billing sync the way the fanout and syncworker
@@ -38,10 +39,26 @@ func (s *Stack) buildSync() {
 	}
 }
 
+// buildTickets wires the ticket worker as the ticketworker Lambda is wired.
+func (s *Stack) buildTickets() {
+	s.ticketWorker = &ticketing.Worker{
+		Store: s.Store,
+		PSA:   &integration.Connector{Store: s.Store, Credentials: s.Secrets, Dial: s.dial},
+		// Locally there is no platform portal; tickets still carry the link.
+		LinkBase: LinkBase,
+		Now:      s.now,
+		Logger:   s.log,
+	}
+}
+
+// LinkBase is the alert page tickets link back to in local runs.
+const LinkBase = "https://platform.example.com/alerts"
+
 // startPollers runs the event source mappings of the sync and ticket
 // queues until ctx ends.
 func (s *Stack) startPollers(ctx context.Context) {
 	s.poll(ctx, "sync", s.SyncQueue.URL, s.syncWorker.HandleSQS)
+	s.poll(ctx, "tickets", s.TicketQueue.URL, s.ticketWorker.Handle)
 }
 
 // poll runs one event source mapping (batches of 10, partial batch
