@@ -12,6 +12,8 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 )
 
@@ -144,3 +146,48 @@ func (h *Handler) countRejects(next http.HandlerFunc) http.HandlerFunc {
 		}
 	}
 }
+
+// SigningSecrets reads the platform signing secrets (implemented by
+// *secrets.Store).
+type SigningSecrets interface {
+	SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
+	FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
+}
+
+// SigningOnly narrows a secret store to reading signing secrets: every
+// other method is Forbidden. The webhook is built with it, so no code path
+// of its process can read PSA credentials or change a secret (its IAM role
+// cannot either).
+func SigningOnly(s SigningSecrets) Secrets { return signingOnly{s} }
+
+type signingOnly struct{ s SigningSecrets }
+
+func (o signingOnly) SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error) {
+	return o.s.SigningSecrets(ctx, tenant)
+}
+
+func (o signingOnly) FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error) {
+	return o.s.FreshSigningSecrets(ctx, tenant)
+}
+
+func (signingOnly) refused() error {
+	return apperr.New(apperr.Forbidden, "this process reads signing secrets only")
+}
+
+func (s signingOnly) PutSigningSecrets(context.Context, string, []secrets.SigningSecret) error {
+	return s.refused()
+}
+
+func (s signingOnly) PSACredentials(context.Context, string) (psa.Credentials, error) {
+	return psa.Credentials{}, s.refused()
+}
+
+func (s signingOnly) FreshPSACredentials(context.Context, string) (psa.Credentials, error) {
+	return psa.Credentials{}, s.refused()
+}
+
+func (s signingOnly) PutPSACredentials(context.Context, string, psa.Credentials) error {
+	return s.refused()
+}
+
+func (s signingOnly) DeletePSACredentials(context.Context, string) error { return s.refused() }
