@@ -3,7 +3,8 @@
 // tickets for queued alerts (package ticketing).
 //
 // Environment: PSABRIDGE_TABLE, PSABRIDGE_SECRET_PREFIX, and optionally
-// PSABRIDGE_ALERT_LINK_BASE (the platform's alert page tickets link to).
+// PSABRIDGE_ALERT_LINK_BASE (the platform's alert page tickets link to) and
+// PSABRIDGE_ALLOW_PRIVATE_PSA=true (local runs: the PSA sandboxes on loopback).
 package main
 
 import (
@@ -47,10 +48,11 @@ func build(ctx context.Context) (*ticketing.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	allowPrivate := os.Getenv("PSABRIDGE_ALLOW_PRIVATE_PSA") == "true"
 	store := dynamo.New(awsconfig.DynamoDB(cfg), table)
 	conn := &integration.Connector{Store: store, Credentials: sec,
 		Dial: func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-			return connect.New(c, ep, connect.Options{})
+			return connect.New(c, ep, connect.Options{AllowPrivate: allowPrivate})
 		}}
 	return &ticketing.Worker{
 		Store:    store,

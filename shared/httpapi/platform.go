@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -47,7 +48,10 @@ func (h *Handler) platform(next platformHandler) http.HandlerFunc {
 			return
 		}
 		tenant := r.Header.Get(signature.TenantHeader)
-		if err := h.verifyPlatform(r.Context(), tenant, r.Header.Get(signature.Header), body); err != nil {
+		// API Gateway's Lambda adapter splits header values at commas, so
+		// "t=…,v1=…" arrives as several values: join them back.
+		header := strings.Join(r.Header.Values(signature.Header), ",")
+		if err := h.verifyPlatform(r.Context(), tenant, header, body); err != nil {
 			h.fail(w, r, err)
 			return
 		}

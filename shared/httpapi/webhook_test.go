@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -20,6 +24,7 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
@@ -300,4 +305,44 @@ func BenchmarkWebhook(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(ddb.Total())/float64(b.N), "ddb-req/alert")
 	b.ReportMetric(float64(sq.Total())/float64(b.N), "sqs-req/alert")
+}
+
+// TestWebhookSampleEvents posts each sample event of events/webhook (API
+// Gateway v2 requests, every alert type open and resolved) through the
+// Lambda adapter the webhook function uses: all accepted and queued.
+func TestWebhookSampleEvents(t *testing.T) {
+	w := newWebhookAPI(t, nil)
+	w.Now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) // the samples' signing time
+	if err := w.Secrets.PutSigningSecrets(context.Background(), "demo-msp",
+		[]secrets.SigningSecret{{ID: "sk_sample", Value: "whsec_sample_demo_msp", CreatedAt: w.Now}}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "..", "..", "events", "webhook", "*.json"))
+	if len(paths) < 10 {
+		t.Fatalf("got %d sample events, want every alert type open and resolved", len(paths))
+	}
+	adapter := httpadapter.NewV2(w.Handler)
+	for _, p := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(p), ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(b, &ev); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := adapter.ProxyWithContext(context.Background(), ev)
+			if err != nil || resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("got %d %s %v, want 202", resp.StatusCode, resp.Body, err)
+			}
+		})
+	}
+	if msgs := w.messages(t); len(msgs) != len(paths) {
+		t.Fatalf("got %d messages, want %d", len(msgs), len(paths))
+	}
 }

@@ -2,13 +2,19 @@ package ticketing_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
@@ -224,5 +230,61 @@ func TestGroupOrderOnFailure(t *testing.T) {
 	}
 	if r := f.mustRecord(t, resolved); r.State != alerting.Queued {
 		t.Fatalf("got %+v, want the resolve still queued", r)
+	}
+}
+
+// mustSampleEvent reads an SQS event from the repository's events/ticketworker.
+func mustSampleEvent(tb testing.TB, name string) events.SQSEvent {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if parent := filepath.Dir(dir); parent != dir {
+			dir = parent
+		} else {
+			tb.Fatal("go.mod not found")
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "events", "ticketworker", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	return ev
+}
+
+// TestSampleEvents runs the sample events of events/ticketworker through the
+// handler: backup_failed opens, repeats and resolves (one ticket, one note,
+// closed); user_lockout opens; types without a rule are skipped.
+func TestSampleEvents(t *testing.T) {
+	f := mustFixture(t, 1)
+	for _, name := range []string{"open.json", "repeat-then-resolve.json"} {
+		resp, err := f.worker.Handle(context.Background(), mustSampleEvent(t, name))
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s: got %v %+v, want no failures", name, err, resp.BatchItemFailures)
+		}
+	}
+	if n := f.sb.Autotask.TicketsCreated(atUser); n != 2 {
+		t.Fatalf("got %d tickets, want 2 (backup_failed and user_lockout)", n)
+	}
+	if n := len(f.sb.Autotask.Notes(atUser)); n != 1 {
+		t.Fatalf("got %d notes, want 1", n)
+	}
+	skipped, _, err := f.store.Alerts(context.Background(), tenant, dynamo.AlertFilter{State: alerting.Skipped}, "", 100)
+	if err != nil || len(skipped) != 3 {
+		t.Fatalf("got %d skipped %v, want 3 (types without a rule)", len(skipped), err)
+	}
+	for _, r := range skipped {
+		if r.Reason != alerting.ReasonRuleOff {
+			t.Fatalf("got %+v, want rule_off", r)
+		}
 	}
 }
