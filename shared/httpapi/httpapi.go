@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,6 +190,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if p := r.URL.Path; p == "" || path.Clean(p) != p || r.Method == http.MethodHead {
+		// ServeMux would redirect to the clean path, and serve HEAD with
+		// every GET route; neither is part of the documented API.
+		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -362,7 +362,7 @@ func FuzzAdminAPI(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, m uint8, path string, body []byte) {
 		u, err := url.ParseRequestURI(path)
-		if err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+		if err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") || strings.ContainsFunc(u.RequestURI(), func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return // not a request target a client can send
 		}
 		a := e.with(t)
