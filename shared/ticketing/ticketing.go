@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -75,24 +76,45 @@ func (w *Worker) log() *slog.Logger {
 }
 
 // Handle is the Lambda handler for an SQS batch (ReportBatchItemFailures).
-// Messages are processed in order; a message that fails transiently is
-// reported as a batch item failure and so is every later message of its
-// FIFO group in the batch, so a group's order holds. Permanent failures
-// (the PSA refused) are recorded on the alert and acknowledged. A body that
-// is not a message is logged and acknowledged: retrying cannot fix it.
+// FIFO groups are processed in parallel, the messages of one group in
+// order; a message that fails transiently is reported as a batch item
+// failure and so is every later message of its group in the batch, so a
+// group's order holds. Permanent failures (the PSA refused) are recorded on
+// the alert and acknowledged. A body that is not a message is logged and
+// acknowledged: retrying cannot fix it.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	failedGroups := map[string]bool{}
+	var order []string
+	groups := map[string][]events.SQSMessage{}
 	for _, r := range ev.Records {
-		group := r.Attributes["MessageGroupId"]
-		fail := func() {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
-			failedGroups[group] = true
+		g := r.Attributes["MessageGroupId"]
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
 		}
-		if failedGroups[group] {
-			fail()
-			continue
+		groups[g] = append(groups[g], r)
+	}
+	failed := make([][]string, len(order))
+	var wg sync.WaitGroup
+	for i, g := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			failed[i] = w.handleGroup(ctx, groups[g])
+		}()
+	}
+	wg.Wait()
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, ids := range failed {
+		for _, id := range ids {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
+	}
+	return resp, nil
+}
+
+// handleGroup processes one FIFO group's messages in order and returns the
+// ids to retry: the first transient failure and everything after it.
+func (w *Worker) handleGroup(ctx context.Context, recs []events.SQSMessage) []string {
+	for i, r := range recs {
 		var m alerting.Message
 		if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.Tenant == "" || m.Alert.Validate() != nil {
 			w.log().ErrorContext(ctx, "ticket message dropped: not an alert message", "messageId", r.MessageId)
@@ -101,10 +123,14 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		if err := w.Process(ctx, m); err != nil {
 			w.log().WarnContext(ctx, "ticket message will be retried", "tenant", m.Tenant, "org", m.Alert.Org,
 				"alert", m.Alert.ID, "err", err)
-			fail()
+			ids := make([]string, 0, len(recs)-i)
+			for _, rest := range recs[i:] {
+				ids = append(ids, rest.MessageId)
+			}
+			return ids
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // Process handles one alert occurrence. It returns an error only when the
