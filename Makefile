@@ -29,8 +29,10 @@ bench: tools
 	$(WITHAWS) bash -c 'rc=0; $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./... || rc=1; (cd infra && $(GO) test -run "^$$" -bench "$(BENCH)" -benchtime=1x ./...) || rc=1; exit $$rc'
 
 ## run: the whole product on this machine (Ctrl-C stops everything).
+# Built, then run (not `go run`), so Ctrl-C ends with the program's own exit status.
 run: tools
-	$(GO) run ./functions/local $(RUNFLAGS)
+	@$(GO) build -o $(BUILD_DIR)/local/psabridge-local ./functions/local
+	@$(BUILD_DIR)/local/psabridge-local $(RUNFLAGS)
 
 ## build: one bootstrap per function for Lambda (linux/arm64), zipped under build/.
 # The bootstrap's mtime is pinned before zipping so an unchanged binary gives a
