@@ -75,6 +75,10 @@ func (m *Mapping) PollOnce(ctx context.Context) (int, error) {
 	for i, msg := range out.Messages {
 		ev.Records[i] = m.record(msg)
 	}
+	// Once messages are received they are handled and settled even if ctx
+	// ends meanwhile: abandoning them would hide them for the whole
+	// visibility timeout.
+	ctx = context.WithoutCancel(ctx)
 	resp, herr := m.invoke(ctx, ev)
 	failed := map[string]bool{}
 	if herr != nil {
@@ -163,13 +167,16 @@ func (m *Mapping) record(msg types.Message) events.SQSMessage {
 }
 
 // Run polls until ctx is done, pausing briefly when the queue is empty. It
-// returns nil when ctx ends and the SQS error otherwise.
+// returns nil when ctx ends and the SQS error otherwise. A poll under way
+// when ctx ends is finished first (its messages handled and deleted or
+// released), so stopping never leaves messages invisible until their
+// visibility timeout.
 func (m *Mapping) Run(ctx context.Context) error {
 	for {
-		n, err := m.PollOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
+		n, err := m.PollOnce(context.WithoutCancel(ctx))
 		if err != nil {
 			return err
 		}
