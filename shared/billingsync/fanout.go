@@ -215,6 +215,7 @@ func (f *Fanout) start(ctx context.Context, tenant string, kind billing.RunKind,
 // startRun creates (or finds) the run, sets its total, and queues its orgs,
 // those whose lines need a PSA read first (see order).
 func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, date string, orgs []MappedOrg) (billing.Run, error) {
+	r.Tenant = tenant
 	set, err := f.Store.BillingSettings(ctx, tenant)
 	if err != nil {
 		return billing.Run{}, err
@@ -333,4 +334,52 @@ func PlanOf(tenant, org string, m billing.Mapping, l billing.LineMapping, month 
 		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableUsers, UnitCost: cost, HasCost: hasCost,
 		ZeroDeprovisioned: set.ZeroDeprovisioned, Memory: mem, Traits: TraitsOf(provider), Now: now,
 	})
+}
+
+// StartRequest is the fan-out's run-now input, sent by the API as an
+// asynchronous invocation. The scheduler's event has no tenant field.
+type StartRequest struct {
+	Tenant string `json:"tenant"`
+	DryRun bool   `json:"dryRun"`
+	RunID  string `json:"runId"`
+}
+
+// Result is the fan-out's answer: the runs it started or found.
+type Result struct {
+	Runs []RunStarted `json:"runs"`
+}
+
+// RunStarted names one run of a fan-out.
+type RunStarted struct {
+	Tenant string `json:"tenant"`
+	ID     string `json:"id"`
+	Orgs   int64  `json:"orgs"`
+}
+
+// HandleEvent is the fan-out's Lambda handler: an EventBridge Scheduler
+// event (any JSON without "tenant") starts the daily runs; a StartRequest
+// starts that tenant's run with the given id.
+func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
+	var req StartRequest
+	_ = json.Unmarshal(raw, &req)
+	var runs []billing.Run
+	var err error
+	if req.Tenant == "" {
+		runs, err = f.Scheduled(ctx)
+	} else {
+		r := f.NewManualRun(req.DryRun)
+		if req.RunID != "" {
+			r.ID = req.RunID
+		}
+		var one billing.Run
+		one, err = f.Manual(ctx, req.Tenant, r)
+		if one.ID != "" {
+			runs = append(runs, one)
+		}
+	}
+	res := Result{Runs: []RunStarted{}}
+	for _, r := range runs {
+		res.Runs = append(res.Runs, RunStarted{Tenant: r.Tenant, ID: r.ID, Orgs: r.Counts.Total})
+	}
+	return res, err
 }

@@ -435,6 +435,12 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		return allIDs()
 	}
 	if err := w.recordOutcomes(ctx, tenant, runID, changes); err != nil {
+		if _, rerr := w.Store.FinishRunIfDone(ctx, tenant, runID); apperr.Is(rerr, apperr.NotFound) {
+			// The run is gone (the integration's data was cleared): nothing
+			// to record, and retrying cannot help.
+			log.WarnContext(ctx, "run no longer exists; messages dropped")
+			return nil
+		}
 		log.WarnContext(ctx, "recording outcomes failed", "err", err)
 		return allIDs()
 	}
