@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/logging"
+	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/connect"
+	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
+)
+
+// apiBudgetBlock is how many PSA requests the API reserves from a tenant's
+// hourly budget at once: small, because an idle warm API keeps what it
+// reserved until the hour ends.
+const apiBudgetBlock = 5
+
+// build wires the handler from the environment (getenv).
+func build(ctx context.Context, getenv func(string) string) (http.Handler, error) {
+	table := getenv("PSABRIDGE_TABLE")
+	if table == "" {
+		return nil, fmt.Errorf("PSABRIDGE_TABLE must be set")
+	}
+	flag := func(name string) (bool, error) {
+		v := getenv(name)
+		if v == "" {
+			return false, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%s: %q is not true or false", name, v)
+		}
+		return b, nil
+	}
+	allowPrivate, err := flag("PSABRIDGE_ALLOW_PRIVATE_PSA")
+	if err != nil {
+		return nil, err
+	}
+	customEndpoints, err := flag("PSABRIDGE_ALLOW_CUSTOM_ENDPOINTS")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := secrets.New(awsconfig.SecretsManager(cfg), getenv("PSABRIDGE_SECRET_PREFIX"))
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(awsconfig.DynamoDB(cfg), table)
+	redactor := &logging.Redactor{}
+	budget := &billingsync.Budget{Store: syncstore.Adapter{Store: store}, Block: apiBudgetBlock, Metrics: metrics.Default}
+	dial := budget.Dialer(connect.Options{AllowPrivate: allowPrivate})
+	api := httpapi.Config{
+		Store:   store,
+		Secrets: sec,
+		Auth: httpapi.ClaimsAuthenticator{Claims: httpapi.ClaimNames{
+			Tenant: getenv("PSABRIDGE_TENANT_CLAIM"), Roles: getenv("PSABRIDGE_ROLES_CLAIM")}},
+		BillingRole: getenv("PSABRIDGE_BILLING_ROLE"),
+		Logger:      logging.New(os.Stdout, slog.LevelInfo, redactor),
+		Redact:      redactor.Add,
+		Dial: func(tenant string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
+			// The tenant's own hourly budget (billing settings) bounds the
+			// API's PSA requests too.
+			if set, err := store.BillingSettings(ctx, tenant); err == nil {
+				budget.SetLimit(tenant, set.BudgetPerHour)
+			}
+			return dial(tenant, c, ep)
+		},
+		AllowCustomEndpoints: customEndpoints,
+		Metrics:              metrics.Default,
+	}
+	if q := getenv("PSABRIDGE_SYNC_QUEUE_URL"); q != "" {
+		api.Runs = &billingsync.Fanout{
+			Store:  syncstore.Adapter{Store: store},
+			Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: q}},
+			Shards: schema.MappedShards,
+			Log:    api.Logger,
+		}
+	}
+	return httpapi.New(api), nil
+}
