@@ -209,7 +209,9 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	// Unqualified ARN only: the api invokes $LATEST, never a version or alias.
 	allow(api, []*string{fanout.FunctionArn()}, "lambda:InvokeFunction")
 
-	allow(webhook, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+	// The webhook stores an alert (conditional put) and deletes it again only
+	// when the SQS send fails, so the platform's retry counts as new.
+	allow(webhook, []*string{tableArn}, "dynamodb:PutItem", "dynamodb:DeleteItem")
 	allow(webhook, []*string{platformSecrets}, secretRead...)
 	allow(webhook, []*string{s.TicketQ.QueueArn()}, "sqs:SendMessage")
 

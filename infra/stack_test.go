@@ -535,7 +535,7 @@ var wantPermissions = map[string][]grant{
 	},
 	"WebhookRole": {
 		{"logs:CreateLogStream logs:PutLogEvents", "WebhookLogs.Arn"},
-		{"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", "Table.Arn"},
+		{"dynamodb:PutItem dynamodb:DeleteItem", "Table.Arn"},
 		{secretRO, platformSecrs},
 		{"sqs:SendMessage", "TicketQueue.Arn"},
 	},
