@@ -111,7 +111,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 	ctx := context.Background()
 	t := &tenantFixture{name: name, provider: provider, login: name + "-login"}
 	for i := 0; i < n; i++ {
-		t.orgs = append(t.orgs, &orgFixture{id: fmt.Sprintf("org-%04d", i), contractID: int64(50000 + i), lineID: int64(70000 + i),
+		t.orgs = append(t.orgs, &orgFixture{id: fmt.Sprintf("org-%d", i+1), contractID: int64(50000 + i), lineID: int64(70000 + i),
 			hwm: int64(10 + i%50), nonBill: int64(i % 3)})
 	}
 	var creds psa.Credentials

@@ -1,0 +1,90 @@
+package billingsync_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
+)
+
+// MustEvents returns the sample events of a function under <repo>/events.
+func MustEvents(tb testing.TB, function string) map[string][]byte {
+	tb.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("go.mod not found above the package")
+		}
+		dir = parent
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "events", function, "*.json"))
+	if len(paths) == 0 {
+		tb.Fatalf("no sample events under events/%s", function)
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	return out
+}
+
+// TestHandlersWithSampleEvents invokes the fan-out and worker handlers with
+// the events under events/ against a tenant "demo-msp" the samples name.
+func TestHandlersWithSampleEvents(t *testing.T) {
+	e := MustEnv(t)
+	e.MustTenant("demo-msp", psa.ConnectWise, 3, 0, nil)
+	ctx := context.Background()
+	for name, raw := range MustEvents(t, "fanout") {
+		t.Run("fanout/"+name, func(t *testing.T) {
+			res, err := e.fanout.HandleEvent(ctx, json.RawMessage(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Runs) != 1 || res.Runs[0].Tenant != "demo-msp" || res.Runs[0].Orgs != 3 {
+				t.Errorf("result: got %+v, want one run of demo-msp with 3 orgs", res)
+			}
+		})
+	}
+	if got := len(sqstest.MustReceiveAll(t, e.sqs, e.queue.URL)); got != 6 {
+		t.Errorf("queued by the samples: got %d, want 6", got)
+	}
+	for name, raw := range MustEvents(t, "syncworker") {
+		t.Run("syncworker/"+name, func(t *testing.T) {
+			var ev events.SQSEvent
+			mustJSON(t, string(raw), &ev)
+			resp, err := e.NewWorker().HandleSQS(ctx, ev)
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("got %+v, %v; want no failures", resp, err)
+			}
+			var msg struct{ Run string }
+			mustJSON(t, ev.Records[0].Body, &msg)
+			entries, err := e.store.Entries(ctx, "demo-msp", msg.Run, billing.EntryFilter{})
+			if err != nil || len(entries) != len(ev.Records) {
+				t.Fatalf("entries: got %d (%v), want %d", len(entries), err, len(ev.Records))
+			}
+			for _, en := range entries {
+				if en.Code != billing.CodeWouldUpdate {
+					t.Errorf("%s: got %s, want %s (the sample is a dry run)", en.Org, en.Code, billing.CodeWouldUpdate)
+				}
+			}
+		})
+	}
+	if w := e.Writes(e.tenants[0]); len(w) != 0 {
+		t.Errorf("dry-run samples wrote %d times", len(w))
+	}
+}
