@@ -307,5 +307,11 @@ func (h *Handler) getTicketOptions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The three lists every PSA has are always arrays, never null.
+	for _, l := range []*[]psa.Option{&o.Statuses, &o.Priorities, &o.Sources} {
+		if *l == nil {
+			*l = []psa.Option{}
+		}
+	}
 	writeJSON(w, http.StatusOK, o)
 }

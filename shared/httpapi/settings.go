@@ -13,7 +13,15 @@ func (h *Handler) getBillingSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, set.Version, set)
+	writeVersioned(w, http.StatusOK, set.Version, withMaps(set))
+}
+
+// withMaps makes unitCost an object even when stored empty.
+func withMaps(set billing.Settings) billing.Settings {
+	if set.UnitCost == nil {
+		set.UnitCost = map[billing.Product]float64{}
+	}
+	return set
 }
 
 // settingsRequest is billing.Settings without the version, which travels
@@ -66,5 +74,5 @@ func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, saved)
+	writeVersioned(w, http.StatusOK, saved.Version, withMaps(saved))
 }
