@@ -98,7 +98,10 @@ func PlanLine(in LineInput) LinePlan {
 		p.Skip = CodeNoUsage
 		return p
 	}
-	p.Target.UnitCost, p.KeepCost = in.UnitCost, !in.HasCost
+	p.KeepCost = !in.HasCost
+	if in.HasCost {
+		p.Target.UnitCost = in.UnitCost
+	}
 	m := in.Memory
 	p.Known = m != nil && m.LineID == in.LineID && m.ContractID == in.ContractID &&
 		(!in.Traits.MonthlyPeriods || m.Month == in.Month)

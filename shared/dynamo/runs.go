@@ -41,7 +41,6 @@ func entrySK(org string, p billing.Product) string { return "E#" + org + "#" + s
 
 func outcomeSK(org string) string { return "O#" + org }
 
-
 // CreateRun stores a new run in status running. For a scheduled run, date
 // ("2026-11-15", the tenant's local day) makes it idempotent: the first call
 // of the day writes a SCHED marker and the run in one transaction; a later
