@@ -171,7 +171,8 @@ var isolationCases = map[operation]isolationCase{
 	"POST /v1/platform/tenants/{tenant}/rotate-secret": {want: []int{403}},
 	// Routes of the billing sync and ticketing files: B sees only its own
 	// (empty) runs and alerts; 404 while a route is not registered yet.
-	"POST /v1/sync-runs":             {body: `{"dryRun":true}`, want: []int{202, 404, 409, 422}},
+	// (503: this env wires no run starter, Config.Runs is nil.)
+	"POST /v1/sync-runs":             {body: `{"dryRun":true}`, want: []int{202, 404, 409, 422, 503}},
 	"GET /v1/sync-runs":              {want: []int{200, 404}},
 	"GET /v1/sync-runs/{id}":         {want: []int{404}},
 	"GET /v1/sync-runs/{id}/entries": {want: []int{404}},
