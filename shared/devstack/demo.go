@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +37,8 @@ type TenantResult struct {
 	Provider string
 	// Sandbox is false when the tenant uses a real PSA.
 	Sandbox bool
+	// Kept is true when the tenant existed already (-persist).
+	Kept bool
 	// SigningSecret signs platform requests (usage, orgs, alerts).
 	SigningSecret string
 	// AdminToken is a billing-admin dev token of the tenant.
@@ -48,6 +51,7 @@ type TenantResult struct {
 // Result is what the demo did.
 type Result struct {
 	Tenants []TenantResult
+	Syncs   []SyncResult
 	Alerts  []AlertResult
 }
 
@@ -123,22 +127,47 @@ func (d *Demo) Run(ctx context.Context) (Result, error) {
 		}
 		res.Tenants = append(res.Tenants, tr)
 	}
+	var failed []error
+	header := false
+	for _, tr := range res.Tenants {
+		if !tr.Sandbox || tr.Kept {
+			continue
+		}
+		if !header {
+			header = true
+			d.printf("\nBilling sync (POST /v1/sync-runs; workers behind the FIFO sync queue):\n")
+		}
+		sr, err := d.runSync(ctx, c, tr)
+		if err != nil {
+			// Go on with the alert: one broken part should not hide the others.
+			failed = append(failed, fmt.Errorf("demo sync of %s: %w", tr.ID, err))
+			d.printf("  %-17s sync failed: %v\n", tr.ID, err)
+			continue
+		}
+		res.Syncs = append(res.Syncs, sr)
+	}
+	if d.Out != nil && len(res.Syncs) > 0 {
+		fmt.Fprintln(d.Out)
+		PrintReport(d.Out, d.Stack, res.Syncs)
+	}
 	for i, pt := range d.Plan.Tenants {
 		tr := res.Tenants[i]
-		if pt.Alert == nil || !tr.Sandbox {
+		if pt.Alert == nil || !tr.Sandbox || tr.Kept {
 			continue
 		}
 		d.printf("\nAlert ticketing (%s):\n", pt.ID)
 		ar, err := d.runAlert(ctx, c, pt, tr)
 		if err != nil {
-			return res, fmt.Errorf("demo alert of %s: %w", pt.ID, err)
+			failed = append(failed, fmt.Errorf("demo alert of %s: %w", pt.ID, err))
+			d.printf("  %-17s alert failed: %v\n", pt.ID, err)
+			continue
 		}
 		res.Alerts = append(res.Alerts, ar)
 		if d.Out != nil {
 			PrintAlert(d.Out, d.Stack, pt, ar)
 		}
 	}
-	return res, nil
+	return res, errors.Join(failed...)
 }
 
 // seedTenant provisions a tenant and seeds it.
@@ -153,6 +182,7 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	if StatusOf(err) == http.StatusConflict {
 		// Kept from an earlier run (.local/ persistence): a new signing
 		// secret is the only way to learn one again.
+		tr.Kept = true
 		err = c.Call(ctx, http.MethodPost, "/v1/platform/tenants/"+pt.ID+"/rotate-secret", operator, nil, &prov)
 	}
 	if err != nil {
@@ -162,7 +192,11 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	if tr.AdminToken, err = d.Stack.AdminToken(pt.ID); err != nil {
 		return tr, err
 	}
-	d.printf("  %-17s provisioned (operator token); admin token issued\n", pt.ID)
+	if tr.Kept {
+		d.printf("  %-17s kept from .local/: signing secret rotated (operator token); admin token issued\n", pt.ID)
+	} else {
+		d.printf("  %-17s provisioned (operator token); admin token issued\n", pt.ID)
+	}
 
 	admin := func(method, path string, body, out any) error {
 		err := c.Call(ctx, method, path, tr.AdminToken, body, out)
@@ -220,6 +254,18 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	}
 	d.printf("  %-17s %s integration verified against %s; %d of %d company types chosen; billing settings saved\n",
 		pt.ID, tr.Provider, where, len(chosen), len(types.CompanyTypes))
+
+	if tr.Kept {
+		// Orgs, usage, mappings and rules are in DynamoDB already. The
+		// sandbox, though, starts from its seed every time, so a demo sync
+		// would compare it with writes it no longer holds: skip the demo
+		// (the weekly drift check brings such lines back to target).
+		if err := admin(http.MethodPut, "/v1/ticketing", map[string]bool{"enabled": true}, nil); err != nil {
+			return tr, err
+		}
+		d.printf("  %-17s orgs, usage, mappings and rules kept; no demo sync or alert for a kept tenant\n", pt.ID)
+		return tr, nil
+	}
 
 	// The platform registers the orgs and reports a month of usage.
 	for _, o := range pt.Orgs {
@@ -362,8 +408,20 @@ func PrintReady(w io.Writer, s *Stack, res Result, elapsed time.Duration) {
 		return
 	}
 	t := res.Tenants[0]
+	runID := "<run id>"
+	for _, r := range res.Syncs {
+		if r.Tenant == t.ID {
+			runID = r.Run.ID
+		}
+	}
 	fmt.Fprintf(w, "Try it (tenant %s):\n\n", t.ID)
 	fmt.Fprintf(w, "  TOKEN=%s\n\n", t.AdminToken)
+	fmt.Fprintf(w, "  # list orgs with mapping state, this month's HWM and last sync entry\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/orgs\n\n", s.APIURL)
+	fmt.Fprintf(w, "  # run a dry-run sync (answers 202 with the run id; GET /v1/sync-runs/{id} is its progress)\n")
+	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"dryRun\":true}' %s/v1/sync-runs\n\n", s.APIURL)
+	fmt.Fprintf(w, "  # read a run's entries as CSV (the demo's run; use the dry run's id to see its \"would\" entries)\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: text/csv' %s/v1/sync-runs/%s/entries\n\n", s.APIURL, runID)
 	fmt.Fprintf(w, "  # send a signed usage request from events/ (as the platform)\n")
 	fmt.Fprintf(w, "  go run ./functions/local -post-usage events/local/usage.json -api %s -tenant %s -secret %s\n\n", s.APIURL, t.ID, t.SigningSecret)
 	fmt.Fprintf(w, "  # the high-water marks in DynamoDB Local\n")

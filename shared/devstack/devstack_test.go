@@ -92,24 +92,34 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Sync", func(t *testing.T) {
+		checkSync(t, s, plan, res)
+	})
 	t.Run("Ticket", func(t *testing.T) {
 		checkTicket(t, s, plan, res)
 	})
+	// Last: the sample raises an HWM the checks above rely on.
+	t.Run("PostUsageSample", func(t *testing.T) {
+		checkPostUsageSample(t, s, res)
+	})
 	var ready bytes.Buffer
 	PrintReady(&ready, s, res, time.Second)
-	for _, want := range []string{s.APIURL, res.Tenants[0].AdminToken, res.Tenants[1].AdminToken, "-post-usage events/local/usage.json"} {
+	wants := []string{s.APIURL, res.Tenants[0].AdminToken, res.Tenants[1].AdminToken, "-post-usage events/local/usage.json",
+		s.APIURL + "/v1/orgs", `'{"dryRun":true}' ` + s.APIURL + "/v1/sync-runs", "'Accept: text/csv'"}
+	if len(res.Syncs) > 0 {
+		wants = append(wants, "/v1/sync-runs/"+res.Syncs[0].Run.ID+"/entries")
+	}
+	for _, want := range wants {
 		if !strings.Contains(ready.String(), want) {
 			t.Errorf("ready text lacks %q", want)
 		}
 	}
 }
 
-// TestPostUsageSample posts the sample usage request of events/ signed with
-// the demo tenant's secret (what `make run` tells a user to do from a second
-// terminal), and with a wrong secret.
-func TestPostUsageSample(t *testing.T) {
-	s := MustStack(t)
-	res, _ := MustDemo(t, s)
+// checkPostUsageSample posts the sample usage request of events/ signed
+// with the demo tenant's secret (what `make run` tells a user to do from a
+// second terminal), and with a wrong secret.
+func checkPostUsageSample(t *testing.T, s *Stack, res Result) {
 	tr := res.Tenants[0]
 	sample := filepath.Join(repoRoot(t), "events", "local", "usage.json")
 	for name, tc := range map[string]struct {
@@ -272,5 +282,74 @@ func checkTicket(t *testing.T, s *Stack, plan Plan, res Result) {
 	}
 	if notes != 1 {
 		t.Errorf("got %d notes on the ticket, want 1", notes)
+	}
+}
+
+// checkSync asserts the demo sync left every mapped line of every sandbox
+// tenant at its target, in the sandbox and in the run's entries.
+func checkSync(t *testing.T, s *Stack, plan Plan, res Result) {
+	t.Helper()
+	if got, want := len(res.Syncs), len(plan.Tenants); got != want {
+		t.Fatalf("got %d sync runs, want %d", got, want)
+	}
+	for i, pt := range plan.Tenants {
+		sr := res.Syncs[i]
+		if sr.Run.Status != billing.Succeeded {
+			t.Errorf("%s: got run status %s, want succeeded", pt.ID, sr.Run.Status)
+		}
+		var set billing.Settings
+		if err := json.Unmarshal(pt.BillingSettings, &set); err != nil {
+			t.Fatal(err)
+		}
+		entries := map[string]billing.Entry{}
+		for _, e := range sr.Entries {
+			entries[e.Org+"/"+string(e.Product)] = e
+		}
+		for _, o := range pt.Orgs {
+			if o.Mapping == nil {
+				continue
+			}
+			for _, l := range o.Mapping.Lines {
+				name := pt.ID + "/" + o.ID + "/" + string(l.Product)
+				want := billing.LineValue{Quantity: o.Target(l.Product)}
+				want.UnitCost, _ = set.CostOf(o.ID, l.Product)
+				e, ok := entries[o.ID+"/"+string(l.Product)]
+				switch {
+				case !ok:
+					t.Errorf("%s: no entry", name)
+					continue
+				case e.Code != billing.CodeUpdated && e.Code != billing.CodeUnchanged:
+					t.Errorf("%s: got code %s (%s), want updated or unchanged", name, e.Code, e.Message)
+				case e.After == nil || *e.After != want:
+					t.Errorf("%s: got after %+v, want %+v", name, e.After, want)
+				}
+				if got := sandboxLine(t, s, pt, l.LineID); got.Quantity != want.Quantity ||
+					(got.UnitCost >= 0 && got.UnitCost != want.UnitCost) {
+					t.Errorf("%s: got %+v in the sandbox, want %+v", name, got, want)
+				}
+			}
+		}
+	}
+}
+
+// sandboxLine reads a line's current value from the sandbox. The Autotask
+// sandbox exposes units only: UnitCost is then -1.
+func sandboxLine(t *testing.T, s *Stack, pt PlanTenant, lineID int64) billing.LineValue {
+	t.Helper()
+	switch pt.Provider() {
+	case "autotask":
+		user, _ := pt.Integration["username"].(string)
+		n, ok := s.Sandbox.Autotask.Units(user, lineID, s.now())
+		if !ok {
+			t.Fatalf("line %d has no units this month", lineID)
+		}
+		return billing.LineValue{Quantity: n, UnitCost: -1}
+	default:
+		company, _ := pt.Integration["companyId"].(string)
+		a, ok := s.Sandbox.ConnectWise.Addition(company, lineID)
+		if !ok {
+			t.Fatalf("addition %d not found", lineID)
+		}
+		return billing.LineValue{Quantity: int64(a.Quantity), UnitCost: a.UnitCost}
 	}
 }

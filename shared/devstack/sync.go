@@ -1,0 +1,98 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/billing"
+)
+
+// SyncResult is one tenant's demo sync run as the API reports it.
+type SyncResult struct {
+	Tenant  string
+	Run     billing.Run
+	Entries []billing.Entry
+}
+
+// runSync starts a sync run of the tenant through the API (POST
+// /v1/sync-runs), prints a progress line whenever more orgs are done, and
+// reads the finished run's entries.
+func (d *Demo) runSync(ctx context.Context, c *Client, tr TenantResult) (SyncResult, error) {
+	res := SyncResult{Tenant: tr.ID}
+	var started struct {
+		ID string `json:"id"`
+	}
+	if err := c.Call(ctx, http.MethodPost, "/v1/sync-runs", tr.AdminToken, map[string]bool{"dryRun": false}, &started); err != nil {
+		return res, err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	last := int64(-1)
+	for {
+		if err := c.Call(ctx, http.MethodGet, "/v1/sync-runs/"+started.ID, tr.AdminToken, nil, &res.Run); err != nil {
+			return res, err
+		}
+		k := res.Run.Counts
+		done := k.Updated + k.Unchanged + k.Skipped + k.Failed + k.Deferred
+		if done != last {
+			last = done
+			d.printf("  %-17s run %s  %s %d/%d orgs  (updated %d, unchanged %d, skipped %d, failed %d, deferred %d)\n",
+				tr.ID, res.Run.ID, progressBar(done, k.Total, 20), done, k.Total, k.Updated, k.Unchanged, k.Skipped, k.Failed, k.Deferred)
+		}
+		if res.Run.Status != billing.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("run %s still running after 2 minutes", res.Run.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var page struct {
+		Entries []billing.Entry `json:"entries"`
+	}
+	if err := c.Call(ctx, http.MethodGet, "/v1/sync-runs/"+res.Run.ID+"/entries", tr.AdminToken, nil, &page); err != nil {
+		return res, err
+	}
+	res.Entries = page.Entries
+	d.printf("  %-17s run %s %s: %d entries\n", tr.ID, res.Run.ID, res.Run.Status, len(res.Entries))
+	return res, nil
+}
+
+// progressBar renders done/total as a bar of width characters.
+func progressBar(done, total int64, width int) string {
+	n := width
+	if total > 0 {
+		n = int(int64(width) * min(done, total) / total)
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// PrintReport prints the runs' entries as a table: org, company, line,
+// before → after, code.
+func PrintReport(w io.Writer, s *Stack, runs []SyncResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tORG\tCOMPANY\tLINE\tBEFORE → AFTER\tCODE")
+	for _, r := range runs {
+		for _, e := range r.Entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s #%d\t%s → %s\t%s\n", r.Tenant, e.Org, companyName(s.Seed, e.CompanyID),
+				e.Product, e.LineID, lineValue(e.Before), lineValue(e.After), e.Code)
+		}
+	}
+	_ = tw.Flush()
+}
+
+// lineValue renders a line value as "24 × 21.00".
+func lineValue(v *billing.LineValue) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%d × %.2f", v.Quantity, v.UnitCost)
+}
