@@ -7,6 +7,7 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -122,6 +123,8 @@ type Stack struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 	srvs   []*http.Server
+	// apiListener is taken first, so a busy port fails before anything starts.
+	apiListener net.Listener
 }
 
 // Start brings the local system up: AWS stand-ins, table, queues, PSA
@@ -143,6 +146,11 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}()
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+
+	addr := cmp.Or(opt.Addr, DefaultAddr)
+	if s.apiListener, err = net.Listen("tcp", addr); err != nil {
+		return nil, fmt.Errorf("devstack: REST API on %s: %w (is another `make run` still running?)", addr, err)
+	}
 
 	if err := s.startAWS(ctx); err != nil {
 		return nil, err
@@ -287,15 +295,7 @@ func (s *Stack) startAPI(ctx context.Context) error {
 		Runs:                 s.Fanout,
 	})
 	s.api = h
-	addr := s.opt.Addr
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	url, err := s.serve(addr, h)
-	if err != nil {
-		return fmt.Errorf("devstack: REST API on %s: %w (is another `make run` still running?)", addr, err)
-	}
-	s.APIURL = url
+	s.APIURL = s.serveOn(s.apiListener, h)
 	return nil
 }
 
@@ -305,6 +305,12 @@ func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return s.serveOn(l, h), nil
+}
+
+// serveOn serves h on l until Close and returns its base URL.
+func (s *Stack) serveOn(l net.Listener, h http.Handler) string {
+	addr := l.Addr().String()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.srvs = append(s.srvs, srv)
 	s.wg.Add(1)
@@ -314,7 +320,7 @@ func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 			s.log.Error("server stopped", "addr", addr, "err", err)
 		}
 	}()
-	return "http://" + l.Addr().String(), nil
+	return "http://" + addr
 }
 
 // OperatorToken returns a token for the vendor's operators (tenant
@@ -341,6 +347,9 @@ func (s *Stack) Close() {
 			if err := srv.Shutdown(ctx); err != nil {
 				_ = srv.Close()
 			}
+		}
+		if s.apiListener != nil {
+			_ = s.apiListener.Close() // when Start failed before serving it
 		}
 		s.wg.Wait()
 		if s.aws != nil {
