@@ -120,14 +120,23 @@ func (d *Demo) Run(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	c := &Client{Base: d.Stack.APIURL, Now: d.Stack.now}
+	// A tenant that cannot be seeded (say, a real PSA refusing the
+	// credentials) is reported; the other tenant's demo goes on.
+	var failed []error
+	plans := map[string]PlanTenant{}
 	for _, pt := range d.Plan.Tenants {
 		tr, err := d.seedTenant(ctx, c, op, pt)
 		if err != nil {
-			return res, fmt.Errorf("demo tenant %s: %w", pt.ID, err)
+			failed = append(failed, fmt.Errorf("demo tenant %s: %w", pt.ID, err))
+			d.printf("  %-17s failed: %v\n", pt.ID, err)
+			if ctx.Err() != nil {
+				return res, errors.Join(failed...)
+			}
+			continue
 		}
 		res.Tenants = append(res.Tenants, tr)
+		plans[pt.ID] = pt
 	}
-	var failed []error
 	header := false
 	for _, tr := range res.Tenants {
 		if !tr.Sandbox || tr.Kept {
@@ -150,8 +159,8 @@ func (d *Demo) Run(ctx context.Context) (Result, error) {
 		fmt.Fprintln(d.Out)
 		PrintReport(d.Out, d.Stack, res.Syncs)
 	}
-	for i, pt := range d.Plan.Tenants {
-		tr := res.Tenants[i]
+	for _, tr := range res.Tenants {
+		pt := plans[tr.ID]
 		if pt.Alert == nil || !tr.Sandbox || tr.Kept {
 			continue
 		}

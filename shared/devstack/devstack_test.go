@@ -122,15 +122,18 @@ func TestDemo(t *testing.T) {
 func checkPostUsageSample(t *testing.T, s *Stack, res Result) {
 	tr := res.Tenants[0]
 	sample := filepath.Join(repoRoot(t), "events", "local", "usage.json")
+	// The API Gateway v2 sample of the api function works as well.
+	apigw := filepath.Join(repoRoot(t), "events", "api", "02-usage-signed.json")
 	for name, tc := range map[string]struct {
-		secret string
-		status int
+		file, secret string
+		status       int
 	}{
-		"OK":             {tr.SigningSecret, http.StatusOK},
-		"ErrWrongSecret": {"whsec_wrong", http.StatusUnauthorized},
+		"OK":             {sample, tr.SigningSecret, http.StatusOK},
+		"OKAPIGateway":   {apigw, tr.SigningSecret, http.StatusOK},
+		"ErrWrongSecret": {sample, "whsec_wrong", http.StatusUnauthorized},
 	} {
 		t.Run(name, func(t *testing.T) {
-			out, err := PostUsageSample(context.Background(), s.APIURL, tr.ID, tc.secret, sample)
+			out, err := PostUsageSample(context.Background(), s.APIURL, tr.ID, tc.secret, tc.file)
 			if got := StatusOf(err); tc.status != http.StatusOK && got != tc.status {
 				t.Fatalf("got status %d (%v), want %d", got, err, tc.status)
 			}
