@@ -115,7 +115,6 @@ type Stack struct {
 	opt    Options
 	log    *slog.Logger
 	redact *logging.Redactor
-	api    *httpapi.Handler
 	now    func() time.Time
 	aws    *localaws.Stack
 	key    ed25519.PrivateKey
@@ -127,8 +126,12 @@ type Stack struct {
 	apiListener net.Listener
 }
 
-// Start brings the local system up: AWS stand-ins, table, queues, PSA
-// sandbox, API. On error everything started so far is stopped again.
+// Start brings the local system up: it takes the API's port, starts (or
+// finds) DynamoDB Local and moto, creates the table, queues and secret
+// store, serves the PSA sandbox, wires the sync and ticket workers behind
+// their pollers, starts the daily schedule and serves the API. It returns a
+// plain error naming the part that failed (port busy, Java or moto
+// missing, …); everything started so far is stopped again.
 func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	s := &Stack{opt: opt, now: opt.Now, redact: &logging.Redactor{}}
 	out := opt.LogOutput
@@ -294,7 +297,6 @@ func (s *Stack) startAPI(ctx context.Context) error {
 		TicketQueue:          &sqsqueue.Sender{Client: s.SQS, QueueURL: s.TicketQueue.URL},
 		Runs:                 s.Fanout,
 	})
-	s.api = h
 	s.APIURL = s.serveOn(s.apiListener, h)
 	return nil
 }
