@@ -165,3 +165,21 @@ func TestObservationValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestNonBillableFor(t *testing.T) {
+	m := billing.Mapping{NonBillableUsers: 3}
+	for _, tc := range []struct {
+		name    string
+		product billing.Product
+		want    int64
+	}{
+		{"Users", billing.Users, 3},
+		{"StorageNotReduced", "storage_gb", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := m.NonBillableFor(tc.product); got != tc.want {
+				t.Fatalf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -34,6 +34,16 @@ type Mapping struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// NonBillableFor returns what is subtracted from product p's HWM: the
+// non-billable users for the users product, nothing for any other product
+// (storage is not reduced by a user count).
+func (m Mapping) NonBillableFor(p Product) int64 {
+	if p == Users {
+		return m.NonBillableUsers
+	}
+	return 0
+}
+
 // Validate checks a mapping's shape (not its existence in the PSA).
 // Invalid names the first problem.
 func (m *Mapping) Validate() error {

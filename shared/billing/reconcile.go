@@ -63,7 +63,7 @@ type ReconciliationRow struct {
 // the PSA's quantity and unit cost.
 func Reconcile(l ReconciliationLine) ReconciliationRow {
 	r := ReconciliationRow{Org: l.Org, Product: l.Product, CompanyID: l.Mapping.CompanyID, ContractID: l.Mapping.ContractID,
-		LineID: l.LineID, HWM: l.HWM, NonBillable: l.Mapping.NonBillableUsers, Flags: []ReconciliationFlag{}}
+		LineID: l.LineID, HWM: l.HWM, NonBillable: l.Mapping.NonBillableFor(l.Product), Flags: []ReconciliationFlag{}}
 	r.Target = Quantity(l.HWM, r.NonBillable)
 	if l.HasCost {
 		c := l.UnitCost
