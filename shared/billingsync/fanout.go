@@ -195,7 +195,11 @@ func (f *Fanout) Manual(ctx context.Context, tenant string, r billing.Run) (bill
 	if err != nil {
 		return billing.Run{}, err
 	}
-	return f.startRun(ctx, tenant, r, "", byTenant[tenant])
+	set, err := f.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return billing.Run{}, err
+	}
+	return f.startRun(ctx, tenant, r, "", set, byTenant[tenant])
 }
 
 func (f *Fanout) start(ctx context.Context, tenant string, kind billing.RunKind, _ string, orgs []MappedOrg) (billing.Run, error) {
@@ -209,17 +213,13 @@ func (f *Fanout) start(ctx context.Context, tenant string, kind billing.RunKind,
 	}
 	now := f.now()
 	r := billing.Run{ID: billing.NewRunID(now), Kind: kind, Status: billing.Running, StartedAt: now.UTC()}
-	return f.startRun(ctx, tenant, r, now.In(loc).Format("2006-01-02"), orgs)
+	return f.startRun(ctx, tenant, r, now.In(loc).Format("2006-01-02"), set, orgs)
 }
 
 // startRun creates (or finds) the run, sets its total, and queues its orgs,
 // those whose lines need a PSA read first (see order).
-func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, date string, orgs []MappedOrg) (billing.Run, error) {
+func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, date string, set billing.Settings, orgs []MappedOrg) (billing.Run, error) {
 	r.Tenant = tenant
-	set, err := f.Store.BillingSettings(ctx, tenant)
-	if err != nil {
-		return billing.Run{}, err
-	}
 	if r.Month == "" {
 		r.Month = set.BilledMonth(f.now())
 	}

@@ -156,12 +156,25 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 	if _, err := e.store.PutBillingSettings(ctx, name, settings, 0); err != nil {
 		e.tb.Fatal(err)
 	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(t.orgs))
+	sem := make(chan struct{}, 16)
 	for i, o := range t.orgs {
 		m := billing.Mapping{CompanyID: int64(20000 + i), ContractID: o.contractID, NonBillableUsers: o.nonBill, State: billing.Mapped,
 			Lines: []billing.LineMapping{{Product: billing.Users, LineID: o.lineID}}}
-		if _, err := e.store.PutMapping(ctx, name, o.id, m, 0); err != nil {
-			e.tb.Fatal(err)
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := e.store.PutMapping(ctx, name, o.id, m, 0); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		e.tb.Fatal(err)
 	}
 	e.tenants = append(e.tenants, t)
 	e.MustObserve(t, t.orgs)

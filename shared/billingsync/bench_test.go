@@ -1,0 +1,236 @@
+package billingsync_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/sqsqueue"
+)
+
+// BenchmarkDailySync measures the PSA requests of one day's sync of 1,000
+// mapped orgs per PSA, 10% of them with a changed HWM, on a day when a
+// seventh of the lines are due for their weekly drift check (every line was
+// verified the day before, so only the lines whose slot is today are due).
+// It reports psa-req/org for Autotask and ConnectWise.
+func BenchmarkDailySync(b *testing.B) {
+	e := MustEnv(b)
+	at := e.MustTenant("at-bench", psa.Autotask, 1000, 0, nil)
+	cw := e.MustTenant("cw-bench", psa.ConnectWise, 1000, 0, nil)
+	q := &memQueue{}
+	f := *e.fanout
+	f.Queue = q
+	w := e.NewWorker() // one warm worker: its clients' zone and login lookups are done once
+	day := func() {
+		if _, err := f.Scheduled(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		q.mustDeliver(b, w)
+	}
+	day() // day 0: every line written and verified
+	b.ResetTimer()
+	var atReq, cwReq int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e.clock.Add(24 * time.Hour)
+		changeTenPercent(e)
+		e.sb.ResetCounts()
+		b.StartTimer()
+		day()
+		atReq += e.sb.Total("autotask")
+		cwReq += e.sb.Total("connectwise")
+	}
+	b.StopTimer()
+	e.MustAllAtTarget(b)
+	b.ReportMetric(float64(atReq)/float64(b.N*len(at.orgs)), "autotask-psa-req/org")
+	b.ReportMetric(float64(cwReq)/float64(b.N*len(cw.orgs)), "connectwise-psa-req/org")
+}
+
+// memQueue keeps what the fan-out sends and delivers it the way the FIFO
+// queue and Lambda's event source mapping do: each group's messages in
+// order, ten at a time, failed ones again. (The end-to-end tests use moto
+// and the ESM emulator; here moto's FIFO bookkeeping, which grows with the
+// queue's length, would dominate the run time.)
+type memQueue struct {
+	mu   sync.Mutex
+	msgs []billingsync.OutMessage
+}
+
+func (q *memQueue) Send(_ context.Context, msgs []billingsync.OutMessage) error {
+	q.mu.Lock()
+	q.msgs = append(q.msgs, msgs...)
+	q.mu.Unlock()
+	return nil
+}
+
+func (q *memQueue) mustDeliver(tb testing.TB, w *billingsync.Worker) {
+	tb.Helper()
+	q.mu.Lock()
+	msgs := q.msgs
+	q.msgs = nil
+	q.mu.Unlock()
+	var groups []string
+	byGroup := map[string][]billingsync.Delivery{}
+	for i, m := range msgs {
+		if _, ok := byGroup[m.GroupID]; !ok {
+			groups = append(groups, m.GroupID)
+		}
+		byGroup[m.GroupID] = append(byGroup[m.GroupID], billingsync.Delivery{ID: strconv.Itoa(i), Body: m.Body})
+	}
+	for _, g := range groups {
+		pending := byGroup[g]
+		for round := 1; len(pending) > 0; round++ {
+			if round > 5 {
+				tb.Fatalf("group %s: %d messages still failing after 5 receives", g, len(pending))
+			}
+			var again []billingsync.Delivery
+			for i := 0; i < len(pending); i += 10 {
+				batch := pending[i:min(i+10, len(pending))]
+				for k := range batch {
+					batch[k].ReceiveCount = round
+				}
+				failed := w.Handle(context.Background(), batch)
+				for _, d := range batch {
+					if slices.Contains(failed, d.ID) {
+						again = append(again, d)
+					}
+				}
+			}
+			pending = again
+		}
+	}
+}
+
+// countingSQS answers SendMessageBatch with success and counts the calls
+// and messages: the request count of the fan-out does not depend on the
+// queue, and moto's FIFO bookkeeping grows with the queue's length, which
+// would make 100,000 queued messages a benchmark of moto.
+type countingSQS struct {
+	calls, msgs atomic.Int64
+}
+
+func (c *countingSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	c.calls.Add(1)
+	c.msgs.Add(int64(len(in.Entries)))
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id, MessageId: e.Id})
+	}
+	return out, nil
+}
+
+// BenchmarkFanout measures the fan-out of 100,000 mapped orgs (100 tenants
+// of 1,000): DynamoDB requests per org (index queries, runs, settings, the
+// batched reads that order the messages) on DynamoDB Local, and SQS
+// requests per org (SendMessageBatch of ten).
+func BenchmarkFanout(b *testing.B) {
+	const tenants, perTenant = 100, 1000
+	e := MustEnv(b)
+	mustMappedIndex(b, e, tenants, perTenant)
+	sqsAPI := &countingSQS{}
+	f := &billingsync.Fanout{Store: syncstore.Adapter{Store: e.store},
+		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: sqsAPI, QueueURL: "counting"}},
+		Shards: schema.MappedShards, Now: e.clock.Now}
+	b.ResetTimer()
+	var ddb, sqsCalls int64
+	for i := 0; i < b.N; i++ {
+		e.clock.Add(24 * time.Hour) // a new day: new runs
+		e.counter.Reset()
+		before := sqsAPI.calls.Load()
+		runs, err := f.Scheduled(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(runs) != tenants {
+			b.Fatalf("runs: got %d, want %d", len(runs), tenants)
+		}
+		ddb += int64(e.counter.Total())
+		sqsCalls += sqsAPI.calls.Load() - before
+	}
+	b.StopTimer()
+	if got := sqsAPI.msgs.Load(); got != int64(b.N*tenants*perTenant) {
+		b.Fatalf("messages sent: got %d, want %d", got, b.N*tenants*perTenant)
+	}
+	orgs := float64(b.N * tenants * perTenant)
+	b.ReportMetric(float64(ddb)/orgs, "ddb-req/org")
+	b.ReportMetric(float64(sqsCalls)/orgs, "sqs-req/org")
+}
+
+// mustMappedIndex writes mapped org items (with the index keys PutMapping
+// sets) and settings for the tenants with BatchWriteItem, for speed.
+func mustMappedIndex(tb testing.TB, e *env, tenants, perTenant int) {
+	tb.Helper()
+	ctx := context.Background()
+	var items []map[string]types.AttributeValue
+	for t := 0; t < tenants; t++ {
+		tenant := fmt.Sprintf("tenant-%03d", t)
+		if _, err := e.store.PutBillingSettings(ctx, tenant, billing.DefaultSettings(), 0); err != nil {
+			tb.Fatal(err)
+		}
+		for i := 0; i < perTenant; i++ {
+			org := fmt.Sprintf("org-%d", i)
+			m, err := attributevalue.MarshalMap(billing.Mapping{CompanyID: int64(i + 1), ContractID: int64(i + 1), State: billing.Mapped, Version: 1,
+				Lines: []billing.LineMapping{{Product: billing.Users, LineID: int64(i + 1)}}})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			items = append(items, map[string]types.AttributeValue{
+				schema.PartitionKey:       &types.AttributeValueMemberS{Value: "T#" + tenant},
+				schema.SortKey:            &types.AttributeValueMemberS{Value: "ORG#" + org},
+				"org":                     &types.AttributeValueMemberS{Value: org},
+				"mapping":                 &types.AttributeValueMemberM{Value: m},
+				"mappingVersion":          &types.AttributeValueMemberN{Value: "1"},
+				schema.MappedPartitionKey: &types.AttributeValueMemberS{Value: "MAPPED#" + strconv.Itoa((t*perTenant+i)%schema.MappedShards)},
+				schema.MappedSortKey:      &types.AttributeValueMemberS{Value: "T#" + tenant + "#O#" + org},
+			})
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	chunks := make(chan []map[string]types.AttributeValue)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range chunks {
+				var reqs []types.WriteRequest
+				for _, it := range chunk {
+					reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+				}
+				for len(reqs) > 0 {
+					out, err := e.store.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{e.store.Table: reqs}})
+					if err != nil {
+						errs <- err
+						return
+					}
+					reqs = out.UnprocessedItems[e.store.Table]
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(items); i += 25 {
+		chunks <- items[i:min(i+25, len(items))]
+	}
+	close(chunks)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+}
