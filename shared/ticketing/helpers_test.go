@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/autotask"
+	"github.com/psabridge/psabridge/shared/psa/connectwise"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/ticketing"
@@ -27,24 +30,189 @@ import (
 
 func TestMain(m *testing.M) { localaws.Main(m) }
 
-// The fixture's tenant and its Autotask API user (the sample events in
+// The fixture's tenant and time zone (the sample events in
 // events/ticketworker use the same tenant).
 const (
 	tenant   = "demo-msp"
-	atUser   = "api@demo-msp.example"
-	atSecret = "at-s3cret"
-	atCode   = "TRACKING-DEMO"
 	timeZone = "America/Chicago"
 )
 
-// The rule the fixture configures for backup_failed and user_lockout.
-var testRule = alerting.Rule{Enabled: true, PriorityID: 4, StatusID: 1, SourceID: 8, QueueID: 8, DueDays: 2,
-	TitlePrefix: "[RMM] ", MinSeverity: alerting.Warning, CloseOnResolve: true, CompleteStatusID: 5}
+// The fixture's Autotask API user.
+const (
+	atUser   = "api@demo-msp.example"
+	atSecret = "at-s3cret"
+	atCode   = "TRACKING-DEMO"
+)
 
-// fixture is a tenant on DynamoDB Local with an Autotask sandbox, the
-// integration (ticketing on), rules, mapped orgs org-1…org-N on companies
-// 1001…, and a worker.
+// The fixture's ConnectWise login and lookups. Ids are far from 1, 2, 3, and
+// the rule's picks are never the sandbox's defaults, so a field the client
+// drops shows up as a wrong value.
+const (
+	cwCompany  = "demo-msp"
+	cwPublic   = "cw-pub"
+	cwPrivate  = "cw-priv"
+	cwClientID = "5d0e9a31-0000-4000-8000-00000000c11d"
+
+	cwBoardHelpDesk = 60 // the default board
+	cwBoardAlerts   = 61 // the rule's board
+	cwStatusHDNew   = 601
+	cwStatusHDDone  = 602
+	cwStatusNew     = 611 // the alerts board's default status
+	cwStatusTriage  = 613 // the rule's status
+	cwStatusClosed  = 612 // the rule's complete status (a closed status of the board)
+	cwPrioHigh      = 804 // the rule's priority
+	cwPrioNormal    = 805 // the default priority
+	cwSourceEmail   = 902 // the default source
+	cwSourceRMM     = 903 // the rule's source
+)
+
+// sandboxPSA is one PSA dialect as the tests drive it: the sandbox instance
+// with companies 1001…, the integration and credentials pointing at it, a
+// client dialer, the tenant's ticket rule in that PSA's ids, and a
+// provider-neutral view of the tickets and notes the sandbox holds.
+type sandboxPSA struct {
+	name     string
+	provider psa.Provider
+	// rule is the ticket rule for backup_failed and user_lockout (the
+	// fixture sets Type).
+	rule alerting.Rule
+	// lane is the rule's queue (Autotask) or board (ConnectWise).
+	lane int64
+	// sourceVisible says whether the sandbox shows a ticket's source (the
+	// Autotask sandbox's ticket state has none).
+	sourceVisible bool
+	seed          func(sb *sandbox.Server, orgs int)
+	connect       func(srvURL string) (integration.Integration, psa.Credentials)
+	dial          func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error)
+	ticketsMade   func(sb *sandbox.Server) int
+	ticket        func(sb *sandbox.Server, id int64) (ticketView, bool)
+	notes         func(sb *sandbox.Server) []noteView
+}
+
+// ticketView is a sandbox ticket in provider-neutral terms.
+type ticketView struct {
+	ID, CompanyID                   int64
+	Title, Description, ExternalKey string
+	StatusID, PriorityID, SourceID  int64
+	// LaneID is the Autotask queue or the ConnectWise board.
+	LaneID int64
+	Due    time.Time
+	// Closed is the ConnectWise closed flag; for Autotask, whether the
+	// status is the rule's complete status.
+	Closed bool
+}
+
+// noteView is a sandbox ticket note in provider-neutral terms.
+type noteView struct {
+	TicketID int64
+	Text     string
+}
+
+// sandboxPSAs are the PSAs every ticketing test runs against.
+var sandboxPSAs = []sandboxPSA{autotaskPSA(), connectwisePSA()}
+
+// forEachPSA runs test as a subtest per PSA.
+func forEachPSA(t *testing.T, test func(t *testing.T, p sandboxPSA)) {
+	t.Helper()
+	for _, p := range sandboxPSAs {
+		t.Run(p.name, func(t *testing.T) { test(t, p) })
+	}
+}
+
+func autotaskPSA() sandboxPSA {
+	rule := alerting.Rule{Enabled: true, PriorityID: 4, StatusID: 1, SourceID: 8, QueueID: 8, DueDays: 2,
+		TitlePrefix: "[RMM] ", MinSeverity: alerting.Warning, CloseOnResolve: true, CompleteStatusID: 5}
+	return sandboxPSA{
+		name: "Autotask", provider: psa.Autotask, rule: rule, lane: rule.QueueID,
+		seed: func(sb *sandbox.Server, orgs int) {
+			seed := sandbox.AutotaskSeed{Username: atUser, Secret: atSecret, IntegrationCode: atCode}
+			for i := 1; i <= orgs; i++ {
+				seed.Companies = append(seed.Companies, sandbox.AutotaskCompany{ID: companyOf(i), Name: fmt.Sprintf("Client %d", i), Type: 1})
+			}
+			sb.Autotask.AddInstance(seed)
+		},
+		connect: func(srvURL string) (integration.Integration, psa.Credentials) {
+			return integration.Integration{Provider: psa.Autotask, Username: atUser, IntegrationCode: atCode,
+					Endpoints: psa.Endpoints{AutotaskZoneURL: srvURL + "/autotask/atservicesrest/"}},
+				psa.Credentials{Provider: psa.Autotask, Username: atUser, Secret: atSecret, IntegrationCode: atCode}
+		},
+		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
+			return autotask.New(autotask.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		},
+		ticketsMade: func(sb *sandbox.Server) int { return sb.Autotask.TicketsCreated(atUser) },
+		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
+			t, ok := sb.Autotask.Ticket(atUser, id)
+			due, _ := time.Parse(time.RFC3339, t.DueDateTime)
+			return ticketView{ID: t.ID, CompanyID: t.CompanyID, Title: t.Title, Description: t.Description, ExternalKey: t.ExternalID,
+				StatusID: t.Status, PriorityID: t.Priority, LaneID: t.QueueID, Due: due, Closed: t.Status == rule.CompleteStatusID}, ok
+		},
+		notes: func(sb *sandbox.Server) []noteView {
+			var out []noteView
+			for _, n := range sb.Autotask.Notes(atUser) {
+				out = append(out, noteView{TicketID: n.TicketID, Text: n.Title + "\n" + n.Description})
+			}
+			return out
+		},
+	}
+}
+
+func connectwisePSA() sandboxPSA {
+	rule := alerting.Rule{Enabled: true, PriorityID: cwPrioHigh, StatusID: cwStatusTriage, SourceID: cwSourceRMM, BoardID: cwBoardAlerts, DueDays: 2,
+		TitlePrefix: "[RMM] ", MinSeverity: alerting.Warning, CloseOnResolve: true, CompleteStatusID: cwStatusClosed}
+	return sandboxPSA{
+		name: "ConnectWise", provider: psa.ConnectWise, rule: rule, lane: rule.BoardID, sourceVisible: true,
+		seed: func(sb *sandbox.Server, orgs int) {
+			seed := sandbox.ConnectWiseSeed{CompanyID: cwCompany, CompanyName: "Demo MSP", PublicKey: cwPublic, PrivateKey: cwPrivate, ClientID: cwClientID,
+				Boards: []sandbox.CWOption{{ID: cwBoardHelpDesk, Name: "Help Desk", Default: true}, {ID: cwBoardAlerts, Name: "Alerts"}},
+				Statuses: []sandbox.CWBoardItem{
+					{ID: cwStatusHDNew, BoardID: cwBoardHelpDesk, Name: "New", Default: true},
+					{ID: cwStatusHDDone, BoardID: cwBoardHelpDesk, Name: "Closed", Closed: true},
+					{ID: cwStatusNew, BoardID: cwBoardAlerts, Name: "New", Default: true},
+					{ID: cwStatusTriage, BoardID: cwBoardAlerts, Name: "Triage"},
+					{ID: cwStatusClosed, BoardID: cwBoardAlerts, Name: "Closed", Closed: true},
+				},
+				Priorities: []sandbox.CWOption{{ID: cwPrioHigh, Name: "Priority 1 - Critical"}, {ID: cwPrioNormal, Name: "Priority 3 - Normal", Default: true}},
+				Sources:    []sandbox.CWOption{{ID: cwSourceEmail, Name: "Email", Default: true}, {ID: cwSourceRMM, Name: "RMM"}},
+			}
+			for i := 1; i <= orgs; i++ {
+				seed.Companies = append(seed.Companies, sandbox.CWCompany{ID: companyOf(i), Identifier: fmt.Sprintf("Client%d", i), Name: fmt.Sprintf("Client %d", i)})
+			}
+			sb.ConnectWise.AddInstance(seed)
+		},
+		connect: func(srvURL string) (integration.Integration, psa.Credentials) {
+			const site = "na.myconnectwise.net"
+			return integration.Integration{Provider: psa.ConnectWise, Site: site, CompanyID: cwCompany, ClientID: cwClientID,
+					Endpoints: psa.Endpoints{ConnectWiseLoginURL: srvURL + "/connectwise/"}},
+				psa.Credentials{Provider: psa.ConnectWise, Site: site, CompanyID: cwCompany, PublicKey: cwPublic, PrivateKey: cwPrivate, ClientID: cwClientID}
+		},
+		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
+			return connectwise.New(connectwise.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		},
+		ticketsMade: func(sb *sandbox.Server) int { return len(sb.ConnectWise.Tickets(cwCompany)) },
+		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
+			for _, t := range sb.ConnectWise.Tickets(cwCompany) {
+				if t.ID == id {
+					return ticketView{ID: t.ID, CompanyID: t.CompanyID, Title: t.Summary, Description: t.InitialDescription, ExternalKey: t.ExternalXRef,
+						StatusID: t.StatusID, PriorityID: t.PriorityID, SourceID: t.SourceID, LaneID: t.BoardID, Due: t.RequiredDate, Closed: t.Closed}, true
+				}
+			}
+			return ticketView{}, false
+		},
+		notes: func(sb *sandbox.Server) []noteView {
+			var out []noteView
+			for _, n := range sb.ConnectWise.Notes(cwCompany) {
+				out = append(out, noteView{TicketID: n.TicketID, Text: n.Text})
+			}
+			return out
+		},
+	}
+}
+
+// fixture is a tenant on DynamoDB Local with a PSA sandbox, the
+// integration (ticketing on), the PSA's rule for backup_failed and
+// user_lockout, mapped orgs org-1…org-N on companies 1001…, and a worker.
 type fixture struct {
+	psa    sandboxPSA
 	sb     *sandbox.Server
 	store  *dynamo.Store
 	worker *ticketing.Worker
@@ -64,19 +232,15 @@ func (s staticCredentials) FreshPSACredentials(context.Context, string) (psa.Cre
 
 func companyOf(org int) int64 { return int64(1000 + org) }
 
-func mustFixture(tb testing.TB, orgs int) *fixture {
+func mustFixture(tb testing.TB, p sandboxPSA, orgs int) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	f := &fixture{sb: sandbox.New(), store: dynamotest.NewStore(tb, nil), now: time.Date(2026, 3, 7, 15, 0, 0, 0, time.UTC)}
-	seed := sandbox.AutotaskSeed{Username: atUser, Secret: atSecret, IntegrationCode: atCode}
-	for i := 1; i <= orgs; i++ {
-		seed.Companies = append(seed.Companies, sandbox.AutotaskCompany{ID: companyOf(i), Name: fmt.Sprintf("Client %d", i), Type: 1})
-	}
-	f.sb.Autotask.AddInstance(seed)
+	f := &fixture{psa: p, sb: sandbox.New(), store: dynamotest.NewStore(tb, nil), now: time.Date(2026, 3, 7, 15, 0, 0, 0, time.UTC)}
+	p.seed(f.sb, orgs)
 	srv := httptest.NewServer(f.sb)
 	tb.Cleanup(srv.Close)
-	in := integration.Integration{Provider: psa.Autotask, Username: atUser, IntegrationCode: atCode, TicketingEnabled: true,
-		Endpoints: psa.Endpoints{AutotaskZoneURL: srv.URL + "/autotask/atservicesrest/"}}
+	in, creds := p.connect(srv.URL)
+	in.TicketingEnabled = true
 	if _, err := f.store.PutIntegration(ctx, tenant, in, 0); err != nil {
 		tb.Fatal(err)
 	}
@@ -86,7 +250,7 @@ func mustFixture(tb testing.TB, orgs int) *fixture {
 		tb.Fatal(err)
 	}
 	for _, t := range []alerting.Type{alerting.BackupFailed, alerting.UserLockout} {
-		r := testRule
+		r := p.rule
 		r.Type = t
 		if _, err := f.store.PutAlertRule(ctx, tenant, r, 0); err != nil {
 			tb.Fatal(err)
@@ -98,17 +262,67 @@ func mustFixture(tb testing.TB, orgs int) *fixture {
 			tb.Fatal(err)
 		}
 	}
-	creds := psa.Credentials{Provider: psa.Autotask, Username: atUser, Secret: atSecret, IntegrationCode: atCode}
+	now := func() time.Time { return f.now }
 	conn := &integration.Connector{Store: f.store, Credentials: staticCredentials{creds},
 		Dial: func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-			return autotask.New(autotask.Config{Credentials: c, Endpoints: ep,
-				HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
-				Retry:      psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }},
-				Now:        func() time.Time { return f.now }})
+			return p.dial(c, ep, psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
+				psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, now)
 		}}
 	f.worker = &ticketing.Worker{Store: f.store, PSA: conn, LinkBase: "https://portal.example.com/alerts", Backoff: time.Millisecond,
-		Now: func() time.Time { return f.now }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		Now: now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return f
+}
+
+// ticketsMade is how many tickets the worker created in the PSA.
+func (f *fixture) ticketsMade() int { return f.psa.ticketsMade(f.sb) }
+
+// mustTicket returns a ticket of the sandbox.
+func (f *fixture) mustTicket(tb testing.TB, id int64) ticketView {
+	tb.Helper()
+	t, ok := f.psa.ticket(f.sb, id)
+	if !ok {
+		tb.Fatalf("ticket %d: not in the %s sandbox", id, f.psa.name)
+	}
+	return t
+}
+
+// due is when tickets opened now under the fixture's rule fall due.
+func (f *fixture) due(tb testing.TB) time.Time {
+	tb.Helper()
+	return alerting.DueDate(f.now, f.psa.rule.DueDays, mustLoc(tb, timeZone))
+}
+
+// checkOpened fails unless t is the ticket the rule opens for a on
+// org-<org>'s company: company, title (prefix + alert title within the
+// PSA's limit), external key, status, priority, source, queue or board, due
+// date and the link back to the platform.
+func (f *fixture) checkOpened(tb testing.TB, t ticketView, a alerting.Alert, org int) {
+	tb.Helper()
+	r := f.psa.rule
+	want := ticketView{ID: t.ID, CompanyID: companyOf(org), Title: alerting.Title(r.TitlePrefix, a, f.psa.provider.TitleLimit()),
+		Description: t.Description, ExternalKey: a.ExternalKey(), StatusID: r.StatusID, PriorityID: r.PriorityID, SourceID: t.SourceID,
+		LaneID: f.psa.lane, Due: t.Due, Closed: false}
+	if f.psa.sourceVisible {
+		want.SourceID = r.SourceID
+	}
+	if due := f.due(tb); !t.Due.Equal(due) {
+		tb.Errorf("ticket %d: got due %s, want %s", t.ID, t.Due, due.UTC())
+	}
+	if t != want {
+		tb.Errorf("ticket %d:\ngot  %+v\nwant %+v", t.ID, t, want)
+	}
+	if link := alerting.Link("https://portal.example.com/alerts", a); !strings.Contains(t.Description, link) {
+		tb.Errorf("ticket %d: description %q lacks the link %s", t.ID, t.Description, link)
+	}
+}
+
+func mustLoc(tb testing.TB, name string) *time.Location {
+	tb.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
 }
 
 // alert returns an occurrence of alert id on org-<org>.
