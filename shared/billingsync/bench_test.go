@@ -20,6 +20,7 @@ import (
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 )
@@ -181,6 +182,10 @@ func mustMappedIndex(tb testing.TB, e *env, tenants, perTenant int) {
 	for t := 0; t < tenants; t++ {
 		tenant := fmt.Sprintf("tenant-%03d", t)
 		if _, err := e.store.PutBillingSettings(ctx, tenant, billing.DefaultSettings(), 0); err != nil {
+			tb.Fatal(err)
+		}
+		// An integration, so the fan-out also makes its ordering reads.
+		if _, err := e.store.PutIntegration(ctx, tenant, integration.Integration{Provider: psa.Autotask}, 0); err != nil {
 			tb.Fatal(err)
 		}
 		for i := 0; i < perTenant; i++ {
