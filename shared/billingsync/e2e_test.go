@@ -134,7 +134,7 @@ func TestDailySync(t *testing.T) {
 func TestDailySyncUnderFaults(t *testing.T) {
 	e := MustEnv(t)
 	MustThreeTenants(e)
-	e.sb.SetFaults(sandbox.Faults{Seed: 7, Rate500: 0.15, Rate429: 0.05, RetryAfter: time.Millisecond})
+	e.sb.SetFaults(sandbox.Faults{Seed: 7, Rate500: 0.17, Rate429: 0.03, RetryAfter: time.Millisecond})
 	runs := e.MustScheduledRun(3, nil)
 	e.clock.Add(24 * time.Hour)
 	changeTenPercent(e)
