@@ -49,11 +49,20 @@ func TestPlanLine(t *testing.T) {
 		}, LinePlan{Target: LineValue{10, 4}, Changed: true, DriftDue: true, Read: true}},
 		{"NewMonthConnectWiseKnown", func(in LineInput) LineInput { in.Memory = mem(10, 4, "2026-10", notDue); return in },
 			LinePlan{Target: LineValue{10, 4}, Known: true}},
-		{"OtherLineUnknown", func(in LineInput) LineInput { m := mem(10, 4, "2026-11", notDue); m.LineID = 8; in.Memory = m; return in },
+		{"OtherLineUnknown", func(in LineInput) LineInput {
+			m := mem(10, 4, "2026-11", notDue)
+			m.LineID = 8
+			in.Memory = m
+			return in
+		},
 			LinePlan{Target: LineValue{10, 4}, Changed: true, DriftDue: true, Read: true}},
 		{"NonBillableAboveHWM", func(in LineInput) LineInput { in.NonBillable = 20; in.Memory = mem(0, 4, "2026-11", notDue); return in },
 			LinePlan{Target: LineValue{0, 4}, Known: true}},
-		{"KeepCostKnown", func(in LineInput) LineInput { in.HasCost = false; in.Memory = mem(10, 2.5, "2026-11", notDue); return in },
+		{"KeepCostKnown", func(in LineInput) LineInput {
+			in.HasCost = false
+			in.Memory = mem(10, 2.5, "2026-11", notDue)
+			return in
+		},
 			LinePlan{Target: LineValue{10, 2.5}, KeepCost: true, Known: true}},
 		{"KeepCostUnknownReads", func(in LineInput) LineInput { in.HasCost = false; return in },
 			LinePlan{Target: LineValue{10, 0}, KeepCost: true, Changed: true, DriftDue: true, Read: true}},
