@@ -331,7 +331,7 @@ func PlanOf(tenant, org string, m billing.Mapping, l billing.LineMapping, month 
 	}
 	return billing.PlanLine(billing.LineInput{
 		Tenant: tenant, Org: org, Product: l.Product, ContractID: m.ContractID, LineID: l.LineID, Month: month,
-		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableUsers, UnitCost: cost, HasCost: hasCost,
+		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableFor(l.Product), UnitCost: cost, HasCost: hasCost,
 		ZeroDeprovisioned: set.ZeroDeprovisioned, Memory: mem, Traits: TraitsOf(provider), Now: now,
 	})
 }

@@ -96,7 +96,7 @@ func MustEnv(tb testing.TB) *env {
 	srv := httptest.NewServer(e.sb)
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL
-	e.sqs = sqstest.MustClient(tb, e.sqsN)
+	e.sqs = sqstest.Serial(sqstest.MustClient(tb, e.sqsN))
 	e.queue = sqstest.MustFIFO(tb, e.sqs)
 	e.fanout = &billingsync.Fanout{Store: syncstore.Adapter{Store: e.store},
 		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: e.sqs, QueueURL: e.queue.URL}},

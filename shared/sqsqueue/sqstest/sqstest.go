@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/localaws"
@@ -77,4 +79,23 @@ func MustReceiveAll(tb testing.TB, client *sqs.Client, url string) []types.Messa
 		}
 		all = append(all, out.Messages...)
 	}
+}
+
+// Serial returns a client for the same server whose calls run one at a time.
+// Moto's SQS keeps no lock around its queues: two concurrent ReceiveMessage
+// calls on a FIFO queue can both hand out messages of one group, and a
+// delete can drop a message sent at the same moment; real SQS does neither.
+// Tests that poll one queue from several emulated event source mappings
+// share one Serial client, so the emulation stays faithful while the
+// handlers run in parallel.
+func Serial(client *sqs.Client) *sqs.Client {
+	var mu sync.Mutex
+	one := middleware.InitializeMiddlewareFunc("SerializeCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return next.HandleInitialize(ctx, in)
+	})
+	return sqs.New(client.Options(), func(o *sqs.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error { return st.Initialize.Add(one, middleware.Before) })
+	})
 }
