@@ -163,25 +163,29 @@ func decodeSecret(str string, err error, v any) error {
 	return nil
 }
 
-// put writes a secret value, creating the secret, or restoring one that is
-// scheduled for deletion, as needed.
+// put writes a secret value, creating the secret, or first restoring one
+// that is scheduled for deletion, as needed. Writes are rare (admin and
+// operator actions), so it asks DescribeSecret first rather than guess from
+// errors, which differ between Secrets Manager and its emulators.
 func (s *Store) put(ctx context.Context, name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return apperr.Wrap(err, apperr.Internal, "could not encode secret")
 	}
-	_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(b))})
+	value := aws.String(string(b))
+	desc, err := s.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var nf *smtypes.ResourceNotFoundException
-	var inv *smtypes.InvalidRequestException
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &nf):
-		_, err = s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(b))})
-	case errors.As(err, &inv):
-		if _, rerr := s.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); rerr == nil {
-			_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(b))})
+		_, err = s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: value})
+	case err != nil:
+	default:
+		if desc.DeletedDate != nil {
+			if _, err = s.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); err != nil {
+				break
+			}
 		}
+		_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: value})
 	}
 	if err != nil {
 		return apperr.Wrap(err, apperr.Transient, "could not store the secret")

@@ -1,0 +1,68 @@
+package apperr_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+)
+
+func TestHTTPStatus(t *testing.T) {
+	for _, tc := range []struct {
+		code apperr.Code
+		want int
+	}{
+		{apperr.Invalid, 400}, {apperr.Unauthorized, 401}, {apperr.Forbidden, 403}, {apperr.NotFound, 404},
+		{apperr.Conflict, 409}, {apperr.PreconditionFailed, 412}, {apperr.TooLarge, 413}, {apperr.Rejected, 422},
+		{apperr.Transient, 503}, {apperr.Internal, 500}, {"unheard_of", 500},
+	} {
+		t.Run(string(tc.code), func(t *testing.T) {
+			if got := apperr.HTTPStatus(tc.code); got != tc.want {
+				t.Fatalf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClassification(t *testing.T) {
+	cause := errors.New("dial tcp 10.0.0.1:443: secret-host-detail")
+	wrapped := fmt.Errorf("reading lines: %w", &apperr.Error{Code: apperr.Transient, Message: "the PSA is busy",
+		Details: []string{"Too many requests"}, RetryAfter: 7 * time.Second, Err: cause})
+	for _, tc := range []struct {
+		name      string
+		err       error
+		code      apperr.Code
+		message   string
+		details   int
+		transient bool
+	}{
+		{"Nil", nil, "", "internal error", 0, false},
+		{"PlainErrorIsInternal", cause, apperr.Internal, "internal error", 0, false},
+		{"WrappedKeepsCode", wrapped, apperr.Transient, "the PSA is busy", 1, true},
+		{"InternalHidesMessage", apperr.Wrap(cause, apperr.Internal, "boom at %s", "db"), apperr.Internal, "internal error", 0, false},
+		{"Rejected", &apperr.Error{Code: apperr.Rejected, Message: "refused", Details: []string{"a", "b"}}, apperr.Rejected, "refused", 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := apperr.CodeOf(tc.err); got != tc.code {
+				t.Errorf("code: got %q, want %q", got, tc.code)
+			}
+			if got := apperr.MessageOf(tc.err); got != tc.message {
+				t.Errorf("message: got %q, want %q", got, tc.message)
+			}
+			if got := len(apperr.DetailsOf(tc.err)); got != tc.details {
+				t.Errorf("details: got %d, want %d", got, tc.details)
+			}
+			if got := apperr.IsTransient(tc.err); got != tc.transient {
+				t.Errorf("transient: got %v, want %v", got, tc.transient)
+			}
+		})
+	}
+	if got := apperr.RetryAfterOf(wrapped); got != 7*time.Second {
+		t.Fatalf("retry after: got %s, want 7s", got)
+	}
+	if !errors.Is(wrapped, cause) {
+		t.Fatal("got a chain without the cause, want Unwrap to reach it")
+	}
+}
