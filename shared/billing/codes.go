@@ -22,6 +22,18 @@ const (
 	CodePSAUnavailable  Code = "psa_unavailable"
 	CodeDeferred        Code = "deferred"
 	CodeInternal        Code = "internal_error"
+
+	// Mapping health problems that stop a line's write (see CheckMapping);
+	// line_missing above doubles as the health code of a missing line.
+	CodeCompanyGone          Code = Code(CompanyGone)
+	CodeCompanyInactive      Code = Code(CompanyInactive)
+	CodeContractGone         Code = Code(ContractGone)
+	CodeContractOtherCompany Code = Code(ContractOtherCompany)
+	CodeContractCancelled    Code = Code(ContractCancelled)
+	CodeContractEnded        Code = Code(ContractEnded)
+	CodeContractNotRecurring Code = Code(ContractNotRecurring)
+	CodeLineCancelled        Code = Code(LineCancelled)
+	CodeProductMismatch      Code = Code(ProductMismatch)
 )
 
 // CodeInfo documents a code: its level, the org outcome it leads to, when it
@@ -53,6 +65,15 @@ var Codes = []CodeInfo{
 	{CodePSAUnavailable, Warning, OutcomeFailed, "The PSA kept failing or timing out; recorded as warning while retries continue, final after the last delivery.", "Usually nothing: the next daily run retries. If it persists, check the PSA's status."},
 	{CodeDeferred, Warning, OutcomeDeferred, "The tenant's hourly PSA request budget was spent; the org waits for the next hour (final after the last delivery).", "Nothing, or raise the budget in billing settings if runs often defer."},
 	{CodeInternal, Error, OutcomeFailed, "An unexpected error in psabridge.", "Report it with the run id."},
+	{CodeCompanyGone, Error, OutcomeFailed, "Mapping health: the mapped PSA company no longer exists; nothing was written.", "Map the org to the company that now stands for it."},
+	{CodeCompanyInactive, Error, OutcomeFailed, "Mapping health: the mapped PSA company is inactive; nothing was written.", "Reactivate the company in the PSA, or map the org to another company."},
+	{CodeContractGone, Error, OutcomeFailed, "Mapping health: the mapped contract no longer exists; nothing was written.", "Choose the company's current recurring contract in the mapping."},
+	{CodeContractOtherCompany, Error, OutcomeFailed, "Mapping health: the mapped contract now belongs to another company; nothing was written.", "Choose a contract of the mapped company, or map the org to the contract's company."},
+	{CodeContractCancelled, Error, OutcomeFailed, "Mapping health: the mapped contract is cancelled or inactive; nothing was written.", "Choose an active contract, or reactivate this one in the PSA."},
+	{CodeContractEnded, Error, OutcomeFailed, "Mapping health: the mapped contract's end date has passed; nothing was written.", "Renew or extend the contract in the PSA, or choose the current one."},
+	{CodeContractNotRecurring, Error, OutcomeFailed, "Mapping health: the mapped contract is not a recurring-service contract; nothing was written.", "Choose a recurring-service contract (Autotask) or a recurring agreement (ConnectWise)."},
+	{CodeLineCancelled, Error, OutcomeFailed, "Mapping health: the mapped line is cancelled; nothing was written.", "Choose an active line for this product."},
+	{CodeProductMismatch, Error, OutcomeFailed, "Mapping health: the mapped line bills another PSA product than the pushed catalog product; nothing was written.", "Choose the line that bills the catalog product, or change the line's product in the PSA."},
 }
 
 // InfoOf returns the documentation of a code (zero CodeInfo when unknown).

@@ -106,6 +106,9 @@ type PSAView struct {
 	// Lines are the contract's lines (psa.Client.Lines); a line absent
 	// here is missing (ConnectWise leaves cancelled additions out).
 	Lines []psa.ServiceLine
+	// SkipLines leaves the lines unchecked (a tenant-wide check reads
+	// companies and contracts only; the sync checks lines as it reads them).
+	SkipLines bool
 }
 
 // CheckMapping holds a mapping against the PSA's view at time at and
@@ -164,28 +167,43 @@ func CheckMapping(m Mapping, seen MappedNames, v PSAView, catalog map[Product]in
 			Message: fmt.Sprintf("Contract %d%s is not a recurring-service contract, so it cannot carry billed lines.", ct, quoted(c.Name)),
 			Fix:     "Choose a recurring-service contract (Autotask) or a recurring agreement (ConnectWise)."})
 	}
+	if v.SkipLines {
+		return h.sum()
+	}
 	for _, lm := range m.Lines {
-		i := slices.IndexFunc(v.Lines, func(l psa.ServiceLine) bool { return l.ID == lm.LineID })
-		if i < 0 {
-			add(Problem{Code: LineMissing, Product: lm.Product, ContractID: ct, LineID: lm.LineID,
-				Message: fmt.Sprintf("Contract %d has no line %d for %s (deleted or cancelled).", ct, lm.LineID, lm.Product),
-				Fix:     "Choose the contract's line for this product, or add one in the PSA."})
-			continue
+		var line *psa.ServiceLine
+		if i := slices.IndexFunc(v.Lines, func(l psa.ServiceLine) bool { return l.ID == lm.LineID }); i >= 0 {
+			line = &v.Lines[i]
 		}
-		l := v.Lines[i]
-		if l.Cancelled {
-			add(Problem{Code: LineCancelled, Product: lm.Product, ContractID: ct, LineID: l.ID,
-				Message: fmt.Sprintf("Line %d%s of contract %d is cancelled.", l.ID, quoted(l.Name), ct),
-				Fix:     "Choose an active line for this product."})
-			continue
-		}
-		if want, ok := catalog[lm.Product]; ok && want != 0 && l.ServiceID != want {
-			add(Problem{Code: ProductMismatch, Product: lm.Product, ContractID: ct, LineID: l.ID,
-				Message: fmt.Sprintf("Line %d%s bills PSA product %d, but %s is catalog product %d.", l.ID, quoted(l.Name), l.ServiceID, lm.Product, want),
-				Fix:     "Choose the line that bills the catalog product, or change the line's product in the PSA."})
+		if p := CheckLine(m, lm, line, catalog); p != nil {
+			add(*p)
 		}
 	}
 	return h.sum()
+}
+
+// CheckLine checks one mapped line against the PSA's line (nil when the
+// contract has no such line): missing, cancelled, or billing another
+// catalog item than the product's (catalog as in CheckMapping). nil when
+// the line is fine.
+func CheckLine(m Mapping, lm LineMapping, l *psa.ServiceLine, catalog map[Product]int64) *Problem {
+	ct := m.ContractID
+	switch {
+	case l == nil:
+		return &Problem{Code: LineMissing, Severity: SeverityError, Product: lm.Product, ContractID: ct, LineID: lm.LineID,
+			Message: fmt.Sprintf("Contract %d has no line %d for %s (deleted or cancelled).", ct, lm.LineID, lm.Product),
+			Fix:     "Choose the contract's line for this product, or add one in the PSA."}
+	case l.Cancelled:
+		return &Problem{Code: LineCancelled, Severity: SeverityError, Product: lm.Product, ContractID: ct, LineID: l.ID,
+			Message: fmt.Sprintf("Line %d%s of contract %d is cancelled.", l.ID, quoted(l.Name), ct),
+			Fix:     "Choose an active line for this product."}
+	}
+	if want, ok := catalog[lm.Product]; ok && want != 0 && l.ServiceID != want {
+		return &Problem{Code: ProductMismatch, Severity: SeverityError, Product: lm.Product, ContractID: ct, LineID: l.ID,
+			Message: fmt.Sprintf("Line %d%s bills PSA product %d, but %s is catalog product %d.", l.ID, quoted(l.Name), l.ServiceID, lm.Product, want),
+			Fix:     "Choose the line that bills the catalog product, or change the line's product in the PSA."}
+	}
+	return nil
 }
 
 // sum sets the status from the problems.
@@ -217,4 +235,36 @@ func quoted(name string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%q)", name)
+}
+
+// RunHealth is the mapping health of a tenant's mapped orgs as a run found
+// it before writing: the problems of the orgs that have any (orgs covered
+// and absent are healthy). An org whose mapping changed after CheckedAt is
+// not covered.
+type RunHealth struct {
+	CheckedAt time.Time         `json:"checkedAt"`
+	Orgs      map[string]Health `json:"orgs"`
+	// Truncated is set when problems of more orgs than MaxHealthOrgs were
+	// found: orgs with problems may be missing from Orgs, so an org absent
+	// from it is not known to be healthy.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// MaxHealthOrgs bounds the orgs with problems a RunHealth item holds, so it
+// stays well under DynamoDB's 400 KB.
+const MaxHealthOrgs = 400
+
+// Covers reports whether the snapshot says anything about org, whose
+// mapping was last saved at mappedAt, and its health if so.
+func (h RunHealth) Covers(org string, mappedAt time.Time) (Health, bool) {
+	if h.CheckedAt.IsZero() || mappedAt.After(h.CheckedAt) {
+		return Health{}, false
+	}
+	if got, ok := h.Orgs[org]; ok {
+		return got, true
+	}
+	if h.Truncated {
+		return Health{}, false
+	}
+	return Health{Status: HealthOK, Problems: []Problem{}, CheckedAt: h.CheckedAt}, true
 }

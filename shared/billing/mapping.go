@@ -29,6 +29,9 @@ type Mapping struct {
 	Lines            []LineMapping `json:"lines"`
 	NonBillableUsers int64         `json:"nonBillableUsers"`
 	State            MappingState  `json:"state"`
+	// Seen are the PSA's names of the company and contract when the
+	// mapping was saved: display only, kept to show a rename (old → new).
+	Seen MappedNames `json:"seen"`
 	// Version increases with every write; the API exposes it as the ETag.
 	Version   int64     `json:"version"`
 	UpdatedAt time.Time `json:"updatedAt"`

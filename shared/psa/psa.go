@@ -283,6 +283,15 @@ type Client interface {
 	Contract(ctx context.Context, id int64) (Contract, error)
 	// Lines lists the service lines of a contract.
 	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
+	// CompaniesByID returns the companies with the given ids, active or
+	// not, in as few requests as the API allows (the mapping health check
+	// of a whole tenant). Ids the PSA does not have are absent from the
+	// map (not an error).
+	CompaniesByID(ctx context.Context, ids []int64) (map[int64]Company, error)
+	// ContractsByID returns the contracts with the given ids, of any type
+	// and status, in as few requests as the API allows. Ids the PSA does
+	// not have are absent from the map (not an error).
+	ContractsByID(ctx context.Context, ids []int64) (map[int64]Contract, error)
 
 	// ReadLines returns the state, in the period containing at, of every
 	// line in refs that exists, in as few requests as the API allows. Lines
