@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -269,7 +268,7 @@ func mustFixture(tb testing.TB, p sandboxPSA, orgs int) *fixture {
 				psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, now)
 		}}
 	f.worker = &ticketing.Worker{Store: f.store, PSA: conn, LinkBase: "https://portal.example.com/alerts", Backoff: time.Millisecond,
-		Now: now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		Now: now, Logger: slog.New(slog.DiscardHandler)}
 	return f
 }
 
