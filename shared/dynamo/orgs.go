@@ -166,15 +166,25 @@ type MappedOrg struct {
 }
 
 // MappedOrgs calls each for every mapped org in one shard of the index
-// (0 ≤ shard < schema.MappedShards), all pages. Shards can be read in parallel.
-func (s *Store) MappedOrgs(ctx context.Context, shard int, each func(MappedOrg) error) error {
+// (0 ≤ shard < schema.MappedShards), all pages; of one tenant only when
+// tenant is not empty (a key-condition prefix, so other tenants' orgs are
+// never read). Shards can be read in parallel.
+func (s *Store) MappedOrgs(ctx context.Context, shard int, tenant string, each func(MappedOrg) error) error {
+	cond := "#pk = :pk"
+	names := map[string]string{"#pk": schema.MappedPartitionKey}
+	values := map[string]types.AttributeValue{
+		":pk": &types.AttributeValueMemberS{Value: "MAPPED#" + strconv.Itoa(shard)}}
+	if tenant != "" {
+		cond += " AND begins_with(#sk, :prefix)"
+		names["#sk"] = schema.MappedSortKey
+		values[":prefix"] = &types.AttributeValueMemberS{Value: mappedSK(tenant, "")}
+	}
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                aws.String(s.Table),
-		IndexName:                aws.String(schema.MappedIndex),
-		KeyConditionExpression:   aws.String("#pk = :pk"),
-		ExpressionAttributeNames: map[string]string{"#pk": schema.MappedPartitionKey},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "MAPPED#" + strconv.Itoa(shard)}},
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(schema.MappedIndex),
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -186,8 +196,11 @@ func (s *Store) MappedOrgs(ctx context.Context, shard int, each func(MappedOrg) 
 			if err != nil {
 				return err
 			}
-			tenant := strings.TrimPrefix(str(item, schema.PartitionKey), "T#")
-			if err := each(MappedOrg{Tenant: tenant, Org: o.ID, Mapping: *o.Mapping}); err != nil {
+			if o.Mapping == nil {
+				continue
+			}
+			owner := strings.TrimPrefix(str(item, schema.PartitionKey), "T#")
+			if err := each(MappedOrg{Tenant: owner, Org: o.ID, Mapping: *o.Mapping}); err != nil {
 				return err
 			}
 		}

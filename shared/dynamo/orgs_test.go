@@ -45,7 +45,7 @@ func TestOrgsAndMappings(t *testing.T) {
 	countMapped := func() int {
 		n := 0
 		for shard := range schema.MappedShards {
-			if err := store.MappedOrgs(ctx, shard, func(mo dynamo.MappedOrg) error { n++; return nil }); err != nil {
+			if err := store.MappedOrgs(ctx, shard, "", func(mo dynamo.MappedOrg) error { n++; return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -363,34 +363,3 @@ func (s *Store) batchPut(ctx context.Context, items []map[string]types.Attribute
 	}
 	return nil
 }
-
-// TenantMappedOrgs calls each for every mapped org of one tenant in one
-// shard of the mapped-org index (a key condition on the sort key prefix, so
-// other tenants' items are never read).
-func (s *Store) TenantMappedOrgs(ctx context.Context, shard int, tenant string, each func(MappedOrg) error) error {
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                aws.String(s.Table),
-		IndexName:                aws.String(schema.MappedIndex),
-		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
-		ExpressionAttributeNames: map[string]string{"#pk": schema.MappedPartitionKey, "#sk": schema.MappedSortKey},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     &types.AttributeValueMemberS{Value: "MAPPED#" + strconv.Itoa(shard)},
-			":prefix": &types.AttributeValueMemberS{Value: "T#" + tenant + "#O#"}},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return classify(err, "list mapped orgs")
-		}
-		for _, item := range page.Items {
-			o, err := orgFromItem(item)
-			if err != nil {
-				return err
-			}
-			if err := each(MappedOrg{Tenant: tenant, Org: o.ID, Mapping: *o.Mapping}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

@@ -28,10 +28,7 @@ func (a Adapter) MappedOrgs(ctx context.Context, shard int, tenant string, each 
 	conv := func(m dynamo.MappedOrg) error {
 		return each(billingsync.MappedOrg{Tenant: m.Tenant, Org: m.Org, Mapping: m.Mapping})
 	}
-	if tenant != "" {
-		return a.Store.TenantMappedOrgs(ctx, shard, tenant, conv)
-	}
-	return a.Store.MappedOrgs(ctx, shard, conv)
+	return a.Store.MappedOrgs(ctx, shard, tenant, conv)
 }
 
 // HighWaterMarks returns the HWM values of the month for keys that have one.
