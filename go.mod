@@ -6,10 +6,13 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.36.3
 	github.com/aws/aws-sdk-go-v2/config v1.29.14
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.43.1
+	github.com/aws/aws-sdk-go-v2/service/lambda v1.71.2
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.35.4
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.38.5
 	github.com/awslabs/aws-lambda-go-api-proxy v0.16.2
 )
+
+require github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.6.10 // indirect
 
 require (
 	github.com/aws/aws-lambda-go v1.48.0

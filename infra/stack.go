@@ -172,8 +172,9 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 		p.MaxEventAge = awscdk.Duration_Hours(jsii.Number(1))
 		p.OnFailure = awslambdadestinations.NewSqsDestination(fanoutFailures)
 	})
+	// Run-now: the api stores the run and invokes the fan-out asynchronously;
+	// it never writes to the sync queue itself.
 	api := fn(FnAPI, map[string]*string{
-		"PSABRIDGE_SYNC_QUEUE_URL":  s.SyncQueue.QueueUrl(),
 		"PSABRIDGE_FANOUT_FUNCTION": fanout.FunctionName(),
 		"PSABRIDGE_TENANT_CLAIM":    jsii.String(cfg.TenantClaim),
 		"PSABRIDGE_ROLES_CLAIM":     jsii.String(cfg.RolesClaim),
@@ -205,7 +206,6 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 		"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
 		// A tenant re-provisioned while its old secret awaits deletion restores it.
 		"secretsmanager:RestoreSecret")...)
-	allow(api, []*string{s.SyncQueue.QueueArn()}, "sqs:SendMessage")
 	// Unqualified ARN only: the api invokes $LATEST, never a version or alias.
 	allow(api, []*string{fanout.FunctionArn()}, "lambda:InvokeFunction")
 

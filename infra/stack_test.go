@@ -263,7 +263,7 @@ func TestFunctions(t *testing.T) {
 	fns := functionByName(t)
 	common := []string{"PSABRIDGE_TABLE", "PSABRIDGE_SECRET_PREFIX"}
 	wantEnv := map[string][]string{
-		"Api":          append(common, "PSABRIDGE_SYNC_QUEUE_URL", "PSABRIDGE_FANOUT_FUNCTION", "PSABRIDGE_TENANT_CLAIM", "PSABRIDGE_ROLES_CLAIM", "PSABRIDGE_BILLING_ROLE"),
+		"Api":          append(common, "PSABRIDGE_FANOUT_FUNCTION", "PSABRIDGE_TENANT_CLAIM", "PSABRIDGE_ROLES_CLAIM", "PSABRIDGE_BILLING_ROLE"),
 		"Webhook":      append(common, "PSABRIDGE_TICKET_QUEUE_URL"),
 		"Fanout":       append(common, "PSABRIDGE_SYNC_QUEUE_URL"),
 		"SyncWorker":   common,
@@ -300,7 +300,7 @@ func TestFunctions(t *testing.T) {
 		})
 	}
 	api := fns["Api"].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
-	for k, want := range map[string]string{"PSABRIDGE_FANOUT_FUNCTION": "Fanout", "PSABRIDGE_SYNC_QUEUE_URL": "SyncQueue",
+	for k, want := range map[string]string{"PSABRIDGE_FANOUT_FUNCTION": "Fanout",
 		"PSABRIDGE_TENANT_CLAIM": "tenant", "PSABRIDGE_ROLES_CLAIM": "roles", "PSABRIDGE_BILLING_ROLE": "billing-admin"} {
 		if got := render(api[k]); got != want {
 			t.Errorf("api %s: got %s, want %s", k, got, want)
@@ -530,7 +530,6 @@ var wantPermissions = map[string][]grant{
 		{"logs:CreateLogStream logs:PutLogEvents", "ApiLogs.Arn"},
 		{ddbRW, "Table.Arn Table.Arn/index/GSI1"},
 		{secretRO + " secretsmanager:CreateSecret secretsmanager:PutSecretValue secretsmanager:DeleteSecret secretsmanager:RestoreSecret", platformSecrs + " " + psaSecrs},
-		{"sqs:SendMessage", "SyncQueue.Arn"},
 		{"lambda:InvokeFunction", "Fanout.Arn"},
 	},
 	"WebhookRole": {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/psabridge/psabridge/shared/lambdainvoke"
 	"log/slog"
 	"net/http"
 	"os"
@@ -83,13 +85,16 @@ func build(ctx context.Context, getenv func(string) string) (http.Handler, error
 		AllowCustomEndpoints: customEndpoints,
 		Metrics:              metrics.Default,
 	}
-	if q := getenv("PSABRIDGE_SYNC_QUEUE_URL"); q != "" {
-		api.Runs = &billingsync.Fanout{
-			Store:  syncstore.Adapter{Store: store},
-			Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: q}},
-			Shards: schema.MappedShards,
-			Log:    api.Logger,
-		}
+	fanout := &billingsync.Fanout{Store: syncstore.Adapter{Store: store}, Shards: schema.MappedShards, Log: api.Logger}
+	switch fn, q := getenv("PSABRIDGE_FANOUT_FUNCTION"), getenv("PSABRIDGE_SYNC_QUEUE_URL"); {
+	case fn != "":
+		// In AWS: the fan-out function queues the orgs; the request returns at once.
+		inv := lambdainvoke.Invoker{Client: awslambda.NewFromConfig(cfg), Function: fn}
+		fanout.Invoke = func(ctx context.Context, req billingsync.StartRequest) error { return inv.InvokeAsync(ctx, req) }
+		api.Runs = fanout
+	case q != "":
+		fanout.Queue = syncstore.Queue{Sender: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: q}}
+		api.Runs = fanout
 	}
 	return httpapi.New(api), nil
 }

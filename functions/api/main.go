@@ -11,8 +11,10 @@
 //	PSABRIDGE_TENANT_CLAIM            JWT claim naming the tenant (default tenant)
 //	PSABRIDGE_ROLES_CLAIM             JWT claim listing roles (default roles)
 //	PSABRIDGE_BILLING_ROLE            role admin routes need (default billing-admin)
-//	PSABRIDGE_SYNC_QUEUE_URL          FIFO sync queue, for POST /v1/sync-runs
-//	PSABRIDGE_FANOUT_FUNCTION         the fan-out function (reserved: run-now queues directly)
+//	PSABRIDGE_FANOUT_FUNCTION         the fan-out function: POST /v1/sync-runs stores the run and
+//	                                  invokes it asynchronously (how it runs in AWS)
+//	PSABRIDGE_SYNC_QUEUE_URL          without a fan-out function: the FIFO sync queue, which
+//	                                  POST /v1/sync-runs fills in the request (local runs)
 //	PSABRIDGE_ALLOW_PRIVATE_PSA       "true": PSA clients may reach loopback over http (local runs)
 //	PSABRIDGE_ALLOW_CUSTOM_ENDPOINTS  "true": PUT /v1/integration may carry endpoints (local runs)
 package main

@@ -71,6 +71,10 @@ type Fanout struct {
 	Shards int
 	Now    func() time.Time
 	Log    *slog.Logger
+	// Invoke, when set, hands run-now requests to the fan-out function
+	// (asynchronous Lambda invocation) instead of queueing the orgs in the
+	// caller's process: StartRun stores the run and returns at once.
+	Invoke func(ctx context.Context, req StartRequest) error
 }
 
 func (f *Fanout) now() time.Time {
@@ -172,8 +176,25 @@ func (f *Fanout) StartRun(ctx context.Context, tenant string, dryRun bool) (stri
 	if err := f.checkNoneRunning(ctx, tenant); err != nil {
 		return "", err
 	}
-	r, err := f.Manual(ctx, tenant, f.NewManualRun(dryRun))
-	return r.ID, err
+	if f.Invoke == nil {
+		r, err := f.Manual(ctx, tenant, f.NewManualRun(dryRun))
+		return r.ID, err
+	}
+	set, err := f.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	r := f.NewManualRun(dryRun)
+	r.Tenant, r.Month = tenant, set.BilledMonth(f.now())
+	// Stored now so the run is visible at once; the fan-out finds it, sets
+	// its total and queues the orgs.
+	if _, _, err := f.Store.CreateRun(ctx, tenant, r, ""); err != nil {
+		return "", err
+	}
+	if err := f.Invoke(ctx, StartRequest{Tenant: tenant, DryRun: dryRun, RunID: r.ID}); err != nil {
+		return "", err
+	}
+	return r.ID, nil
 }
 
 func (f *Fanout) checkNoneRunning(ctx context.Context, tenant string) error {

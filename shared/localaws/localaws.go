@@ -65,7 +65,9 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
+	// C1 only and the serial collector: DynamoDB Local serves short test
+	// runs on 2 cores, where a cold JVM spends most of its CPU compiling.
+	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
 		"-jar", jar, "-port", strconv.Itoa(ddbPort), "-disableTelemetry"}
 	if opt.Dir != "" {
 		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
