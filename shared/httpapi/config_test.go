@@ -124,7 +124,7 @@ func TestMapping(t *testing.T) {
 		}
 		n := 0
 		for shard := 0; shard < 16; shard++ {
-			_ = e.Store.MappedOrgs(ctx(), shard, func(dynamo.MappedOrg) error { n++; return nil })
+			_ = e.Store.MappedOrgs(ctx(), shard, "", func(dynamo.MappedOrg) error { n++; return nil })
 		}
 		if n != 0 {
 			t.Errorf("got %d orgs in the mapped index, want 0 after disabling", n)

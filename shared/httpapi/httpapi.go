@@ -58,6 +58,11 @@ type Store interface {
 
 	AlertRules(ctx context.Context, tenant string) ([]alerting.Rule, error)
 	PutAlertRule(ctx context.Context, tenant string, r alerting.Rule, ifVersion int64) (alerting.Rule, error)
+
+	Catalog(ctx context.Context, tenant string) (billing.Catalog, error)
+	PutCatalog(ctx context.Context, tenant string, c billing.Catalog, ifVersion int64) (billing.Catalog, error)
+	// LatestRunHealth is the mapping health the newest run recorded.
+	LatestRunHealth(ctx context.Context, tenant string) (billing.RunHealth, bool, error)
 }
 
 // Secrets is what the API needs from the secret store (implemented by

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
@@ -18,6 +19,32 @@ type orgView struct {
 	State   billing.MappingState      `json:"state"`
 	Mapping *billing.Mapping          `json:"mapping,omitempty"`
 	Usage   map[billing.Product]int64 `json:"usage"`
+	// Health is a mapped org's mapping health as the sync last recorded it
+	// (no PSA request on list); see GET /v1/orgs/{org}/mapping/health.
+	Health *orgHealth `json:"health,omitempty"`
+}
+
+// orgHealth is the health column of GET /v1/orgs.
+type orgHealth struct {
+	// Status is ok, warning or broken, or unchecked when no run checked
+	// the mapping since it was saved.
+	Status    string                `json:"status"`
+	Codes     []billing.ProblemCode `json:"codes"`
+	CheckedAt *time.Time            `json:"checkedAt,omitempty"`
+}
+
+// healthColumn renders the recorded health of an org's mapping.
+func healthColumn(o billing.Org, recorded billing.RunHealth, found bool) *orgHealth {
+	if o.State() != billing.Mapped {
+		return nil
+	}
+	if found {
+		if hl, ok := recorded.Covers(o.ID, o.Mapping.UpdatedAt); ok {
+			at := hl.CheckedAt
+			return &orgHealth{Status: string(hl.Status), Codes: hl.Codes(), CheckedAt: &at}
+		}
+	}
+	return &orgHealth{Status: "unchecked", Codes: []billing.ProblemCode{}}
 }
 
 type orgsResponse struct {
@@ -46,10 +73,16 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	recorded, found, err := h.cfg.Store.LatestRunHealth(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	byID := map[string]*orgView{}
 	resp := orgsResponse{Month: month, Orgs: make([]orgView, 0, len(orgs))}
 	for _, o := range orgs {
-		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{}})
+		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{},
+			Health: healthColumn(o, recorded, found)})
 	}
 	for _, u := range usage {
 		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
@@ -152,10 +185,12 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 	case version == anyVersion:
 		version = cur.Version
 	}
-	if err := checkMapping(r.Context(), c, m); err != nil {
+	seen, err := checkMapping(r.Context(), c, m)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	m.Seen = seen
 	saved, err := h.cfg.Store.PutMapping(r.Context(), tenant, org, m, version)
 	if err != nil {
 		h.fail(w, r, err)
@@ -165,29 +200,32 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkMapping verifies against the PSA that the company exists, the
-// contract belongs to it, and every line belongs to the contract.
-// Rejected names the first mismatch.
-func checkMapping(ctx context.Context, c psa.Client, m billing.Mapping) error {
-	if _, err := c.Company(ctx, m.CompanyID); err != nil {
-		return notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)
+// contract belongs to it, and every line belongs to the contract, and
+// returns the company's and contract's names as the PSA has them now (kept
+// with the mapping to show a later rename). Rejected names the first
+// mismatch.
+func checkMapping(ctx context.Context, c psa.Client, m billing.Mapping) (billing.MappedNames, error) {
+	company, err := c.Company(ctx, m.CompanyID)
+	if err != nil {
+		return billing.MappedNames{}, notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)
 	}
 	contract, err := c.Contract(ctx, m.ContractID)
 	if err != nil {
-		return notInPSA(err, "contract %d does not exist in the PSA", m.ContractID)
+		return billing.MappedNames{}, notInPSA(err, "contract %d does not exist in the PSA", m.ContractID)
 	}
 	if contract.CompanyID != m.CompanyID {
-		return apperr.New(apperr.Rejected, "contract %d belongs to another company, not %d", m.ContractID, m.CompanyID)
+		return billing.MappedNames{}, apperr.New(apperr.Rejected, "contract %d belongs to another company, not %d", m.ContractID, m.CompanyID)
 	}
 	lines, err := c.Lines(ctx, m.ContractID)
 	if err != nil {
-		return notInPSA(err, "contract %d has no lines in the PSA", m.ContractID)
+		return billing.MappedNames{}, notInPSA(err, "contract %d has no lines in the PSA", m.ContractID)
 	}
 	for _, l := range m.Lines {
 		if !slices.ContainsFunc(lines, func(s psa.ServiceLine) bool { return s.ID == l.LineID }) {
-			return apperr.New(apperr.Rejected, "line %d is not a line of contract %d", l.LineID, m.ContractID)
+			return billing.MappedNames{}, apperr.New(apperr.Rejected, "line %d is not a line of contract %d", l.LineID, m.ContractID)
 		}
 	}
-	return nil
+	return billing.MappedNames{Company: company.Name, Contract: contract.Name}, nil
 }
 
 // notInPSA turns a PSA NotFound into Rejected (the request names something

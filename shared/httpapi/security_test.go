@@ -177,6 +177,16 @@ var isolationCases = map[operation]isolationCase{
 	"GET /v1/sync-runs/{id}":         {want: []int{404}},
 	"GET /v1/sync-runs/{id}/entries": {want: []int{404}},
 	"GET /v1/alerts":                 {want: []int{200, 404}},
+	// Mapping tools: B reads and writes only its own catalog, gets 404 for
+	// A's org, and lists only its own (no) orgs.
+	"GET /v1/catalog":                        {want: []int{200}},
+	"PUT /v1/catalog":                        {body: `{"products":[]}`, want: []int{200}},
+	"POST /v1/catalog/push":                  {want: []int{400}},
+	"GET /v1/psa/catalog-options":            {want: []int{200}},
+	"GET /v1/orgs/{org}/mapping/health":      {want: []int{404}},
+	"GET /v1/orgs/{org}/mapping/suggestions": {want: []int{404}},
+	"GET /v1/mapping-suggestions":            {want: []int{200}},
+	"GET /v1/reconciliation":                 {want: []int{200}},
 }
 
 var deleteLast = []operation{"DELETE /v1/orgs/{org}/mapping", "DELETE /v1/integration"}

@@ -1,0 +1,363 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/psa"
+)
+
+// Tools that help admins get mappings right and keep them right: a live
+// health check of a mapping, suggested mappings (never applied without an
+// explicit PUT), and the month-end reconciliation report.
+
+func init() { routeSets = append(routeSets, (*Handler).routesMappingTools) }
+
+func (h *Handler) routesMappingTools() {
+	billingAdmin := func(fn http.HandlerFunc) http.HandlerFunc { return h.admin(h.cfg.BillingRole, fn) }
+	h.handle("GET /v1/orgs/{org}/mapping/health", billingAdmin(h.getMappingHealth))
+	h.handle("GET /v1/orgs/{org}/mapping/suggestions", billingAdmin(h.getMappingSuggestions))
+	h.handle("GET /v1/mapping-suggestions", billingAdmin(h.getBulkSuggestions))
+	h.handle("GET /v1/reconciliation", billingAdmin(h.getReconciliation))
+}
+
+// psaView reads what the PSA says about a mapping: company, contract and
+// the contract's lines (3 requests). NotFound answers become nil parts.
+func psaView(ctx context.Context, c psa.Client, m billing.Mapping) (billing.PSAView, error) {
+	var v billing.PSAView
+	co, err := c.Company(ctx, m.CompanyID)
+	switch {
+	case err == nil:
+		v.Company = &co
+	case !apperr.Is(err, apperr.NotFound):
+		return v, psaError(err)
+	}
+	ct, err := c.Contract(ctx, m.ContractID)
+	switch {
+	case err == nil:
+		v.Contract = &ct
+	case !apperr.Is(err, apperr.NotFound):
+		return v, psaError(err)
+	default:
+		return v, nil
+	}
+	lines, err := c.Lines(ctx, m.ContractID)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return v, psaError(err)
+	}
+	v.Lines = lines
+	return v, nil
+}
+
+// getMappingHealth checks an org's mapping against the PSA now: company
+// gone, inactive or renamed; contract gone, of another company, cancelled,
+// ended or not recurring; lines missing, cancelled or billing another
+// product than the pushed catalog's. Everything is identified by PSA ids.
+func (h *Handler) getMappingHealth(w http.ResponseWriter, r *http.Request) {
+	org, err := orgParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	m, err := h.storedMapping(r.Context(), tenant, org)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, _, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cat, err := h.cfg.Store.Catalog(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, err := psaView(r.Context(), c, m)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, billing.CheckMapping(m, m.Seen, v, cat.ServiceIDs(), h.now().UTC()))
+}
+
+// suggestionLimit is how many companies a suggestion ranks.
+const suggestionLimit = 5
+
+// proposal is a complete mapping a suggestion proposes: the body of a
+// PUT /v1/orgs/{org}/mapping the admin may send.
+type proposal struct {
+	CompanyID  int64                 `json:"companyId"`
+	ContractID int64                 `json:"contractId"`
+	Lines      []billing.LineMapping `json:"lines"`
+}
+
+type suggestionView struct {
+	Org       string                      `json:"org"`
+	Name      string                      `json:"name"`
+	Companies []billing.CompanySuggestion `json:"companies"`
+	Proposal  *proposal                   `json:"proposal,omitempty"`
+}
+
+// suggestionContext is what ranking needs, read once per request.
+type suggestionContext struct {
+	client    psa.Client
+	in        integration.Integration
+	companies []psa.Company
+	chosen    []int64
+}
+
+// suggestionInputs reads the chosen company types and the companies of
+// those types (each one cached PSA read, shared with the pickers).
+func (h *Handler) suggestionInputs(ctx context.Context, tenant string) (suggestionContext, error) {
+	c, in, err := h.client(ctx, tenant)
+	if err != nil {
+		return suggestionContext{}, err
+	}
+	types, err := h.companyTypes(ctx, tenant, in, c)
+	if err != nil {
+		return suggestionContext{}, err
+	}
+	chosen := chosenTypes(in, types)
+	all, err := cached(h.pickers, pickerKey(tenant, in, "companies "+joinIDs(chosen)), func() ([]psa.Company, error) {
+		if len(chosen) == 0 {
+			return []psa.Company{}, nil
+		}
+		return c.Companies(ctx, psa.CompanyFilter{TypeIDs: chosen})
+	})
+	if err != nil {
+		return suggestionContext{}, psaError(err)
+	}
+	return suggestionContext{client: c, in: in, companies: all, chosen: chosen}, nil
+}
+
+// rank ranks the companies for one org.
+func (sc suggestionContext) rank(org billing.Org) suggestionView {
+	name := org.Name
+	if name == "" {
+		name = org.ID
+	}
+	ranked := billing.RankCompanies(name, sc.companies, sc.chosen, billing.MinSuggestionScore, suggestionLimit)
+	for i := range ranked {
+		if ranked[i].Company.TypeIDs == nil {
+			ranked[i].Company.TypeIDs = []int64{}
+		}
+	}
+	return suggestionView{Org: org.ID, Name: name, Companies: ranked}
+}
+
+// getMappingSuggestions ranks the PSA companies of the chosen types for an
+// org by name and, for the best one, proposes its current recurring
+// contract and the contract's line of each pushed catalog product. Nothing
+// is saved: the admin applies a proposal with PUT …/mapping.
+func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) {
+	org, err := orgParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenant := tenantOf(r)
+	o, err := h.cfg.Store.Org(r.Context(), tenant, org)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sc, err := h.suggestionInputs(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cat, err := h.cfg.Store.Catalog(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	view := sc.rank(o)
+	if len(view.Companies) > 0 {
+		p, err := h.propose(r.Context(), tenant, sc, view.Companies[0].Company, cat)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		view.Proposal = p
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// propose picks the company's contract and a line per pushed catalog
+// product (the users product by its line name when nothing is pushed yet
+// is not guessed: no line then). nil when the company has no fitting
+// contract.
+func (h *Handler) propose(ctx context.Context, tenant string, sc suggestionContext, co psa.Company, cat billing.Catalog) (*proposal, error) {
+	contracts, err := cached(h.pickers, pickerKey(tenant, sc.in, "contracts "+joinIDs([]int64{co.ID})), func() ([]psa.Contract, error) {
+		return sc.client.Contracts(ctx, co.ID)
+	})
+	if err != nil {
+		return nil, psaError(err)
+	}
+	ct, ok := billing.ChooseContract(contracts, h.now())
+	if !ok {
+		return nil, nil
+	}
+	p := &proposal{CompanyID: co.ID, ContractID: ct.ID, Lines: []billing.LineMapping{}}
+	ids := cat.ServiceIDs()
+	if len(ids) == 0 {
+		return p, nil
+	}
+	lines, err := h.lines(ctx, tenant, sc.in, sc.client, ct.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, prod := range cat.Products {
+		if l, ok := billing.ChooseLine(lines, ids[prod.Key]); ok {
+			p.Lines = append(p.Lines, billing.LineMapping{Product: prod.Key, LineID: l.ID})
+		}
+	}
+	return p, nil
+}
+
+// getBulkSuggestions ranks companies for every unmapped org in one call:
+// the company types and the companies of the chosen types are the only PSA
+// reads (two requests, cached), whatever the number of orgs. Contracts and
+// lines are proposed per org by GET /v1/orgs/{org}/mapping/suggestions.
+func (h *Handler) getBulkSuggestions(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sc, err := h.suggestionInputs(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := []suggestionView{}
+	for _, o := range orgs {
+		if o.State() == billing.Unmapped {
+			out = append(out, sc.rank(o))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"suggestions": out})
+}
+
+// getReconciliation is the month-end check before invoicing: for every
+// line of every mapped org, the platform's HWM of the period, the
+// non-billable users, the target quantity, the PSA's quantity and unit
+// cost (one batched PSA read for all lines), the difference and flags.
+// With Accept: text/csv it is a CSV file.
+func (h *Handler) getReconciliation(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantOf(r)
+	set, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	month := set.BilledMonth(h.now())
+	if q := r.URL.Query().Get("period"); q != "" {
+		if month, err = billing.ParseMonth(q); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	c, _, err := h.client(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	usage, err := h.cfg.Store.MonthUsage(r.Context(), tenant, month)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	recorded, found, err := h.cfg.Store.LatestRunHealth(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hwm := map[billing.LineKey]int64{}
+	for _, u := range usage {
+		hwm[billing.LineKey{Org: u.Org, Product: u.Product}] = u.Value
+	}
+	var lines []billing.ReconciliationLine
+	var refs []psa.LineRef
+	for _, o := range orgs {
+		if o.State() != billing.Mapped {
+			continue
+		}
+		var health *billing.Health
+		if found {
+			if hl, ok := recorded.Covers(o.ID, o.Mapping.UpdatedAt); ok {
+				health = &hl
+			}
+		}
+		for _, l := range o.Mapping.Lines {
+			cost, has := set.CostOf(o.ID, l.Product)
+			lines = append(lines, billing.ReconciliationLine{Org: o.ID, Product: l.Product, Mapping: *o.Mapping, LineID: l.LineID,
+				HWM: hwm[billing.LineKey{Org: o.ID, Product: l.Product}], UnitCost: cost, HasCost: has, Health: health})
+			refs = append(refs, psa.LineRef{ContractID: o.Mapping.ContractID, LineID: l.LineID})
+		}
+	}
+	states := map[psa.LineRef]psa.LineState{}
+	if len(refs) > 0 {
+		if states, err = c.ReadLines(r.Context(), refs, set.EffectiveDateOf(h.now(), month)); err != nil {
+			h.fail(w, r, psaError(err))
+			return
+		}
+	}
+	rows := make([]billing.ReconciliationRow, 0, len(lines))
+	for i := range lines {
+		if st, ok := states[refs[i]]; ok {
+			lines[i].PSA = &st
+		}
+		rows = append(rows, billing.Reconcile(lines[i]))
+	}
+	slices.SortStableFunc(rows, func(a, b billing.ReconciliationRow) int {
+		if a.Org != b.Org {
+			if a.Org < b.Org {
+				return -1
+			}
+			return 1
+		}
+		if a.Product < b.Product {
+			return -1
+		}
+		if a.Product > b.Product {
+			return 1
+		}
+		return 0
+	})
+	if acceptsCSV(r) {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="reconciliation-`+string(month)+`.csv"`)
+		w.WriteHeader(http.StatusOK)
+		cw := csv.NewWriter(w)
+		_ = cw.Write(billing.ReconciliationCSVHeader)
+		for _, row := range rows {
+			rec := row.CSVRecord()
+			rec[0], rec[1] = cell(rec[0]), cell(rec[1]) // the text columns
+			_ = cw.Write(rec)
+		}
+		cw.Flush()
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"period": month, "rows": rows})
+}
+
+// acceptsCSV reports whether the caller asked for CSV.
+func acceptsCSV(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), "text/csv")
+}
