@@ -66,6 +66,10 @@ type tenantFixture struct {
 	provider psa.Provider
 	login    string // Autotask username or ConnectWise company id
 	orgs     []*orgFixture
+	// The sandbox seed of the tenant's PSA instance (one of them is set):
+	// a test changes it and adds the instance again to change the PSA.
+	atSeed *sandbox.AutotaskSeed
+	cwSeed *sandbox.ConnectWiseSeed
 }
 
 // env is a whole local stack: DynamoDB Local, moto SQS and Secrets Manager,
@@ -126,6 +130,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 			seed.ContractServices = append(seed.ContractServices, sandbox.AutotaskContractService{ID: o.lineID, ContractID: o.contractID, ServiceID: 900, UnitPrice: 12, UnitCost: 3, Units: initial})
 		}
 		e.sb.Autotask.AddInstance(seed)
+		t.atSeed = &seed
 		t.login = seed.Username
 		creds = psa.Credentials{Provider: provider, Username: seed.Username, Secret: seed.Secret, IntegrationCode: seed.IntegrationCode}
 		in.Username, in.IntegrationCode = seed.Username, seed.IntegrationCode
@@ -138,6 +143,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 			seed.Additions = append(seed.Additions, sandbox.CWAddition{ID: o.lineID, AgreementID: o.contractID, ProductID: 901, Quantity: float64(initial), UnitPrice: 12, UnitCost: 3})
 		}
 		e.sb.ConnectWise.AddInstance(seed)
+		t.cwSeed = &seed
 		creds = psa.Credentials{Provider: provider, Site: "cw.example.com", CompanyID: seed.CompanyID, PublicKey: seed.PublicKey, PrivateKey: seed.PrivateKey, ClientID: seed.ClientID}
 		in.Site, in.CompanyID, in.ClientID = creds.Site, creds.CompanyID, creds.ClientID
 		in.Endpoints = psa.Endpoints{ConnectWiseLoginURL: e.url + "/connectwise/"}
@@ -160,7 +166,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 	errs := make(chan error, len(t.orgs))
 	sem := make(chan struct{}, 16)
 	for i, o := range t.orgs {
-		m := billing.Mapping{CompanyID: int64(20000 + i), ContractID: o.contractID, NonBillableUsers: o.nonBill, State: billing.Mapped,
+		m := billing.Mapping{CompanyID: companyOf(t, i), ContractID: o.contractID, NonBillableUsers: o.nonBill, State: billing.Mapped,
 			Lines: []billing.LineMapping{{Product: billing.Users, LineID: o.lineID}}}
 		wg.Add(1)
 		sem <- struct{}{}

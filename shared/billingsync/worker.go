@@ -28,6 +28,7 @@ type WorkerStore interface {
 	RecordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error
 	FinishRunIfDone(ctx context.Context, tenant, runID string) (billing.Run, error)
 	PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error
+	HealthStore
 }
 
 // Connector hands out a tenant's PSA client (*integration.Connector).
@@ -52,6 +53,8 @@ type Worker struct {
 	Now         func() time.Time
 	Log         *slog.Logger
 	MaxReceives int
+
+	health healthMemo
 }
 
 // Delivery is one received queue message.
@@ -139,6 +142,13 @@ type lineWork struct {
 	plan  billing.LinePlan
 	mem   *billing.LineMemory
 	entry billing.Entry
+	// blocked: the mapping's health stops this line (entry filled).
+	blocked bool
+	// note is appended to the entry's message (health warnings).
+	note string
+	// catalogItem is the PSA catalog item the product's line must bill
+	// (0: not checked).
+	catalogItem int64
 	// result
 	outcome   billing.Outcome
 	transient bool
@@ -228,6 +238,28 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			keys = append(keys, billing.LineKey{Org: org.ID, Product: l.Product})
 		}
 	}
+	// Mapping health before anything is read or written for the lines.
+	health := map[string]billing.Health{}
+	var catalog map[billing.Product]int64
+	if mapped := mappingsOf(work); len(mapped) > 0 {
+		rh, err := w.runHealth(ctx, tenant, runID, client, now)
+		if err == nil {
+			catalog = rh.catalog
+			health, err = w.orgHealth(ctx, rh, client, mapped, now)
+		}
+		if err != nil {
+			if !apperr.IsTransient(err) && apperr.CodeOf(err) == apperr.Internal {
+				return all() // the store failed: try the batch again
+			}
+			for _, o := range work {
+				if o.skip == nil {
+					e := w.problemEntry(o.d.msg.Org, "", err, now)
+					o.skip = &e
+				}
+			}
+			return w.finish(ctx, log, tenant, runID, work, prev, nil)
+		}
+	}
 	hwms, err := w.Store.HighWaterMarks(ctx, tenant, month, keys)
 	if err != nil {
 		return all()
@@ -253,7 +285,15 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			if v, ok := mems[k]; ok {
 				lw.mem = &v
 			}
-			if lw.plan.Skip == "" && lw.plan.Read {
+			hl := health[o.org.ID]
+			lw.note = warnings(hl)
+			if p, ok := blocking(hl, l.Product); ok {
+				lw.blocked = true
+				lw.entry.At = now
+				healthEntry(lw, p)
+			}
+			lw.catalogItem = catalog[l.Product]
+			if !lw.blocked && lw.plan.Skip == "" && lw.plan.Read {
 				refs = append(refs, lw.ref)
 			}
 			o.lines = append(o.lines, lw)
@@ -270,7 +310,11 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	for _, o := range work {
 		for _, lw := range o.lines {
+			if lw.blocked {
+				continue
+			}
 			w.doLine(ctx, tenant, client, lw, states, readErr, month, effective, dryRun)
+			lw.entry.Message += lw.note
 		}
 	}
 	return w.finish(ctx, log, tenant, runID, work, prev, nil)
@@ -298,6 +342,12 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, l
 			lw.outcome = billing.OutcomeFailed
 			lw.entry.Code, lw.entry.Level = billing.CodeLineMissing, billing.Error
 			lw.entry.Message = "the mapped line does not exist on the mapped contract"
+			return
+		}
+		if p := billing.CheckLine(billing.Mapping{ContractID: lw.ref.ContractID}, billing.LineMapping{Product: lw.key.Product, LineID: lw.ref.LineID},
+			&psa.ServiceLine{ID: st.Ref.LineID, ContractID: st.Ref.ContractID, ServiceID: st.ServiceID},
+			map[billing.Product]int64{lw.key.Product: lw.catalogItem}); p != nil {
+			healthEntry(lw, *p)
 			return
 		}
 		state = st
@@ -487,4 +537,15 @@ func (w *Worker) recordOutcomes(ctx context.Context, tenant, runID string, chang
 		}
 		changes = next
 	}
+}
+
+// mappingsOf returns the mappings of the orgs of a batch that are mapped.
+func mappingsOf(work []*orgWork) map[string]billing.Mapping {
+	out := map[string]billing.Mapping{}
+	for _, o := range work {
+		if o.skip == nil && o.org.Mapping != nil {
+			out[o.org.ID] = *o.org.Mapping
+		}
+	}
+	return out
 }
