@@ -39,7 +39,7 @@ func BenchmarkDailySync(b *testing.B) {
 	f.Queue = q
 	w := e.NewWorker() // one warm worker: its clients' zone and login lookups are done once
 	day := func() {
-		if _, err := f.Scheduled(context.Background()); err != nil {
+		if _, err := f.Scheduled(context.Background(), e.clock.Now()); err != nil {
 			b.Fatal(err)
 		}
 		q.mustDeliver(b, w)
@@ -154,7 +154,7 @@ func BenchmarkFanout(b *testing.B) {
 		e.clock.Add(24 * time.Hour) // a new day: new runs
 		e.counter.Reset()
 		before := sqsAPI.calls.Load()
-		runs, err := f.Scheduled(context.Background())
+		runs, err := f.Scheduled(context.Background(), e.clock.Now())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -65,7 +65,7 @@ func TestDailySync(t *testing.T) {
 	e.MustAllAtTarget(t)
 
 	t.Run("ScheduleRedeliveredSameDay", func(t *testing.T) {
-		again, err := e.fanout.Scheduled(context.Background())
+		again, err := e.fanout.Scheduled(context.Background(), e.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -127,12 +127,20 @@ func (f *Fanout) listMapped(ctx context.Context, tenant string) (map[string][]Ma
 	return byTenant, nil
 }
 
-// Scheduled handles the daily schedule: one scheduled run per tenant with
-// mapped orgs, at most one per tenant and local day (a re-delivered event
-// finds the day's run and only re-queues its orgs, which the workers
-// recognise as done). It returns the runs, and the first error after trying
-// every tenant.
-func (f *Fanout) Scheduled(ctx context.Context) ([]billing.Run, error) {
+// TickEvery is the interval of the scheduler's ticks (infra.FanoutSchedule
+// runs the fan-out hourly).
+const TickEvery = time.Hour
+
+// Scheduled handles one hourly tick of the schedule, at tick (the
+// scheduler's scheduled time, not the delivery time): it starts the
+// scheduled run of every tenant with mapped orgs whose local run time
+// (billing settings runAt and timeZone, default 12:00 America/New_York)
+// fell in the hour up to tick, at most one per tenant and local day (the
+// run is created with a SCHED#<day> marker in one conditional write, so a
+// re-delivered tick, or a run time moved within the day, finds the day's
+// run and only re-queues its orgs, which the workers recognise as done).
+// It returns the runs, and the first error after trying every tenant.
+func (f *Fanout) Scheduled(ctx context.Context, tick time.Time) ([]billing.Run, error) {
 	byTenant, err := f.listMapped(ctx, "")
 	if err != nil {
 		return nil, err
@@ -145,7 +153,7 @@ func (f *Fanout) Scheduled(ctx context.Context) ([]billing.Run, error) {
 	var runs []billing.Run
 	var first error
 	for _, t := range tenants {
-		r, err := f.start(ctx, t, billing.Scheduled, "", byTenant[t])
+		r, due, err := f.startIfDue(ctx, t, tick, byTenant[t])
 		if err != nil {
 			f.log().ErrorContext(ctx, "fan-out failed", "tenant", t, "err", err)
 			if first == nil {
@@ -153,9 +161,32 @@ func (f *Fanout) Scheduled(ctx context.Context) ([]billing.Run, error) {
 			}
 			continue
 		}
-		runs = append(runs, r)
+		if due {
+			runs = append(runs, r)
+		}
 	}
 	return runs, first
+}
+
+// startIfDue starts the tenant's scheduled run if its local run time has
+// come at tick; due false when it has not.
+func (f *Fanout) startIfDue(ctx context.Context, tenant string, tick time.Time, orgs []MappedOrg) (billing.Run, bool, error) {
+	set, err := f.Store.BillingSettings(ctx, tenant)
+	if err != nil {
+		return billing.Run{}, false, err
+	}
+	sched, err := billing.ScheduleOf(set)
+	if err != nil {
+		return billing.Run{}, false, err
+	}
+	day, due := sched.Due(tick, TickEvery)
+	if !due {
+		return billing.Run{}, false, nil
+	}
+	now := f.now()
+	r := billing.Run{ID: billing.NewRunID(now), Kind: billing.Scheduled, Status: billing.Running, StartedAt: now.UTC()}
+	r, err = f.startRun(ctx, tenant, r, string(day), set, orgs)
+	return r, true, err
 }
 
 // NewManualRun returns the run record of a run started now by an admin
@@ -221,20 +252,6 @@ func (f *Fanout) Manual(ctx context.Context, tenant string, r billing.Run) (bill
 		return billing.Run{}, err
 	}
 	return f.startRun(ctx, tenant, r, "", set, byTenant[tenant])
-}
-
-func (f *Fanout) start(ctx context.Context, tenant string, kind billing.RunKind, _ string, orgs []MappedOrg) (billing.Run, error) {
-	set, err := f.Store.BillingSettings(ctx, tenant)
-	if err != nil {
-		return billing.Run{}, err
-	}
-	loc, err := billing.LoadLocation(set.TimeZone)
-	if err != nil {
-		return billing.Run{}, err
-	}
-	now := f.now()
-	r := billing.Run{ID: billing.NewRunID(now), Kind: kind, Status: billing.Running, StartedAt: now.UTC()}
-	return f.startRun(ctx, tenant, r, now.In(loc).Format("2006-01-02"), set, orgs)
 }
 
 // startRun creates (or finds) the run, sets its total, and queues its orgs,
@@ -378,15 +395,16 @@ type RunStarted struct {
 }
 
 // HandleEvent is the fan-out's Lambda handler: an EventBridge Scheduler
-// event (any JSON without "tenant") starts the daily runs; a StartRequest
-// starts that tenant's run with the given id.
+// event (any JSON without "tenant"; hourly) starts the scheduled runs of the
+// tenants whose local run time came in the hour up to the event's time; a
+// StartRequest starts that tenant's run with the given id.
 func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
 	var req StartRequest
 	_ = json.Unmarshal(raw, &req)
 	var runs []billing.Run
 	var err error
 	if req.Tenant == "" {
-		runs, err = f.Scheduled(ctx)
+		runs, err = f.Scheduled(ctx, f.tickOf(raw))
 	} else {
 		r := f.NewManualRun(req.DryRun)
 		if req.RunID != "" {
@@ -403,4 +421,18 @@ func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, 
 		res.Runs = append(res.Runs, RunStarted{Tenant: r.Tenant, ID: r.ID, Orgs: r.Counts.Total})
 	}
 	return res, err
+}
+
+// tickOf returns the scheduled time of a scheduler event ("time"; the
+// scheduler sets it to the invocation's scheduled time, so a delayed or
+// retried delivery still names its hour), or the current hour when the
+// event has none.
+func (f *Fanout) tickOf(raw json.RawMessage) time.Time {
+	var ev struct {
+		Time time.Time `json:"time"`
+	}
+	if json.Unmarshal(raw, &ev) == nil && !ev.Time.IsZero() {
+		return ev.Time
+	}
+	return f.now().Truncate(time.Hour)
 }

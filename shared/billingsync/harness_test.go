@@ -281,7 +281,7 @@ func (e *env) MustScheduledRun(workers int, wrap func(handler) handler) map[stri
 	var runs []billing.Run
 	var err error
 	t0 := time.Now()
-	e.MustDrain(workers, wrap, func() { runs, err = e.fanout.Scheduled(ctx) })
+	e.MustDrain(workers, wrap, func() { runs, err = e.fanout.Scheduled(ctx, e.clock.Now()) })
 	if err != nil {
 		e.tb.Fatal(err)
 	}

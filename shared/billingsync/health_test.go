@@ -113,10 +113,10 @@ func companyOf(tn *tenantFixture, i int) int64 {
 
 // mustScheduled runs the scheduled fan-out at tick and returns its runs.
 func mustScheduled(tb testing.TB, f interface {
-	Scheduled(context.Context) ([]billing.Run, error)
-}, _ time.Time) []billing.Run {
+	Scheduled(context.Context, time.Time) ([]billing.Run, error)
+}, tick time.Time) []billing.Run {
 	tb.Helper()
-	runs, err := f.Scheduled(context.Background())
+	runs, err := f.Scheduled(context.Background(), tick)
 	if err != nil || len(runs) != 1 {
 		tb.Fatalf("fan-out: got %d runs, %v", len(runs), err)
 	}
