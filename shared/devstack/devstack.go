@@ -78,7 +78,7 @@ type Options struct {
 	ServerLog *os.File
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// OnSchedule, when set, is told each time the daily schedule fired:
+	// OnSchedule, when set, is told each time the hourly schedule ticked:
 	// when, how many runs it started, and the fan-out's error.
 	OnSchedule func(at time.Time, runs int, err error)
 }

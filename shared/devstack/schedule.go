@@ -5,47 +5,45 @@ import (
 	"time"
 )
 
-// ScheduleZone and ScheduleHour are the daily sync's schedule, as the
-// deployed EventBridge Scheduler rule has it (cron 0 12 * * ? *,
-// America/New_York).
-const (
-	ScheduleZone = "America/New_York"
-	ScheduleHour = 12
-)
+// ScheduleEvery is the fan-out's tick, as the deployed EventBridge
+// Scheduler rule has it (cron 0 * * * ? *): every hour on the hour. Each
+// tenant's own run time and zone (billing settings) decide which tick
+// starts its daily run.
+const ScheduleEvery = time.Hour
 
-// NextDaily returns the first instant after now that is hour:00 on the wall
-// clock of loc. Across a DST change the wall time is kept (12:00 stays
-// 12:00, its UTC instant moves).
-func NextDaily(now time.Time, loc *time.Location, hour int) time.Time {
-	l := now.In(loc)
-	next := time.Date(l.Year(), l.Month(), l.Day(), hour, 0, 0, 0, loc)
+// NextTick returns the first instant after now that is a multiple of every
+// since the Unix epoch (for an hour: the next hh:00 UTC, which is hh:00 in
+// every zone whose offset is whole hours).
+func NextTick(now time.Time, every time.Duration) time.Time {
+	next := now.Truncate(every)
 	if !next.After(now) {
-		next = time.Date(l.Year(), l.Month(), l.Day()+1, hour, 0, 0, 0, loc)
+		next = next.Add(every)
 	}
 	return next
 }
 
-// Daily calls fire at every hour:00 in loc until ctx ends, the way the
-// deployed schedule invokes the fan-out. It re-reads the clock after each
-// wait, so a suspended laptop fires once on wake-up, not once per missed day.
-// after waits for a duration (time.After outside tests).
-func Daily(ctx context.Context, loc *time.Location, hour int, now func() time.Time,
+// Ticker calls fire at every tick until ctx ends, with the tick's
+// scheduled time, the way the deployed schedule invokes the fan-out. It
+// re-reads the clock after each wait, so a suspended laptop fires once on
+// wake-up (with the latest tick), not once per missed hour. after waits
+// for a duration (time.After outside tests).
+func Ticker(ctx context.Context, every time.Duration, now func() time.Time,
 	after func(time.Duration) <-chan time.Time, fire func(ctx context.Context, at time.Time)) {
 	for {
-		next := NextDaily(now(), loc, hour)
+		next := NextTick(now(), every)
 		select {
 		case <-ctx.Done():
 			return
 		case <-after(next.Sub(now())):
 		}
-		// Timers can wake early by a hair on some systems; never fire twice
-		// for one day.
 		if ctx.Err() != nil {
 			return
 		}
+		// Timers can wake early by a hair on some systems; never fire
+		// before the tick.
 		if now().Before(next) {
 			continue
 		}
-		fire(ctx, next)
+		fire(ctx, now().Truncate(every))
 	}
 }

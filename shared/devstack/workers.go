@@ -81,19 +81,16 @@ func (s *Stack) poll(ctx context.Context, name, queueURL string, h func(context.
 	}()
 }
 
-// startSchedule fires the fan-out's scheduled runs every day at 12:00
-// America/New_York, as the deployed EventBridge Scheduler rule does.
+// startSchedule ticks the fan-out every hour, as the deployed EventBridge
+// Scheduler rule does; each tenant's run time and zone decide which tick
+// starts its daily run.
 func (s *Stack) startSchedule(ctx context.Context) error {
-	loc, err := time.LoadLocation(ScheduleZone)
-	if err != nil {
-		return err
-	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		Daily(ctx, loc, ScheduleHour, s.now, time.After, func(ctx context.Context, at time.Time) {
-			runs, err := s.Fanout.Scheduled(ctx)
-			s.log.Info("daily schedule fired", "at", at, "runs", len(runs), "err", err)
+		Ticker(ctx, ScheduleEvery, s.now, time.After, func(ctx context.Context, at time.Time) {
+			runs, err := s.Fanout.Scheduled(ctx, at)
+			s.log.Info("schedule tick", "at", at, "runs", len(runs), "err", err)
 			if s.opt.OnSchedule != nil {
 				s.opt.OnSchedule(at, len(runs), err)
 			}
