@@ -28,9 +28,12 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
 
-// FanoutSchedule is the EventBridge Scheduler expression of the daily sync,
-// evaluated in ScheduleTimeZone. It is the one place to change the cadence.
-const FanoutSchedule = "cron(0 12 * * ? *)"
+// FanoutSchedule is the EventBridge Scheduler expression of the billing
+// sync's fan-out, evaluated in ScheduleTimeZone: every hour on the hour.
+// Each tick starts the daily runs of the tenants whose own run time (billing
+// settings runAt and timeZone, default 12:00 America/New_York) came in the
+// hour before it, once per tenant and local day.
+const FanoutSchedule = "cron(0 * * * ? *)"
 
 // ScheduleTimeZone is the IANA zone FanoutSchedule is evaluated in.
 const ScheduleTimeZone = "America/New_York"
@@ -489,7 +492,7 @@ func newSchedule(stack awscdk.Stack, fanout awslambda.Function, dlq awssqs.Queue
 		Actions: jsii.Strings("sqs:SendMessage"), Resources: &[]*string{dlq.QueueArn()},
 	}))
 	awsscheduler.NewCfnSchedule(stack, jsii.String("DailySync"), &awsscheduler.CfnScheduleProps{
-		Description:                jsii.String("Daily billing sync: fan out one sync message per mapped org."),
+		Description:                jsii.String("Hourly billing sync tick: start the daily runs of the tenants whose run time came; one sync message per mapped org."),
 		ScheduleExpression:         jsii.String(FanoutSchedule),
 		ScheduleExpressionTimezone: jsii.String(ScheduleTimeZone),
 		FlexibleTimeWindow:         &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},

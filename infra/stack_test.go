@@ -470,8 +470,8 @@ func TestSchedule(t *testing.T) {
 			"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^ScheduleDLQ")), "Arn"}}},
 		},
 	})
-	if FanoutSchedule != "cron(0 12 * * ? *)" {
-		t.Errorf("schedule: got %s, want the daily noon cron", FanoutSchedule)
+	if FanoutSchedule != "cron(0 * * * ? *)" {
+		t.Errorf("schedule: got %s, want the hourly cron (tenants' run times are their billing settings)", FanoutSchedule)
 	}
 }
 
