@@ -286,6 +286,16 @@ func TestMappingHealth(t *testing.T) {
 			if h.Status != billing.HealthOK {
 				t.Errorf("before: got %s %+v, want ok", h.Status, h.Problems)
 			}
+			var orgs struct {
+				Orgs []struct {
+					ID     string
+					Health *struct{ Status string }
+				}
+			}
+			mustDecode(t, strings.NewReader(string(e.mustOK(f.tenant, "GET", "/v1/orgs", "", nil))), &orgs)
+			if len(orgs.Orgs) != 1 || orgs.Orgs[0].Health == nil || orgs.Orgs[0].Health.Status != "unchecked" {
+				t.Errorf("orgs health column: got %+v, want unchecked until a run checks it", orgs.Orgs)
+			}
 			f.reseed(e, psaChange{renameCompany: true, cancelContract: true, dropLine: true})
 			mustDecode(t, strings.NewReader(string(e.mustOK(f.tenant, "GET", "/v1/orgs/"+f.org+"/mapping/health", "", nil))), &h)
 			want := []billing.ProblemCode{billing.CompanyRenamed, billing.ContractCancelled, billing.LineMissing}
