@@ -295,7 +295,8 @@ func (s *Store) FinishRunIfDone(ctx context.Context, tenant, runID string) (bill
 
 // PutEntries stores entries of a run with BatchWriteItem (25 a request,
 // unprocessed items retried). An entry replaces the earlier entry of the
-// same org line, so a retried org shows its latest attempt.
+// same org line, so a retried org shows its latest attempt. Each entry also
+// becomes its org line's last entry (LastEntries), in the same batches.
 func (s *Store) PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error {
 	pk := runChildPK(tenant, runID)
 	items := make([]map[string]types.AttributeValue, 0, len(entries))
@@ -309,7 +310,11 @@ func (s *Store) PutEntries(ctx context.Context, tenant, runID string, entries []
 		item[schema.TTLAttribute] = s.ttl(Retention)
 		items = append(items, item)
 	}
-	return s.batchPut(ctx, items)
+	last, err := s.lastEntryItems(tenant, runID, entries)
+	if err != nil {
+		return err
+	}
+	return s.batchPut(ctx, append(items, last...))
 }
 
 // Entries returns a run's entries that match f, ordered by org and product.

@@ -1,0 +1,76 @@
+package dynamo
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/dynamo/schema"
+)
+
+// Last entry per org line: the newest run entry of each org line, kept in
+// the tenant partition so GET /v1/orgs reads all of them with one Query
+// instead of a read per org or per run.
+//
+//	PK      SK                     item
+//	T#<t>   LAST#<org>#<product>   LastEntry under "doc" (TTL: Retention, like the run it names)
+//
+// PutEntries writes them with the run's entries (same BatchWriteItem), so
+// the worker needs no extra call. An org-level entry (no product: not
+// mapped, no integration) has SK LAST#<org>#.
+
+const skLast = "LAST#"
+
+func lastSK(org string, p billing.Product) string { return skLast + org + "#" + string(p) }
+
+// LastEntry is the newest run entry of one org line and the run that wrote
+// it. Dry runs count: their codes (would_update…) say so.
+type LastEntry struct {
+	billing.Entry
+	RunID string `json:"runId"`
+}
+
+// lastEntryItems returns the LAST# items of a run's entries.
+func (s *Store) lastEntryItems(tenant, runID string, entries []billing.Entry) ([]map[string]types.AttributeValue, error) {
+	items := make([]map[string]types.AttributeValue, 0, len(entries))
+	for _, e := range entries {
+		av, err := attributevalue.MarshalMap(LastEntry{Entry: e, RunID: runID})
+		if err != nil {
+			return nil, apperr.Wrap(err, apperr.Internal, "encode last entry")
+		}
+		item := key(tenantPK(tenant), lastSK(e.Org, e.Product))
+		item["doc"] = &types.AttributeValueMemberM{Value: av}
+		item[schema.TTLAttribute] = s.ttl(Retention)
+		items = append(items, item)
+	}
+	return items, nil
+}
+
+// LastEntries returns the newest entry of every org line of a tenant that
+// a run recorded within Retention, ordered by org and product: one Query
+// (paged by DynamoDB only past 1 MB).
+//
+// Errors: Transient when DynamoDB is busy, Internal otherwise.
+func (s *Store) LastEntries(ctx context.Context, tenant string) ([]LastEntry, error) {
+	var out []LastEntry
+	var derr error
+	err := s.queryPrefix(ctx, tenantPK(tenant), skLast, func(item map[string]types.AttributeValue) {
+		doc, ok := item["doc"].(*types.AttributeValueMemberM)
+		if !ok {
+			return
+		}
+		var e LastEntry
+		if err := attributevalue.UnmarshalMap(doc.Value, &e); err != nil {
+			derr = apperr.Wrap(err, apperr.Internal, "decode last entry")
+			return
+		}
+		out = append(out, e)
+	})
+	if err == nil {
+		err = derr
+	}
+	return out, err
+}
