@@ -606,6 +606,41 @@ func cwPathID(r *http.Request, name string) (int64, *cwFail) {
 	return id, nil
 }
 
+// cwLookup finds the entity the path value name holds the id of: a 400 when
+// it is not an integer, the vendor's "recId not found" 404 (what names the
+// entity) when m has no such id.
+func cwLookup[V any](r *http.Request, name string, m map[int64]*V, what string) (int64, *V, *cwFail) {
+	id, fail := cwPathID(r, name)
+	if fail != nil {
+		return 0, nil, fail
+	}
+	v := m[id]
+	if v == nil {
+		f := cwNotFound(what, id)
+		return id, nil, &f
+	}
+	return id, v, nil
+}
+
+// cwGetByID answers GET …/{id}: the JSON form of the entity, or cwLookup's
+// failure.
+func cwGetByID[V any](r *http.Request, in *cwInstance, m map[int64]*V, what string, record func(*cwInstance, *V) cwRecord) (int, any) {
+	_, v, fail := cwLookup(r, "id", m, what)
+	if fail != nil {
+		return 0, *fail
+	}
+	return http.StatusOK, record(in, v).json
+}
+
+// cwListAll answers a list route over every entity of m, in id order.
+func cwListAll[V any](c *ConnectWise, w http.ResponseWriter, r *http.Request, in *cwInstance, m map[int64]*V, record func(*cwInstance, *V) cwRecord) (int, any) {
+	recs := make([]cwRecord, 0, len(m))
+	for _, id := range cwSortedKeys(m) {
+		recs = append(recs, record(in, m[id]))
+	}
+	return c.list(w, r, recs)
+}
+
 func cwRef(id int64, name string) map[string]any {
 	if name == "" {
 		return map[string]any{"id": id}
@@ -679,23 +714,11 @@ func (c *ConnectWise) companyRecord(in *cwInstance, co *CWCompany) cwRecord {
 }
 
 func (c *ConnectWise) companies(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	recs := make([]cwRecord, 0, len(in.companies))
-	for _, id := range cwSortedKeys(in.companies) {
-		recs = append(recs, c.companyRecord(in, in.companies[id]))
-	}
-	return c.list(w, r, recs)
+	return cwListAll(c, w, r, in, in.companies, c.companyRecord)
 }
 
 func (c *ConnectWise) company(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
-	if fail != nil {
-		return 0, *fail
-	}
-	co := in.companies[id]
-	if co == nil {
-		return 0, cwNotFound("Company", id)
-	}
-	return http.StatusOK, c.companyRecord(in, co).json
+	return cwGetByID(r, in, in.companies, "Company", c.companyRecord)
 }
 
 func (c *ConnectWise) agreementRecord(in *cwInstance, a *CWAgreement) cwRecord {
@@ -737,23 +760,11 @@ func (c *ConnectWise) agreementRecord(in *cwInstance, a *CWAgreement) cwRecord {
 }
 
 func (c *ConnectWise) agreements(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	recs := make([]cwRecord, 0, len(in.agreements))
-	for _, id := range cwSortedKeys(in.agreements) {
-		recs = append(recs, c.agreementRecord(in, in.agreements[id]))
-	}
-	return c.list(w, r, recs)
+	return cwListAll(c, w, r, in, in.agreements, c.agreementRecord)
 }
 
 func (c *ConnectWise) agreement(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
-	if fail != nil {
-		return 0, *fail
-	}
-	a := in.agreements[id]
-	if a == nil {
-		return 0, cwNotFound("Agreement", id)
-	}
-	return http.StatusOK, c.agreementRecord(in, a).json
+	return cwGetByID(r, in, in.agreements, "Agreement", c.agreementRecord)
 }
 
 func (c *ConnectWise) additionRecord(ad *CWAddition) cwRecord {
@@ -787,12 +798,9 @@ func (c *ConnectWise) additionRecord(ad *CWAddition) cwRecord {
 }
 
 func (c *ConnectWise) additions(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
+	id, _, fail := cwLookup(r, "id", in.agreements, "Agreement")
 	if fail != nil {
 		return 0, *fail
-	}
-	if in.agreements[id] == nil {
-		return 0, cwNotFound("Agreement", id)
 	}
 	var recs []cwRecord
 	for _, aid := range cwSortedKeys(in.additions) {
@@ -817,12 +825,9 @@ func cwDecode(r *http.Request, v any) *cwFail {
 }
 
 func (c *ConnectWise) createAddition(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
+	id, _, fail := cwLookup(r, "id", in.agreements, "Agreement")
 	if fail != nil {
 		return 0, *fail
-	}
-	if in.agreements[id] == nil {
-		return 0, cwNotFound("Agreement", id)
 	}
 	var body struct {
 		Product *struct {
@@ -997,23 +1002,11 @@ func (c *ConnectWise) ticketRecord(in *cwInstance, t *CWTicket) cwRecord {
 }
 
 func (c *ConnectWise) tickets(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	recs := make([]cwRecord, 0, len(in.tickets))
-	for _, id := range cwSortedKeys(in.tickets) {
-		recs = append(recs, c.ticketRecord(in, in.tickets[id]))
-	}
-	return c.list(w, r, recs)
+	return cwListAll(c, w, r, in, in.tickets, c.ticketRecord)
 }
 
 func (c *ConnectWise) ticket(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
-	if fail != nil {
-		return 0, *fail
-	}
-	t := in.tickets[id]
-	if t == nil {
-		return 0, cwNotFound("Ticket", id)
-	}
-	return http.StatusOK, c.ticketRecord(in, t).json
+	return cwGetByID(r, in, in.tickets, "Ticket", c.ticketRecord)
 }
 
 // cwIDRef is a reference object in a request body.
@@ -1118,13 +1111,9 @@ func cwPickOption(opts []CWOption, ref *cwIDRef, field string, bad func(string, 
 }
 
 func (c *ConnectWise) patchTicket(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
+	id, t, fail := cwLookup(r, "id", in.tickets, "Ticket")
 	if fail != nil {
 		return 0, *fail
-	}
-	t := in.tickets[id]
-	if t == nil {
-		return 0, cwNotFound("Ticket", id)
 	}
 	ops, fail := cwReadPatch(r)
 	if fail != nil {
@@ -1169,12 +1158,9 @@ func (c *ConnectWise) patchTicket(in *cwInstance, w http.ResponseWriter, r *http
 }
 
 func (c *ConnectWise) createNote(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
+	id, _, fail := cwLookup(r, "id", in.tickets, "Ticket")
 	if fail != nil {
 		return 0, *fail
-	}
-	if in.tickets[id] == nil {
-		return 0, cwNotFound("Ticket", id)
 	}
 	var body struct {
 		Text                  string `json:"text"`

@@ -63,23 +63,11 @@ func (c *ConnectWise) catalogRecord(in *cwInstance, it *CWCatalogItem) cwRecord 
 }
 
 func (c *ConnectWise) catalogItems(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	recs := make([]cwRecord, 0, len(in.catalog))
-	for _, id := range cwSortedKeys(in.catalog) {
-		recs = append(recs, c.catalogRecord(in, in.catalog[id]))
-	}
-	return c.list(w, r, recs)
+	return cwListAll(c, w, r, in, in.catalog, c.catalogRecord)
 }
 
 func (c *ConnectWise) catalogItem(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
-	if fail != nil {
-		return 0, *fail
-	}
-	it := in.catalog[id]
-	if it == nil {
-		return 0, cwNotFound("CatalogItem", id)
-	}
-	return http.StatusOK, c.catalogRecord(in, it).json
+	return cwGetByID(r, in, in.catalog, "CatalogItem", c.catalogRecord)
 }
 
 // cwRefBody is a reference as a request sends it: by id, or by name.
@@ -185,13 +173,9 @@ func (c *ConnectWise) createCatalogItem(in *cwInstance, w http.ResponseWriter, r
 // patchCatalogItem applies a JSON Patch to a catalog item. Paths are
 // case-sensitive; references are replaced whole.
 func (c *ConnectWise) patchCatalogItem(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
-	id, fail := cwPathID(r, "id")
+	id, it, fail := cwLookup(r, "id", in.catalog, "CatalogItem")
 	if fail != nil {
 		return 0, *fail
-	}
-	it := in.catalog[id]
-	if it == nil {
-		return 0, cwNotFound("CatalogItem", id)
 	}
 	ops, fail := cwReadPatch(r)
 	if fail != nil {
