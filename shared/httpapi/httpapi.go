@@ -63,6 +63,8 @@ type Store interface {
 	PutCatalog(ctx context.Context, tenant string, c billing.Catalog, ifVersion int64) (billing.Catalog, error)
 	// LatestRunHealth is the mapping health the newest run recorded.
 	LatestRunHealth(ctx context.Context, tenant string) (billing.RunHealth, bool, error)
+	// LastEntries is the newest run entry of every org line (one Query).
+	LastEntries(ctx context.Context, tenant string) ([]dynamo.LastEntry, error)
 }
 
 // Secrets is what the API needs from the secret store (implemented by

@@ -9,6 +9,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -22,6 +23,10 @@ type orgView struct {
 	// Health is a mapped org's mapping health as the sync last recorded it
 	// (no PSA request on list); see GET /v1/orgs/{org}/mapping/health.
 	Health *orgHealth `json:"health,omitempty"`
+	// LastSync is the org's entries of the newest run that recorded one
+	// (one per line, or one for the whole org when the run skipped it), by
+	// product; empty when no run recorded any.
+	LastSync []dynamo.LastEntry `json:"lastSync"`
 }
 
 // orgHealth is the health column of GET /v1/orgs.
@@ -78,15 +83,20 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	last, err := h.cfg.Store.LastEntries(r.Context(), tenant)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	byID := map[string]*orgView{}
 	resp := orgsResponse{Month: month, Orgs: make([]orgView, 0, len(orgs))}
 	for _, o := range orgs {
 		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{},
-			Health: healthColumn(o, recorded, found)})
+			Health: healthColumn(o, recorded, found), LastSync: []dynamo.LastEntry{}})
 	}
 	for _, u := range usage {
 		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
-			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}})
+			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}, LastSync: []dynamo.LastEntry{}})
 		}
 	}
 	for i := range resp.Orgs {
@@ -95,8 +105,33 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 	for _, u := range usage {
 		byID[u.Org].Usage[u.Product] = u.Value
 	}
+	for org, entries := range lastSyncs(last) {
+		if v, ok := byID[org]; ok {
+			v.LastSync = entries
+		}
+	}
 	slices.SortFunc(resp.Orgs, func(a, b orgView) int { return strings.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// lastSyncs groups the stored last entries by org and keeps, per org, only
+// those of its newest run: a line dropped from the mapping, or an org-level
+// entry (not mapped, no integration) a later run superseded, keeps its old
+// item until Retention, and would otherwise show as current.
+func lastSyncs(last []dynamo.LastEntry) map[string][]dynamo.LastEntry {
+	newest := map[string]dynamo.LastEntry{}
+	for _, e := range last {
+		if n, ok := newest[e.Org]; !ok || e.At.After(n.At) || (e.At.Equal(n.At) && e.RunID > n.RunID) {
+			newest[e.Org] = e
+		}
+	}
+	out := map[string][]dynamo.LastEntry{}
+	for _, e := range last {
+		if e.RunID == newest[e.Org].RunID {
+			out[e.Org] = append(out[e.Org], e)
+		}
+	}
+	return out
 }
 
 // orgParam returns the {org} path value. NotFound when malformed: no org
