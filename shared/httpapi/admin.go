@@ -14,30 +14,35 @@ import (
 // routesAdmin registers the tenant admins' routes. Every one needs the
 // billing role, and acts on the tenant of the caller's token only.
 func (h *Handler) routesAdmin() {
-	billing := func(fn http.HandlerFunc) http.HandlerFunc { return h.admin(h.cfg.BillingRole, fn) }
-	h.handle("GET /v1/integration", billing(h.getIntegration))
-	h.handle("PUT /v1/integration", billing(h.putIntegration))
-	h.handle("DELETE /v1/integration", billing(h.deleteIntegration))
-	h.handle("PUT /v1/integration/company-types", billing(h.putCompanyTypes))
-	h.handle("GET /v1/ticketing", billing(h.getTicketing))
-	h.handle("PUT /v1/ticketing", billing(h.putTicketing))
+	h.handle("GET /v1/integration", h.billingAdmin(h.getIntegration))
+	h.handle("PUT /v1/integration", h.billingAdmin(h.putIntegration))
+	h.handle("DELETE /v1/integration", h.billingAdmin(h.deleteIntegration))
+	h.handle("PUT /v1/integration/company-types", h.billingAdmin(h.putCompanyTypes))
+	h.handle("GET /v1/ticketing", h.billingAdmin(h.getTicketing))
+	h.handle("PUT /v1/ticketing", h.billingAdmin(h.putTicketing))
 
-	h.handle("GET /v1/psa/company-types", billing(h.getCompanyTypes))
-	h.handle("GET /v1/psa/companies", billing(h.getCompanies))
-	h.handle("GET /v1/psa/companies/{id}/contracts", billing(h.getContracts))
-	h.handle("GET /v1/psa/contracts/{id}/lines", billing(h.getLines))
-	h.handle("GET /v1/psa/ticket-options", billing(h.getTicketOptions))
+	h.handle("GET /v1/psa/company-types", h.billingAdmin(h.getCompanyTypes))
+	h.handle("GET /v1/psa/companies", h.billingAdmin(h.getCompanies))
+	h.handle("GET /v1/psa/companies/{id}/contracts", h.billingAdmin(h.getContracts))
+	h.handle("GET /v1/psa/contracts/{id}/lines", h.billingAdmin(h.getLines))
+	h.handle("GET /v1/psa/ticket-options", h.billingAdmin(h.getTicketOptions))
 
-	h.handle("GET /v1/orgs", billing(h.getOrgs))
-	h.handle("GET /v1/orgs/{org}/mapping", billing(h.getMapping))
-	h.handle("PUT /v1/orgs/{org}/mapping", billing(h.putMapping))
-	h.handle("DELETE /v1/orgs/{org}/mapping", billing(h.deleteMapping))
+	h.handle("GET /v1/orgs", h.billingAdmin(h.getOrgs))
+	h.handle("GET /v1/orgs/{org}/mapping", h.billingAdmin(h.getMapping))
+	h.handle("PUT /v1/orgs/{org}/mapping", h.billingAdmin(h.putMapping))
+	h.handle("DELETE /v1/orgs/{org}/mapping", h.billingAdmin(h.deleteMapping))
 
-	h.handle("GET /v1/billing-settings", billing(h.getBillingSettings))
-	h.handle("PUT /v1/billing-settings", billing(h.putBillingSettings))
+	h.handle("GET /v1/billing-settings", h.billingAdmin(h.getBillingSettings))
+	h.handle("PUT /v1/billing-settings", h.billingAdmin(h.putBillingSettings))
 
-	h.handle("GET /v1/alert-rules", billing(h.getAlertRules))
-	h.handle("PUT /v1/alert-rules/{alertType}", billing(h.putAlertRule))
+	h.handle("GET /v1/alert-rules", h.billingAdmin(h.getAlertRules))
+	h.handle("PUT /v1/alert-rules/{alertType}", h.billingAdmin(h.putAlertRule))
+}
+
+// billingAdmin guards fn with the billing role (the role of every tenant
+// admin route).
+func (h *Handler) billingAdmin(fn http.HandlerFunc) http.HandlerFunc {
+	return h.admin(h.cfg.BillingRole, fn)
 }
 
 // tenantOf returns the tenant of the authenticated caller.
@@ -62,6 +67,19 @@ func ifMatch(r *http.Request) (version int64, ok bool, err error) {
 		return 0, false, apperr.New(apperr.Invalid, `If-Match must be an ETag from this API, like "3"`)
 	}
 	return n, true, nil
+}
+
+// ifMatchOr is the version If-Match asks for, or fallback when the request
+// has no If-Match. Invalid as ifMatch.
+func ifMatchOr(r *http.Request, fallback int64) (int64, error) {
+	version, guarded, err := ifMatch(r)
+	if err != nil {
+		return 0, err
+	}
+	if !guarded {
+		return fallback, nil
+	}
+	return version, nil
 }
 
 // anyVersion mirrors dynamo.AnyVersion without tying handlers to it.

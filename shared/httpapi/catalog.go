@@ -18,11 +18,10 @@ import (
 func init() { routeSets = append(routeSets, (*Handler).routesCatalog) }
 
 func (h *Handler) routesCatalog() {
-	billingAdmin := func(fn http.HandlerFunc) http.HandlerFunc { return h.admin(h.cfg.BillingRole, fn) }
-	h.handle("GET /v1/catalog", billingAdmin(h.getCatalog))
-	h.handle("PUT /v1/catalog", billingAdmin(h.putCatalog))
-	h.handle("POST /v1/catalog/push", billingAdmin(h.pushCatalog))
-	h.handle("GET /v1/psa/catalog-options", billingAdmin(h.getCatalogOptions))
+	h.handle("GET /v1/catalog", h.billingAdmin(h.getCatalog))
+	h.handle("PUT /v1/catalog", h.billingAdmin(h.putCatalog))
+	h.handle("POST /v1/catalog/push", h.billingAdmin(h.pushCatalog))
+	h.handle("GET /v1/psa/catalog-options", h.billingAdmin(h.getCatalogOptions))
 }
 
 func (h *Handler) getCatalog(w http.ResponseWriter, r *http.Request) {
@@ -63,13 +62,10 @@ func (h *Handler) putCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	version, guarded, err := ifMatch(r)
+	version, err := ifMatchOr(r, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if !guarded {
-		version = anyVersion
 	}
 	tenant := tenantOf(r)
 	var provider psa.Provider
@@ -222,13 +218,7 @@ func (h *Handler) catalogOptions(ctx context.Context, tenant string, in integrat
 // getCatalogOptions lists what a catalog product may pick from: Autotask
 // billing codes, ConnectWise product types and subcategories.
 func (h *Handler) getCatalogOptions(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.catalogOptions(r.Context(), tenant, in, c)
+	o, err := askPSA(h, r, h.catalogOptions)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -239,10 +229,6 @@ func (h *Handler) getCatalogOptions(w http.ResponseWriter, r *http.Request) {
 		ProductTypes  []psa.Option `json:"productTypes"`
 		Subcategories []psa.Option `json:"subcategories"`
 	}{o.BillingCodes, o.ProductTypes, o.Subcategories}
-	for _, l := range []*[]psa.Option{&view.BillingCodes, &view.ProductTypes, &view.Subcategories} {
-		if *l == nil {
-			*l = []psa.Option{}
-		}
-	}
+	nonNilOptions(&view.BillingCodes, &view.ProductTypes, &view.Subcategories)
 	writeJSON(w, http.StatusOK, view)
 }

@@ -280,13 +280,7 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "companyTypeIds must list 1 to 100 company types"))
 		return
 	}
-	tenant := tenantOf(r)
-	client, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	types, err := h.companyTypes(r.Context(), tenant, in, client)
+	cc, err := h.companyTypeChoice(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -295,11 +289,12 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
-		if !slices.ContainsFunc(types, func(t psa.CompanyType) bool { return t.ID == id }) {
+		if !slices.ContainsFunc(cc.types, func(t psa.CompanyType) bool { return t.ID == id }) {
 			h.fail(w, r, apperr.New(apperr.Rejected, "company type %d does not exist in the PSA", id))
 			return
 		}
 	}
+	in := cc.in
 	in.CompanyTypeIDs = ids
 	h.saveIntegration(w, r, in, func(in integration.Integration) any { return companyTypesRequest{CompanyTypeIDs: in.CompanyTypeIDs} })
 }
@@ -307,13 +302,10 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 // saveIntegration stores a changed integration guarded by If-Match (or the
 // version read) and answers with view(saved).
 func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, in integration.Integration, view func(integration.Integration) any) {
-	version, guarded, err := ifMatch(r)
+	version, err := ifMatchOr(r, in.Version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if !guarded {
-		version = in.Version
 	}
 	saved, err := h.cfg.Store.PutIntegration(r.Context(), tenantOf(r), in, version)
 	if err != nil {

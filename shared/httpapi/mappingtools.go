@@ -9,7 +9,6 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -20,11 +19,10 @@ import (
 func init() { routeSets = append(routeSets, (*Handler).routesMappingTools) }
 
 func (h *Handler) routesMappingTools() {
-	billingAdmin := func(fn http.HandlerFunc) http.HandlerFunc { return h.admin(h.cfg.BillingRole, fn) }
-	h.handle("GET /v1/orgs/{org}/mapping/health", billingAdmin(h.getMappingHealth))
-	h.handle("GET /v1/orgs/{org}/mapping/suggestions", billingAdmin(h.getMappingSuggestions))
-	h.handle("GET /v1/mapping-suggestions", billingAdmin(h.getBulkSuggestions))
-	h.handle("GET /v1/reconciliation", billingAdmin(h.getReconciliation))
+	h.handle("GET /v1/orgs/{org}/mapping/health", h.billingAdmin(h.getMappingHealth))
+	h.handle("GET /v1/orgs/{org}/mapping/suggestions", h.billingAdmin(h.getMappingSuggestions))
+	h.handle("GET /v1/mapping-suggestions", h.billingAdmin(h.getBulkSuggestions))
+	h.handle("GET /v1/reconciliation", h.billingAdmin(h.getReconciliation))
 }
 
 // psaView reads what the PSA says about a mapping: company, contract and
@@ -107,40 +105,8 @@ type suggestionView struct {
 	Proposal  *proposal                   `json:"proposal,omitempty"`
 }
 
-// suggestionContext is what ranking needs, read once per request.
-type suggestionContext struct {
-	client    psa.Client
-	in        integration.Integration
-	companies []psa.Company
-	chosen    []int64
-}
-
-// suggestionInputs reads the chosen company types and the companies of
-// those types (each one cached PSA read, shared with the pickers).
-func (h *Handler) suggestionInputs(ctx context.Context, tenant string) (suggestionContext, error) {
-	c, in, err := h.client(ctx, tenant)
-	if err != nil {
-		return suggestionContext{}, err
-	}
-	types, err := h.companyTypes(ctx, tenant, in, c)
-	if err != nil {
-		return suggestionContext{}, err
-	}
-	chosen := chosenTypes(in, types)
-	all, err := cached(h.pickers, pickerKey(tenant, in, "companies "+joinIDs(chosen)), func() ([]psa.Company, error) {
-		if len(chosen) == 0 {
-			return []psa.Company{}, nil
-		}
-		return c.Companies(ctx, psa.CompanyFilter{TypeIDs: chosen})
-	})
-	if err != nil {
-		return suggestionContext{}, psaError(err)
-	}
-	return suggestionContext{client: c, in: in, companies: all, chosen: chosen}, nil
-}
-
-// rank ranks the companies for one org.
-func (sc suggestionContext) rank(org billing.Org) suggestionView {
+// rank ranks the chosen companies for one org.
+func (sc companyChoice) rank(org billing.Org) suggestionView {
 	name := org.Name
 	if name == "" {
 		name = org.ID
@@ -170,7 +136,7 @@ func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) 
 		h.fail(w, r, err)
 		return
 	}
-	sc, err := h.suggestionInputs(r.Context(), tenant)
+	sc, err := h.chosenCompanies(r.Context(), tenant)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -196,12 +162,10 @@ func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) 
 // product (the users product by its line name when nothing is pushed yet
 // is not guessed: no line then). nil when the company has no fitting
 // contract.
-func (h *Handler) propose(ctx context.Context, tenant string, sc suggestionContext, co psa.Company, cat billing.Catalog) (*proposal, error) {
-	contracts, err := cached(h.pickers, pickerKey(tenant, sc.in, "contracts "+joinIDs([]int64{co.ID})), func() ([]psa.Contract, error) {
-		return sc.client.Contracts(ctx, co.ID)
-	})
+func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, co psa.Company, cat billing.Catalog) (*proposal, error) {
+	contracts, err := h.contracts(ctx, tenant, sc.in, sc.client, co.ID)
 	if err != nil {
-		return nil, psaError(err)
+		return nil, err
 	}
 	ct, ok := billing.ChooseContract(contracts, h.now())
 	if !ok {
@@ -235,7 +199,7 @@ func (h *Handler) getBulkSuggestions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	sc, err := h.suggestionInputs(r.Context(), tenant)
+	sc, err := h.chosenCompanies(r.Context(), tenant)
 	if err != nil {
 		h.fail(w, r, err)
 		return

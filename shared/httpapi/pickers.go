@@ -95,6 +95,29 @@ func (c *pickerCache) forget(tenant string) {
 	}
 }
 
+// askPSA connects to the caller's tenant's PSA and asks it one question
+// (one of the cached picker reads). NotFound without an integration; PSA
+// errors as psaError.
+func askPSA[T any](h *Handler, r *http.Request, ask func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) (T, error)) (T, error) {
+	tenant := tenantOf(r)
+	c, in, err := h.client(r.Context(), tenant)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return ask(r.Context(), tenant, in, c)
+}
+
+// nonNilOptions makes each list an empty array instead of null: the lists
+// a response always has.
+func nonNilOptions(lists ...*[]psa.Option) {
+	for _, l := range lists {
+		if *l == nil {
+			*l = []psa.Option{}
+		}
+	}
+}
+
 func (h *Handler) companyTypes(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.CompanyType, error) {
 	v, err := cached(h.pickers, pickerKey(tenant, in, "company-types"), func() ([]psa.CompanyType, error) { return c.CompanyTypes(ctx) })
 	return v, psaError(err)
@@ -123,6 +146,51 @@ func chosenTypes(in integration.Integration, types []psa.CompanyType) []int64 {
 	return ids
 }
 
+// companyChoice is a tenant's PSA with its company types, the types the
+// pickers use and (from chosenCompanies) the companies of those types.
+type companyChoice struct {
+	client    psa.Client
+	in        integration.Integration
+	types     []psa.CompanyType
+	chosen    []int64
+	companies []psa.Company
+}
+
+// companyTypeChoice reads the tenant's client and company types (one
+// cached PSA read). NotFound without an integration; PSA errors as
+// psaError.
+func (h *Handler) companyTypeChoice(ctx context.Context, tenant string) (companyChoice, error) {
+	c, in, err := h.client(ctx, tenant)
+	if err != nil {
+		return companyChoice{}, err
+	}
+	types, err := h.companyTypes(ctx, tenant, in, c)
+	if err != nil {
+		return companyChoice{}, err
+	}
+	return companyChoice{client: c, in: in, types: types, chosen: chosenTypes(in, types)}, nil
+}
+
+// chosenCompanies is companyTypeChoice with the companies of the chosen
+// types (one more cached PSA read, shared by the pickers and the mapping
+// suggestions).
+func (h *Handler) chosenCompanies(ctx context.Context, tenant string) (companyChoice, error) {
+	cc, err := h.companyTypeChoice(ctx, tenant)
+	if err != nil {
+		return cc, err
+	}
+	cc.companies, err = cached(h.pickers, pickerKey(tenant, cc.in, "companies "+joinIDs(cc.chosen)), func() ([]psa.Company, error) {
+		if len(cc.chosen) == 0 {
+			return []psa.Company{}, nil
+		}
+		return cc.client.Companies(ctx, psa.CompanyFilter{TypeIDs: cc.chosen})
+	})
+	if err != nil {
+		return companyChoice{}, psaError(err)
+	}
+	return cc, nil
+}
+
 type companyTypeView struct {
 	ID        int64  `json:"id"`
 	Name      string `json:"name"`
@@ -131,21 +199,14 @@ type companyTypeView struct {
 }
 
 func (h *Handler) getCompanyTypes(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
+	cc, err := h.companyTypeChoice(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	types, err := h.companyTypes(r.Context(), tenant, in, c)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	chosen := chosenTypes(in, types)
-	out := make([]companyTypeView, len(types))
-	for i, t := range types {
-		out[i] = companyTypeView{ID: t.ID, Name: t.Name, IsDefault: t.IsDefault, Selected: slices.Contains(chosen, t.ID)}
+	out := make([]companyTypeView, len(cc.types))
+	for i, t := range cc.types {
+		out[i] = companyTypeView{ID: t.ID, Name: t.Name, IsDefault: t.IsDefault, Selected: slices.Contains(cc.chosen, t.ID)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"companyTypes": out})
 }
@@ -188,30 +249,13 @@ func (h *Handler) getCompanies(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "q is longer than 200 characters"))
 		return
 	}
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
+	cc, err := h.chosenCompanies(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
-		return
-	}
-	types, err := h.companyTypes(r.Context(), tenant, in, c)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	chosen := chosenTypes(in, types)
-	all, err := cached(h.pickers, pickerKey(tenant, in, "companies "+joinIDs(chosen)), func() ([]psa.Company, error) {
-		if len(chosen) == 0 {
-			return []psa.Company{}, nil
-		}
-		return c.Companies(r.Context(), psa.CompanyFilter{TypeIDs: chosen})
-	})
-	if err != nil {
-		h.fail(w, r, psaError(err))
 		return
 	}
 	var match []psa.Company
-	for _, co := range all {
+	for _, co := range cc.companies {
 		if needle == "" || strings.Contains(strings.ToLower(co.Name), needle) {
 			match = append(match, co)
 		}
@@ -246,23 +290,24 @@ func (h *Handler) getContracts(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
+	list, err := askPSA(h, r, func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.Contract, error) {
+		return h.contracts(ctx, tenant, in, c, id)
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	list, err := cached(h.pickers, pickerKey(tenant, in, "contracts "+strconv.FormatInt(id, 10)), func() ([]psa.Contract, error) {
-		return c.Contracts(r.Context(), id)
+	writeJSON(w, http.StatusOK, map[string]any{"contracts": list})
+}
+
+func (h *Handler) contracts(ctx context.Context, tenant string, in integration.Integration, c psa.Client, companyID int64) ([]psa.Contract, error) {
+	list, err := cached(h.pickers, pickerKey(tenant, in, "contracts "+strconv.FormatInt(companyID, 10)), func() ([]psa.Contract, error) {
+		return c.Contracts(ctx, companyID)
 	})
-	if err != nil {
-		h.fail(w, r, psaError(err))
-		return
-	}
 	if list == nil {
 		list = []psa.Contract{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contracts": list})
+	return list, psaError(err)
 }
 
 func (h *Handler) getLines(w http.ResponseWriter, r *http.Request) {
@@ -271,13 +316,9 @@ func (h *Handler) getLines(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	list, err := h.lines(r.Context(), tenant, in, c, id)
+	list, err := askPSA(h, r, func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.ServiceLine, error) {
+		return h.lines(ctx, tenant, in, c, id)
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -296,22 +337,12 @@ func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integ
 }
 
 func (h *Handler) getTicketOptions(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.ticketOptions(r.Context(), tenant, in, c)
+	o, err := askPSA(h, r, h.ticketOptions)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	// The three lists every PSA has are always arrays, never null.
-	for _, l := range []*[]psa.Option{&o.Statuses, &o.Priorities, &o.Sources} {
-		if *l == nil {
-			*l = []psa.Option{}
-		}
-	}
+	nonNilOptions(&o.Statuses, &o.Priorities, &o.Sources)
 	writeJSON(w, http.StatusOK, o)
 }

@@ -72,13 +72,10 @@ func (h *Handler) putAlertRule(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "ids must be positive"))
 		return
 	}
-	version, guarded, err := ifMatch(r)
+	version, err := ifMatchOr(r, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if !guarded {
-		version = anyVersion
 	}
 	tenant := tenantOf(r)
 	c, in, err := h.client(r.Context(), tenant)

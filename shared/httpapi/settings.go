@@ -61,13 +61,10 @@ func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "at most %d per-org cost overrides", maxOrgOverrides))
 		return
 	}
-	version, guarded, err := ifMatch(r)
+	version, err := ifMatchOr(r, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if !guarded {
-		version = anyVersion
 	}
 	saved, err := h.cfg.Store.PutBillingSettings(r.Context(), tenantOf(r), set, version)
 	if err != nil {
