@@ -383,36 +383,75 @@ var additionReadOnly = []string{"id", "billedQuantity", "extPrice", "extCost", "
 // The answer is an Addition.
 func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
 	addition := s.get.Components.Schemas["Addition"].Value
+	if checkPatchBody(t, "addition PATCH", "Addition", x, addition, additionReadOnly) {
+		checkAnswer(t, "addition PATCH", "Addition", x, http.StatusOK, addition)
+	}
+}
+
+// checkPatchBody: a JSON Patch array of {op, path, value}; op replace; each
+// path a property of schema (named entity) not in readOnly, spelled exactly
+// as in the schema (paths are case-sensitive); each value valid for that
+// property's schema. False when the body is not a non-empty array.
+func checkPatchBody(t *testing.T, name, entity string, x exchange, schema *openapi3.Schema, readOnly []string) bool {
+	t.Helper()
 	var ops []map[string]json.RawMessage
 	if err := json.Unmarshal(x.ReqBody, &ops); err != nil || len(ops) == 0 {
-		t.Errorf("addition PATCH: body %s is not a non-empty JSON array", x.ReqBody)
-		return
+		t.Errorf("%s: body %s is not a non-empty JSON array", name, x.ReqBody)
+		return false
 	}
 	for _, op := range ops {
 		var verb, path string
 		_ = json.Unmarshal(op["op"], &verb)
 		_ = json.Unmarshal(op["path"], &path)
 		if len(op) != 3 || verb != "replace" || op["value"] == nil {
-			t.Errorf("addition PATCH: operation %v is not {op:replace,path,value}", op)
+			t.Errorf("%s: operation %v is not {op:replace,path,value}", name, op)
 			continue
 		}
-		prop := addition.Properties[path]
-		if prop == nil || slices.Contains(additionReadOnly, path) {
-			t.Errorf("addition PATCH: path %q is not a writable Addition field", path)
+		prop := schema.Properties[path]
+		if prop == nil || slices.Contains(readOnly, path) {
+			t.Errorf("%s: path %q is not a writable %s field", name, path, entity)
 			continue
 		}
 		var v any
 		_ = json.Unmarshal(op["value"], &v)
 		if err := prop.Value.VisitJSON(v); err != nil {
-			t.Errorf("addition PATCH: value for %q: %v", path, err)
+			t.Errorf("%s: value for %q: %v", name, path, err)
 		}
 	}
-	if x.Status == http.StatusOK {
-		var v any
-		_ = json.Unmarshal(x.RespBody, &v)
-		if err := addition.VisitJSON(v); err != nil {
-			t.Errorf("addition PATCH answer is not an Addition: %v", err)
+	return true
+}
+
+// checkPostBody: the body is a JSON object of schema (named entity): every
+// property defined by the schema, the required ones present, each value
+// valid. The object, or false when the body is not one.
+func checkPostBody(t *testing.T, name, entity string, x exchange, schema *openapi3.Schema) (map[string]any, bool) {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
+		t.Errorf("%s: body is not a JSON object: %v", name, err)
+		return nil, false
+	}
+	for k := range v {
+		if schema.Properties[k] == nil {
+			t.Errorf("%s: %q is not a %s field", name, k, entity)
 		}
+	}
+	if err := schema.VisitJSON(map[string]any(v)); err != nil {
+		t.Errorf("%s: body is not a %s: %v", name, entity, err)
+	}
+	return v, true
+}
+
+// checkAnswer: an answer of status ok fits schema (named entity).
+func checkAnswer(t *testing.T, name, entity string, x exchange, ok int, schema *openapi3.Schema) {
+	t.Helper()
+	if x.Status != ok {
+		return
+	}
+	var v any
+	_ = json.Unmarshal(x.RespBody, &v)
+	if err := schema.VisitJSON(v); err != nil {
+		t.Errorf("%s answer does not fit the %s schema: %v", name, entity, err)
 	}
 }
 
@@ -420,18 +459,9 @@ func checkAdditionPatch(t *testing.T, x exchange, s *specs) {
 // and one of the three flags set (PSA-API-NOTES 2.5); the answer too.
 func checkNotePost(t *testing.T, x exchange, s *specs) {
 	note := s.get.Components.Schemas["ServiceNote"].Value
-	var v map[string]any
-	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
-		t.Errorf("note POST: body is not a JSON object: %v", err)
+	v, ok := checkPostBody(t, "note POST", "ServiceNote", x, note)
+	if !ok {
 		return
-	}
-	for k := range v {
-		if note.Properties[k] == nil {
-			t.Errorf("note POST: %q is not a ServiceNote field", k)
-		}
-	}
-	if err := note.VisitJSON(map[string]any(v)); err != nil {
-		t.Errorf("note POST: body is not a ServiceNote: %v", err)
 	}
 	if text, _ := v["text"].(string); text == "" {
 		t.Errorf("note POST: text is empty")
@@ -439,13 +469,7 @@ func checkNotePost(t *testing.T, x exchange, s *specs) {
 	if v["detailDescriptionFlag"] != true && v["internalAnalysisFlag"] != true && v["resolutionFlag"] != true {
 		t.Errorf("note POST: none of detailDescriptionFlag, internalAnalysisFlag, resolutionFlag is set")
 	}
-	if x.Status == http.StatusCreated {
-		var r any
-		_ = json.Unmarshal(x.RespBody, &r)
-		if err := note.VisitJSON(r); err != nil {
-			t.Errorf("note POST answer is not a ServiceNote: %v", err)
-		}
-	}
+	checkAnswer(t, "note POST", "ServiceNote", x, http.StatusCreated, note)
 }
 
 // checkWholeReferences: a ticket PATCH replaces whole reference objects; a
@@ -509,25 +533,8 @@ func catalogItemSchema(s *specs) *openapi3.Schema {
 // 201 answer.
 func checkCatalogPost(t *testing.T, x exchange, s *specs) {
 	item := catalogItemSchema(s)
-	var v map[string]any
-	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
-		t.Errorf("catalog POST: body is not a JSON object: %v", err)
-		return
-	}
-	for k := range v {
-		if item.Properties[k] == nil {
-			t.Errorf("catalog POST: %q is not a CatalogItem field", k)
-		}
-	}
-	if err := item.VisitJSON(map[string]any(v)); err != nil {
-		t.Errorf("catalog POST: body is not a CatalogItem: %v", err)
-	}
-	if x.Status == http.StatusCreated {
-		var r any
-		_ = json.Unmarshal(x.RespBody, &r)
-		if err := item.VisitJSON(r); err != nil {
-			t.Errorf("catalog POST answer is not a CatalogItem: %v", err)
-		}
+	if _, ok := checkPostBody(t, "catalog POST", "CatalogItem", x, item); ok {
+		checkAnswer(t, "catalog POST", "CatalogItem", x, http.StatusCreated, item)
 	}
 }
 
@@ -540,38 +547,11 @@ var catalogReadOnly = []string{"id", "_info", "connectWiseID", "calculatedPrice"
 // CatalogItem.
 func checkCatalogPatch(t *testing.T, x exchange, s *specs) {
 	item := catalogItemSchema(s)
-	var ops []map[string]json.RawMessage
-	if err := json.Unmarshal(x.ReqBody, &ops); err != nil || len(ops) == 0 {
-		t.Errorf("catalog PATCH: body %s is not a non-empty JSON array", x.ReqBody)
+	if !checkPatchBody(t, "catalog PATCH", "CatalogItem", x, item, catalogReadOnly) {
 		return
 	}
-	for _, op := range ops {
-		var verb, path string
-		_ = json.Unmarshal(op["op"], &verb)
-		_ = json.Unmarshal(op["path"], &path)
-		if len(op) != 3 || verb != "replace" || op["value"] == nil {
-			t.Errorf("catalog PATCH: operation %v is not {op:replace,path,value}", op)
-			continue
-		}
-		prop := item.Properties[path]
-		if prop == nil || slices.Contains(catalogReadOnly, path) {
-			t.Errorf("catalog PATCH: path %q is not a writable CatalogItem field", path)
-			continue
-		}
-		var v any
-		_ = json.Unmarshal(op["value"], &v)
-		if err := prop.Value.VisitJSON(v); err != nil {
-			t.Errorf("catalog PATCH: value for %q: %v", path, err)
-		}
-	}
 	checkWholeReferences(t, "catalog PATCH", x)
-	if x.Status == http.StatusOK {
-		var v any
-		_ = json.Unmarshal(x.RespBody, &v)
-		if err := item.VisitJSON(v); err != nil {
-			t.Errorf("catalog PATCH answer is not a CatalogItem: %v", err)
-		}
-	}
+	checkAnswer(t, "catalog PATCH", "CatalogItem", x, http.StatusOK, item)
 }
 
 // checkLookupList: a list read with only the list parameters of
