@@ -301,6 +301,13 @@ type Client interface {
 	// It is not idempotent on Autotask (a delta is posted): after a Transient
 	// error, read the line again before retrying.
 	SetLine(ctx context.Context, u LineUpdate) error
+	// CreateLine adds a line billing catalog item serviceID to a contract,
+	// holding quantity at unitCost from effective (the catalog item's
+	// price), and returns it. Not resent after an ambiguous failure: list
+	// the contract's Lines and look for the service first. NotFound when the
+	// contract is gone; Rejected with the PSA's words (e.g. not a recurring
+	// contract, an unknown catalog item, a date outside the contract).
+	CreateLine(ctx context.Context, contractID, serviceID, quantity int64, unitCost float64, effective time.Time) (ServiceLine, error)
 
 	// TicketOptions lists statuses, priorities, sources, queues or boards,
 	// issue types, categories, resources and roles.

@@ -248,8 +248,9 @@ func TestReadAndSetLines(t *testing.T) {
 		t.Fatalf("got %+v, want 13 units at 18.50/22", st)
 	}
 	counts := f.sb.Counts()
-	if a, b := counts["autotask POST ContractServices/query"], counts["autotask POST ContractServiceUnits/query"]; a != 2 || b != 2 {
-		t.Fatalf("got %d ContractServices and %d ContractServiceUnits queries, want 2 and 2", a, b)
+	// Every line has a unit row this month, so ContractServices is not asked.
+	if a, b := counts["autotask POST ContractServices/query"], counts["autotask POST ContractServiceUnits/query"]; a != 0 || b != 2 {
+		t.Fatalf("got %d ContractServices and %d ContractServiceUnits queries, want 0 and 2", a, b)
 	}
 
 	t.Run("AbsentLines", func(t *testing.T) {
@@ -257,6 +258,21 @@ func TestReadAndSetLines(t *testing.T) {
 		MustNoErr(t, "ReadLines", err)
 		if _, ok := got[refs[0]]; len(got) != 1 || !ok {
 			t.Fatalf("got %+v, want only %v (an unknown line and a line under the wrong contract are absent)", got, refs[0])
+		}
+	})
+	t.Run("NoUnitsInPeriod", func(t *testing.T) {
+		// The contracts end in 2025: in 2026 the lines exist without unit rows.
+		f.sb.ResetCounts()
+		at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		got, err := f.client.ReadLines(ctx, []psa.LineRef{refs[3], {ContractID: 50001, LineID: 100000}, {ContractID: 50000, LineID: 1}}, at)
+		MustNoErr(t, "ReadLines", err)
+		want := psa.LineState{Ref: refs[3], ServiceID: 901, UnitCost: 18.5, UnitPrice: 22}
+		if len(got) != 1 || got[refs[3]] != want {
+			t.Fatalf("got %+v, want only %+v (0 units; a line under the wrong contract and an unknown line are absent)", got, want)
+		}
+		counts := f.sb.Counts()
+		if a, b := counts["autotask POST ContractServices/query"], counts["autotask POST ContractServiceUnits/query"]; a != 1 || b != 1 {
+			t.Fatalf("got %d ContractServices and %d ContractServiceUnits queries, want 1 and 1", a, b)
 		}
 	})
 	t.Run("SetLine", func(t *testing.T) {
@@ -304,6 +320,51 @@ func TestReadAndSetLines(t *testing.T) {
 		err := f.client.SetLine(ctx, psa.LineUpdate{Ref: refs[6], Current: states[refs[6]], Quantity: 30, EffectiveDate: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
 		if !apperr.Is(err, apperr.Rejected) || len(apperr.DetailsOf(err)) != 1 {
 			t.Fatalf("got %v, want rejected with Autotask's reason", err)
+		}
+	})
+}
+
+func TestCreateLine(t *testing.T) {
+	ctx := context.Background()
+	seed, _ := lineSeed(baseSeed(), 2, 2)
+	f := MustFixture(t, seed, 5*time.Second)
+	eff := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+	line, err := f.client.CreateLine(ctx, 50001, 900, 12, 17.5, eff)
+	MustNoErr(t, "CreateLine", err)
+	if line.ID == 0 || line.ContractID != 50001 || line.ServiceID != 900 || line.UnitPrice != 22 || line.UnitCost != 17.5 {
+		t.Fatalf("got %+v, want a new line of service 900 on contract 50001 at 22/17.5", line)
+	}
+	ref := psa.LineRef{ContractID: 50001, LineID: line.ID}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want psa.LineState
+	}{
+		{"FromEffectiveDate", eff, psa.LineState{Ref: ref, ServiceID: 900, Quantity: 12, UnitCost: 17.5, UnitPrice: 22}},
+		{"NotBefore", eff.AddDate(0, 0, -1), psa.LineState{Ref: ref, ServiceID: 900, UnitCost: 18.5, UnitPrice: 22}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := f.client.ReadLines(ctx, []psa.LineRef{ref}, tc.at)
+			MustNoErr(t, "ReadLines", err)
+			if got[ref] != tc.want {
+				t.Fatalf("got %+v, want %+v", got[ref], tc.want)
+			}
+		})
+	}
+	t.Run("ErrServiceGone", func(t *testing.T) {
+		if _, err := f.client.CreateLine(ctx, 50001, 999, 1, 1, eff); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("got %v, want not_found", err)
+		}
+	})
+	t.Run("ErrContractGone", func(t *testing.T) {
+		if _, err := f.client.CreateLine(ctx, 59999, 900, 1, 1, eff); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("got %v, want not_found", err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		if _, err := f.client.CreateLine(ctx, 50001, 900, -1, 1, eff); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("got %v, want invalid", err)
 		}
 	})
 }

@@ -213,6 +213,7 @@ func TestConformance(t *testing.T) {
 		"POST /V1.0/Tickets/{parentId}/Notes", "PATCH /V1.0/Tickets",
 		"GET /V1.0/Services/entityInformation/fields", "POST /V1.0/Services", "PATCH /V1.0/Services",
 		"GET /V1.0/BillingCodes/entityInformation/fields", "POST /V1.0/BillingCodes/query",
+		"GET /V1.0/Services/{id}", "POST /V1.0/Contracts/{parentId}/Services",
 	} {
 		if !covered[want] {
 			t.Errorf("operation %s was not exercised; covered: %v", want, slices.Sorted(mapKeys(covered)))
@@ -244,6 +245,7 @@ func driveAll(t *testing.T, c *Client, refs []psa.LineRef) {
 	MustNoErr(t, "ReadLines", err)
 	MustNoErr(t, "SetLine", c.SetLine(ctx, psa.LineUpdate{Ref: refs[0], Current: states[refs[0]], Quantity: 42, UnitCost: 17.25,
 		EffectiveDate: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}))
+	MustNoErr(t, "CreateLine", errOf(c.CreateLine(ctx, 50001, 900, 5, 17, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))))
 	MustNoErr(t, "TicketOptions", errOf(c.TicketOptions(ctx)))
 	if _, err := c.FindOpenTicket(ctx, 20000, "alert:abc"); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("FindOpenTicket: got %v, want not_found", err)

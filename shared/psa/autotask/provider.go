@@ -49,6 +49,8 @@ type contractService struct {
 type serviceUnit struct {
 	ID                int64   `json:"id"`
 	ContractServiceID int64   `json:"contractServiceID"`
+	ContractID        int64   `json:"contractID"`
+	ServiceID         int64   `json:"serviceID"`
 	Units             int64   `json:"units"`
 	Price             float64 `json:"price"`
 	Cost              float64 `json:"cost"`
@@ -211,33 +213,21 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 func day(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
 
 // ReadLines returns the units, price and cost of each line in the period
-// containing at. It costs ⌈lines/500⌉ ContractServices queries (id in […])
-// plus ⌈lines/500⌉ ContractServiceUnits queries (contractServiceID in […]
-// and the period), whatever the number of contracts. A line whose contract
-// differs from its ref is treated as absent.
+// containing at. ContractServiceUnits rows carry the contract, service,
+// units, price and cost of their period, so it costs ⌈lines/500⌉
+// ContractServiceUnits queries (contractServiceID in […] and the period),
+// whatever the number of contracts, plus one ContractServices query (id in
+// […]) per 500 lines that have no unit row in the period, which tells a
+// line that exists without units then (quantity 0 at the line's own price
+// and cost) from one that does not. A line whose contract differs from its
+// ref is treated as absent.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
-	var ids []int64
-	seen := map[int64]bool{}
-	for _, r := range refs {
-		if !seen[r.LineID] {
-			seen[r.LineID] = true
-			ids = append(ids, r.LineID)
-		}
-	}
+	ids := distinct(lineIDs(refs))
 	d := day(at).Format(time.RFC3339)
-	lines := map[int64]contractService{}
 	units := map[int64]serviceUnit{}
 	for chunk := range slices.Chunk(ids, MaxRecords) {
-		css, err := query[contractService](ctx, c, "ContractServices",
-			[]string{"id", "contractID", "serviceID", "unitPrice", "unitCost"}, in("id", chunk))
-		if err != nil {
-			return nil, err
-		}
-		for _, cs := range css {
-			lines[cs.ID] = cs
-		}
 		us, err := query[serviceUnit](ctx, c, "ContractServiceUnits",
-			[]string{"id", "contractServiceID", "units", "price", "cost"},
+			[]string{"id", "contractServiceID", "contractID", "serviceID", "units", "price", "cost"},
 			in("contractServiceID", chunk), filter{Op: "lte", Field: "startDate", Value: d}, filter{Op: "gte", Field: "endDate", Value: d})
 		if err != nil {
 			return nil, err
@@ -246,19 +236,44 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 			units[u.ContractServiceID] = u
 		}
 	}
+	var rest []int64
+	for _, id := range ids {
+		if _, ok := units[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	lines := map[int64]contractService{}
+	for chunk := range slices.Chunk(rest, MaxRecords) {
+		css, err := query[contractService](ctx, c, "ContractServices",
+			[]string{"id", "contractID", "serviceID", "unitPrice", "unitCost"}, in("id", chunk))
+		if err != nil {
+			return nil, err
+		}
+		for _, cs := range css {
+			lines[cs.ID] = cs
+		}
+	}
 	out := make(map[psa.LineRef]psa.LineState, len(refs))
 	for _, r := range refs {
-		cs, ok := lines[r.LineID]
-		if !ok || cs.ContractID != r.ContractID {
+		if u, ok := units[r.LineID]; ok {
+			if u.ContractID == r.ContractID {
+				out[r] = psa.LineState{Ref: r, ServiceID: u.ServiceID, Quantity: u.Units, UnitCost: u.Cost, UnitPrice: u.Price}
+			}
 			continue
 		}
-		st := psa.LineState{Ref: r, ServiceID: cs.ServiceID, UnitCost: cs.UnitCost, UnitPrice: cs.UnitPrice}
-		if u, ok := units[r.LineID]; ok {
-			st.Quantity, st.UnitCost, st.UnitPrice = u.Units, u.Cost, u.Price
+		if cs, ok := lines[r.LineID]; ok && cs.ContractID == r.ContractID {
+			out[r] = psa.LineState{Ref: r, ServiceID: cs.ServiceID, UnitCost: cs.UnitCost, UnitPrice: cs.UnitPrice}
 		}
-		out[r] = st
 	}
 	return out, nil
+}
+
+func lineIDs(refs []psa.LineRef) []int64 {
+	ids := make([]int64, len(refs))
+	for i, r := range refs {
+		ids[i] = r.LineID
+	}
+	return ids
 }
 
 // adjustment is a ContractServiceAdjustments create body.
@@ -304,6 +319,42 @@ func (c *Client) SetLine(ctx context.Context, u psa.LineUpdate) error {
 		EffectiveDate: day(u.EffectiveDate).Format(time.RFC3339), UnitChange: delta,
 		AdjustedUnitCost: u.UnitCost, AdjustedUnitPrice: cur.UnitPrice}
 	return c.call(ctx, http.MethodPost, "V1.0/ContractServiceAdjustments", body, false, nil)
+}
+
+// CreateLine adds serviceID to a recurring-service contract and sets its
+// units and cost: GET Services/{id} (the catalog price and name), POST
+// Contracts/{id}/Services (the contract service, at the service's price),
+// then, unless the line already holds quantity and unitCost, one
+// ContractServiceAdjustment of +quantity at unitCost effective on
+// effective's day. Neither create is resent after an ambiguous failure
+// (Lines shows whether the service was added). NotFound when the contract
+// or the service is gone; Rejected with Autotask's words otherwise (e.g.
+// not a Recurring Service contract, a date outside the contract).
+func (c *Client) CreateLine(ctx context.Context, contractID, serviceID, quantity int64, unitCost float64, effective time.Time) (psa.ServiceLine, error) {
+	if contractID <= 0 || serviceID <= 0 || quantity < 0 || effective.IsZero() {
+		return psa.ServiceLine{}, apperr.New(apperr.Invalid, "a line needs a contract, a service, a quantity of at least 0 and an effective date")
+	}
+	svc, err := get[serviceRow](ctx, c, "Services", serviceID, "service")
+	if err != nil {
+		return psa.ServiceLine{}, err
+	}
+	var r itemID
+	body := map[string]any{"contractID": contractID, "serviceID": serviceID, "unitPrice": svc.UnitPrice}
+	if err := c.call(ctx, http.MethodPost, fmt.Sprintf("V1.0/Contracts/%d/Services", contractID), body, false, &r); err != nil {
+		return psa.ServiceLine{}, err
+	}
+	line := psa.ServiceLine{ID: r.ItemID, ContractID: contractID, ServiceID: serviceID, Name: svc.Name,
+		UnitPrice: svc.UnitPrice, UnitCost: unitCost}
+	if quantity == 0 && unitCost == svc.UnitCost {
+		return line, nil // a new contract service starts at 0 units and the service's cost
+	}
+	adj := adjustment{ContractID: contractID, ContractServiceID: r.ItemID, ServiceID: serviceID,
+		EffectiveDate: day(effective).Format(time.RFC3339), UnitChange: quantity,
+		AdjustedUnitCost: unitCost, AdjustedUnitPrice: svc.UnitPrice}
+	if err := c.call(ctx, http.MethodPost, "V1.0/ContractServiceAdjustments", adj, false, nil); err != nil {
+		return psa.ServiceLine{}, err
+	}
+	return line, nil
 }
 
 // TicketOptions returns the Tickets picklists (status, priority, source,

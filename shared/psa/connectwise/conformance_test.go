@@ -44,6 +44,7 @@ var notesChecked = []struct {
 	{"login companyinfo (PSA-API-NOTES 2.1)", http.MethodGet, regexp.MustCompile(`^/login/companyinfo/[^/]+$`), checkCompanyInfo},
 	{"system info (PSA-API-NOTES 2.1)", http.MethodGet, regexp.MustCompile(`^/system/info$`), checkSystemInfo},
 	{"addition PATCH (PSA-API-NOTES 2.4)", http.MethodPatch, regexp.MustCompile(`^/finance/agreements/\d+/additions/\d+$`), checkAdditionPatch},
+	{"addition POST (PSA-API-NOTES 2.4, Addition schema)", http.MethodPost, regexp.MustCompile(`^/finance/agreements/\d+/additions$`), checkAdditionPost},
 	{"ticket note POST (PSA-API-NOTES 2.5)", http.MethodPost, regexp.MustCompile(`^/service/tickets/\d+/notes$`), checkNotePost},
 	// The catalog writes and the procurement lookups are in neither file
 	// (the 2026.4 file has only GET /procurement/catalog); they are held
@@ -209,6 +210,8 @@ func driveAll(t *testing.T, c *Client) {
 	_, err = c.ReadLines(ctx, []psa.LineRef{{ContractID: agrMain, LineID: addSeats}, {ContractID: agrFabrikam, LineID: addFabrikam}}, testNow)
 	must("ReadLines", err)
 	must("SetLine", c.SetLine(ctx, psa.LineUpdate{Ref: psa.LineRef{ContractID: agrMain, LineID: addSeats}, Quantity: 12, UnitCost: 18.25, EffectiveDate: testNow}))
+	_, err = c.CreateLine(ctx, agrFabrikam, 5502, 7, 2.25, testNow)
+	must("CreateLine", err)
 	_, err = c.TicketOptions(ctx)
 	must("TicketOptions", err)
 	_, _ = c.FindOpenTicket(ctx, coContoso, "alert:conf-1") // none yet
@@ -452,6 +455,39 @@ func checkAnswer(t *testing.T, name, entity string, x exchange, ok int, schema *
 	_ = json.Unmarshal(x.RespBody, &v)
 	if err := schema.VisitJSON(v); err != nil {
 		t.Errorf("%s answer does not fit the %s schema: %v", name, entity, err)
+	}
+}
+
+// checkAdditionPost: the body is an Addition (every property writable and
+// defined by the schema, each value valid) with the required product (by
+// id) and billCustomer (PSA-API-NOTES 2.4); the 201 answer is an Addition.
+func checkAdditionPost(t *testing.T, x exchange, s *specs) {
+	addition := s.get.Components.Schemas["Addition"].Value
+	var v map[string]any
+	if err := json.Unmarshal(x.ReqBody, &v); err != nil {
+		t.Errorf("addition POST: body is not a JSON object: %v", err)
+		return
+	}
+	for k := range v {
+		if addition.Properties[k] == nil || slices.Contains(additionReadOnly, k) {
+			t.Errorf("addition POST: %q is not a writable Addition field", k)
+		}
+	}
+	if err := addition.VisitJSON(map[string]any(v)); err != nil {
+		t.Errorf("addition POST: body is not an Addition: %v", err)
+	}
+	if p, _ := v["product"].(map[string]any); p == nil || p["id"] == nil {
+		t.Errorf("addition POST: product %v is not a reference by id", v["product"])
+	}
+	if b, _ := v["billCustomer"].(string); !slices.Contains([]string{"Billable", "DoNotBill", "NoCharge"}, b) {
+		t.Errorf("addition POST: billCustomer %q is not Billable, DoNotBill or NoCharge", b)
+	}
+	if x.Status == http.StatusCreated {
+		var r any
+		_ = json.Unmarshal(x.RespBody, &r)
+		if err := addition.VisitJSON(r); err != nil {
+			t.Errorf("addition POST answer is not an Addition: %v", err)
+		}
 	}
 }
 

@@ -661,6 +661,30 @@ func (c *Client) SetLine(ctx context.Context, u psa.LineUpdate) error {
 	return err
 }
 
+// CreateLine posts one addition to agreement contractID: product by id,
+// billCustomer Billable, quantity, unitCost and effectiveDate (the unit
+// price is the catalog's, which ConnectWise fills in). One request, never
+// resent after an ambiguous failure: Lines shows whether it was added.
+// NotFound when the agreement is gone; Rejected with ConnectWise's words
+// (e.g. an unknown product).
+func (c *Client) CreateLine(ctx context.Context, contractID, serviceID, quantity int64, unitCost float64, effective time.Time) (psa.ServiceLine, error) {
+	if contractID <= 0 || serviceID <= 0 || quantity < 0 || unitCost < 0 || math.IsNaN(unitCost) || math.IsInf(unitCost, 0) || effective.IsZero() {
+		return psa.ServiceLine{}, apperr.New(apperr.Invalid, "a line needs an agreement, a product, non-negative quantity and unit cost, and an effective date")
+	}
+	body := map[string]any{"product": reference{ID: serviceID}, "billCustomer": "Billable", "quantity": quantity,
+		"unitCost": unitCost, "effectiveDate": effective.UTC().Format(time.RFC3339)}
+	var r additionRow
+	path := fmt.Sprintf("finance/agreements/%d/additions", contractID)
+	if _, err := c.call(ctx, http.MethodPost, path, nil, body, false, &r); err != nil {
+		return psa.ServiceLine{}, err
+	}
+	name := r.Description
+	if name == "" {
+		name = r.Product.Identifier
+	}
+	return psa.ServiceLine{ID: r.ID, ContractID: contractID, ServiceID: serviceID, Name: name, UnitPrice: r.UnitPrice, UnitCost: r.UnitCost}, nil
+}
+
 // TicketOptions lists boards (active), each board's statuses and types,
 // priorities and sources: 3 + 2×boards requests.
 func (c *Client) TicketOptions(ctx context.Context) (psa.TicketOptions, error) {

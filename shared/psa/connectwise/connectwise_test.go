@@ -366,6 +366,44 @@ func TestSetLine(t *testing.T) {
 	})
 }
 
+func TestCreateLine(t *testing.T) {
+	e := MustEnv(t, baseSeed(), nil)
+	line, err := e.client.CreateLine(ctx, agrFabrikam, 5502, 9, 0.75, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line.ID == 0 || line.ContractID != agrFabrikam || line.ServiceID != 5502 || line.UnitCost != 0.75 {
+		t.Fatalf("got %+v, want a new addition of product 5502 on agreement %d at cost 0.75", line, agrFabrikam)
+	}
+	ref := psa.LineRef{ContractID: agrFabrikam, LineID: line.ID}
+	states, err := e.client.ReadLines(ctx, []psa.LineRef{ref}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (psa.LineState{Ref: ref, ServiceID: 5502, Quantity: 9, UnitCost: 0.75}); states[ref] != want {
+		t.Fatalf("got %+v, want %+v", states[ref], want)
+	}
+	got, _ := e.sb.ConnectWise.Addition(testCompany, line.ID)
+	if !got.EffectiveDate.Equal(testNow) {
+		t.Errorf("got effective date %v, want %v", got.EffectiveDate, testNow)
+	}
+	for _, tc := range []struct {
+		name      string
+		agreement int64
+		quantity  int64
+		want      apperr.Code
+	}{
+		{"ErrAgreementGone", 4999, 1, apperr.NotFound},
+		{"ErrNegative", agrFabrikam, -1, apperr.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.client.CreateLine(ctx, tc.agreement, 5502, tc.quantity, 1, testNow); !apperr.Is(err, tc.want) {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
 // JSON Patch paths are case-sensitive: "Quantity" is an unknown path, a
 // 400 whose vendor text reaches the caller unchanged.
 func TestPatchUnknownPathRejected(t *testing.T) {
