@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +25,8 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/lambdaruntime"
 	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/secrets"
 )
 
 func TestMain(m *testing.M) { localaws.Main(m) }
@@ -32,12 +36,18 @@ func TestMain(m *testing.M) { localaws.Main(m) }
 var functions = []struct {
 	name  string
 	check func(event, response []byte) error
+	// prepare turns a sample into the event sent (re-signing it, say).
+	prepare func(v *verifier, t *testing.T, event []byte) []byte
+	// verify checks the answer and effects of one sample.
+	verify func(v *verifier, t *testing.T, name string, event, response []byte)
+	// extra invokes the warm function with events derived from its samples.
+	extra func(v *verifier, t *testing.T, samples map[string][]byte, invoke func([]byte) []byte)
 }{
-	{"api", apiGatewayV2Response},
-	{"webhook", apiGatewayV2Response},
-	{"fanout", jsonResult},
-	{"syncworker", sqsBatchResponse},
-	{"ticketworker", sqsBatchResponse},
+	{name: "api", check: apiGatewayV2Response, prepare: (*verifier).signAPI, verify: (*verifier).api},
+	{name: "webhook", check: apiGatewayV2Response, prepare: (*verifier).signWebhook, verify: (*verifier).webhook},
+	{name: "fanout", check: jsonResult, verify: (*verifier).fanout},
+	{name: "syncworker", check: sqsBatchResponse, verify: (*verifier).syncDryRun, extra: (*verifier).syncLive},
+	{name: "ticketworker", check: sqsBatchResponse, verify: (*verifier).tickets},
 }
 
 func functionNames() []string {
@@ -70,10 +80,20 @@ func MustRepoRoot(tb testing.TB) string {
 	}
 }
 
+// FunctionEnv is the environment a Lambda process gets (Env), pointed at a
+// fresh table, FIFO queues and secret prefix in DynamoDB Local and moto, and
+// the stores over the same table and prefix, to seed what the functions read.
+type FunctionEnv struct {
+	Env     []string
+	Run     string
+	Store   *dynamo.Store
+	Secrets *secrets.Store
+}
+
 // MustFunctionEnv creates what the functions expect to exist (table, FIFO
 // queues) in DynamoDB Local and moto under fresh names and returns the
 // environment a Lambda process would get, pointed at them.
-func MustFunctionEnv(tb testing.TB) []string {
+func MustFunctionEnv(tb testing.TB) FunctionEnv {
 	tb.Helper()
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -102,37 +122,53 @@ func MustFunctionEnv(tb testing.TB) []string {
 		}
 		return *out.QueueUrl
 	}
-	return append(os.Environ(),
+	prefix := "psabridge-" + run + "/"
+	sec, err := secrets.New(awsconfig.SecretsManager(cfg), prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return FunctionEnv{Run: run, Store: dynamo.New(awsconfig.DynamoDB(cfg), table), Secrets: sec, Env: append(os.Environ(),
 		"PSABRIDGE_TABLE="+table,
 		"PSABRIDGE_SYNC_QUEUE_URL="+queue("sync"),
 		"PSABRIDGE_TICKET_QUEUE_URL="+queue("ticket"),
 		"PSABRIDGE_FANOUT_FUNCTION=psabridge-"+run+"-fanout",
-		"PSABRIDGE_SECRET_PREFIX=psabridge-"+run+"/",
+		"PSABRIDGE_SECRET_PREFIX="+prefix,
 		"PSABRIDGE_ALLOW_PRIVATE_PSA=true",
+		"PSABRIDGE_ALERT_LINK_BASE=https://portal.example.com/alerts",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-	)
+	)}
 }
 
 // TestFunctionsUnderRuntimeAPI runs every function's bootstrap, built like
 // the Lambda artifact but for this machine, under the test Runtime API with
 // each sample event from events/<function>/*.json, one warm process per
-// function, and checks each response's shape.
+// function, checks each response's shape, and then what the function did:
+// the API's samples act on a tenant they provision themselves (fresh
+// table); the other functions' samples meet their tenant seeded (PSA on the
+// Autotask sandbox), and the workers' effects are read back from the
+// sandbox and the store.
 func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 	root := MustRepoRoot(t)
-	env := MustFunctionEnv(t)
 	bins, missing, err := lambdaruntime.Build(ctx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
 	if err != nil {
 		t.Fatal(err)
 	}
+	blank, seeded := MustFunctionEnv(t), MustFunctionEnv(t)
+	sb := sandbox.New()
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	refs := MustSampleRefs(t, root)
+	demo := MustDemoTenant(t, seeded, refs, sb, srv.URL)
+	v := &verifier{demo: demo, refs: refs}
 	for _, fn := range functions {
 		t.Run(fn.name, func(t *testing.T) {
 			if slices.Contains(missing, fn.name) {
 				t.Fatalf("functions/%s/main.go does not exist yet: there is no %s binary to run under the Runtime API", fn.name, fn.name)
 			}
-			events, _ := filepath.Glob(filepath.Join(root, "events", fn.name, "*.json"))
-			if len(events) == 0 {
-				t.Fatalf("no sample events under events/%s/*.json", fn.name)
+			env := seeded.Env
+			if fn.name == "api" {
+				env = blank.Env
 			}
 			p := MustStart(t, bins[fn.name], append(env, "AWS_LAMBDA_FUNCTION_NAME=psabridge-"+fn.name)...)
 			init, err := p.WaitInit(ctx(t))
@@ -141,20 +177,34 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 			}
 			size := fileSize(t, bins[fn.name])
 			t.Logf("init %.1f ms, binary %.1f MB (%s/%s)", float64(init.Microseconds())/1000, float64(size)/(1<<20), runtime.GOOS, runtime.GOARCH)
-			for _, path := range events {
-				t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
-					event, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatal(err)
+			invoke := func(t *testing.T, event []byte) []byte {
+				t.Helper()
+				resp, err := p.Invoke(ctx(t), event)
+				if err != nil {
+					t.Fatalf("%v\nfunction output:\n%s", err, lastLines(p.Output(), 20))
+				}
+				if err := fn.check(event, resp); err != nil {
+					t.Fatalf("response %s: %v\nfunction output:\n%s", resp, err, lastLines(p.Output(), 20))
+				}
+				return resp
+			}
+			samples := MustSamples(t, root, fn.name)
+			names := slices.Sorted(maps.Keys(samples))
+			for _, name := range names {
+				t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+					event := samples[name]
+					if fn.prepare != nil {
+						event = fn.prepare(v, t, event)
 					}
-					resp, err := p.Invoke(ctx(t), event)
-					if err != nil {
-						t.Fatalf("%v\nfunction output:\n%s", err, lastLines(p.Output(), 20))
-					}
-					if err := fn.check(event, resp); err != nil {
-						t.Errorf("response %s: %v\nfunction output:\n%s", resp, err, lastLines(p.Output(), 20))
+					resp := invoke(t, event)
+					fn.verify(v, t, name, event, resp)
+					if t.Failed() {
+						t.Logf("function output:\n%s", lastLines(p.Output(), 20))
 					}
 				})
+			}
+			if fn.extra != nil {
+				fn.extra(v, t, samples, func(event []byte) []byte { return invoke(t, event) })
 			}
 		})
 	}
@@ -165,7 +215,7 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 // and the size of the deployable linux/arm64 bootstrap.
 func BenchmarkColdStart(b *testing.B) {
 	root := MustRepoRoot(b)
-	env := MustFunctionEnv(b)
+	env := MustFunctionEnv(b).Env
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	host, missing, err := lambdaruntime.Build(c, root, b.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
