@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/psabridge/psabridge/shared/lambdainvoke"
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/billingsync"
@@ -31,38 +29,20 @@ const apiBudgetBlock = 5
 
 // build wires the handler from the environment (getenv).
 func build(ctx context.Context, getenv func(string) string) (http.Handler, error) {
-	table := getenv("PSABRIDGE_TABLE")
-	if table == "" {
-		return nil, fmt.Errorf("PSABRIDGE_TABLE must be set")
-	}
-	flag := func(name string) (bool, error) {
-		v := getenv(name)
-		if v == "" {
-			return false, nil
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return false, fmt.Errorf("%s: %q is not true or false", name, v)
-		}
-		return b, nil
-	}
-	allowPrivate, err := flag("PSABRIDGE_ALLOW_PRIVATE_PSA")
+	env, err := awsconfig.LoadFunctionEnv(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	customEndpoints, err := flag("PSABRIDGE_ALLOW_CUSTOM_ENDPOINTS")
+	customEndpoints, err := awsconfig.Flag(getenv, "PSABRIDGE_ALLOW_CUSTOM_ENDPOINTS")
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsconfig.Load(ctx)
+	cfg, allowPrivate := env.AWS, env.AllowPrivatePSA
+	sec, err := secrets.New(awsconfig.SecretsManager(cfg), env.SecretPrefix)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), getenv("PSABRIDGE_SECRET_PREFIX"))
-	if err != nil {
-		return nil, err
-	}
-	store := dynamo.New(awsconfig.DynamoDB(cfg), table)
+	store := dynamo.New(awsconfig.DynamoDB(cfg), env.Table)
 	redactor := &logging.Redactor{}
 	budget := &billingsync.Budget{Store: syncstore.Adapter{Store: store}, Block: apiBudgetBlock, Metrics: metrics.Default}
 	dial := budget.Dialer(connect.Options{AllowPrivate: allowPrivate})

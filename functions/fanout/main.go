@@ -37,15 +37,12 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Fanout, error) {
-	table, queue := getenv("PSABRIDGE_TABLE"), getenv("PSABRIDGE_SYNC_QUEUE_URL")
-	if table == "" || queue == "" {
-		return nil, fmt.Errorf("PSABRIDGE_TABLE and PSABRIDGE_SYNC_QUEUE_URL must be set")
-	}
-	cfg, err := awsconfig.Load(ctx)
+	env, err := awsconfig.LoadFunctionEnv(ctx, getenv, "PSABRIDGE_SYNC_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(awsconfig.DynamoDB(cfg), table)
+	cfg, queue := env.AWS, getenv("PSABRIDGE_SYNC_QUEUE_URL")
+	store := dynamo.New(awsconfig.DynamoDB(cfg), env.Table)
 	return &billingsync.Fanout{
 		Store:  syncstore.Adapter{Store: store},
 		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: queue}},

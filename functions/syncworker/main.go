@@ -39,24 +39,20 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Worker, error) {
-	table := getenv("PSABRIDGE_TABLE")
-	if table == "" {
-		return nil, fmt.Errorf("PSABRIDGE_TABLE must be set")
-	}
-	cfg, err := awsconfig.Load(ctx)
+	env, err := awsconfig.LoadFunctionEnv(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), getenv("PSABRIDGE_SECRET_PREFIX"))
+	sec, err := secrets.New(awsconfig.SecretsManager(env.AWS), env.SecretPrefix)
 	if err != nil {
 		return nil, err
 	}
-	store := syncstore.Adapter{Store: dynamo.New(awsconfig.DynamoDB(cfg), table)}
+	store := syncstore.Adapter{Store: dynamo.New(awsconfig.DynamoDB(env.AWS), env.Table)}
 	budget := &billingsync.Budget{Store: store, Metrics: metrics.Default}
 	return &billingsync.Worker{
 		Store: store,
 		Connector: &integration.Connector{Store: store, Credentials: sec,
-			Dial: budget.Dialer(connect.Options{AllowPrivate: getenv("PSABRIDGE_ALLOW_PRIVATE_PSA") == "true"})},
+			Dial: budget.Dialer(connect.Options{AllowPrivate: env.AllowPrivatePSA})},
 		Budget:  budget,
 		Metrics: metrics.Default,
 		Log:     logging.New(os.Stdout, slog.LevelInfo, nil),

@@ -16,18 +16,19 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/metrics"
-	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
 func main() {
-	w, err := build(context.Background())
+	w, err := build(context.Background(), os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ticketworker:", err)
 		os.Exit(1)
@@ -35,29 +36,25 @@ func main() {
 	lambda.Start(w.Handle)
 }
 
-func build(ctx context.Context) (*ticketing.Worker, error) {
-	table := os.Getenv("PSABRIDGE_TABLE")
-	if table == "" {
-		return nil, fmt.Errorf("PSABRIDGE_TABLE must be set")
-	}
-	cfg, err := awsconfig.Load(ctx)
+func build(ctx context.Context, getenv func(string) string) (*ticketing.Worker, error) {
+	env, err := awsconfig.LoadFunctionEnv(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), os.Getenv("PSABRIDGE_SECRET_PREFIX"))
+	sec, err := secrets.New(awsconfig.SecretsManager(env.AWS), env.SecretPrefix)
 	if err != nil {
 		return nil, err
 	}
-	allowPrivate := os.Getenv("PSABRIDGE_ALLOW_PRIVATE_PSA") == "true"
-	store := dynamo.New(awsconfig.DynamoDB(cfg), table)
+	store := dynamo.New(awsconfig.DynamoDB(env.AWS), env.Table)
+	// Ticket traffic spends the tenant's PSA budget too (Autotask's hourly
+	// cap is per database); out of budget, the message comes back later.
+	budget := &billingsync.Budget{Store: syncstore.Adapter{Store: store}, Metrics: metrics.Default}
 	conn := &integration.Connector{Store: store, Credentials: sec,
-		Dial: func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-			return connect.New(c, ep, connect.Options{AllowPrivate: allowPrivate})
-		}}
+		Dial: budget.Dialer(connect.Options{AllowPrivate: env.AllowPrivatePSA})}
 	return &ticketing.Worker{
 		Store:    store,
 		PSA:      conn,
-		LinkBase: os.Getenv("PSABRIDGE_ALERT_LINK_BASE"),
+		LinkBase: getenv("PSABRIDGE_ALERT_LINK_BASE"),
 		Metrics:  metrics.Default,
 		Logger:   logging.New(os.Stdout, slog.LevelInfo, nil),
 	}, nil

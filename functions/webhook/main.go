@@ -27,7 +27,7 @@ import (
 )
 
 func main() {
-	h, err := build(context.Background())
+	h, err := build(context.Background(), os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "webhook:", err)
 		os.Exit(1)
@@ -35,16 +35,13 @@ func main() {
 	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
 }
 
-func build(ctx context.Context) (*httpapi.Handler, error) {
-	table, queueURL := os.Getenv("PSABRIDGE_TABLE"), os.Getenv("PSABRIDGE_TICKET_QUEUE_URL")
-	if table == "" || queueURL == "" {
-		return nil, fmt.Errorf("PSABRIDGE_TABLE and PSABRIDGE_TICKET_QUEUE_URL must be set")
-	}
-	cfg, err := awsconfig.Load(ctx)
+func build(ctx context.Context, getenv func(string) string) (*httpapi.Handler, error) {
+	env, err := awsconfig.LoadFunctionEnv(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), os.Getenv("PSABRIDGE_SECRET_PREFIX"))
+	cfg, table, queueURL := env.AWS, env.Table, getenv("PSABRIDGE_TICKET_QUEUE_URL")
+	sec, err := secrets.New(awsconfig.SecretsManager(cfg), env.SecretPrefix)
 	if err != nil {
 		return nil, err
 	}
