@@ -22,6 +22,10 @@ const (
 	CodePSAUnavailable  Code = "psa_unavailable"
 	CodeDeferred        Code = "deferred"
 	CodeInternal        Code = "internal_error"
+	CodeLineCreated     Code = "line_created"
+	CodeLineRelinked    Code = "line_relinked"
+	CodeWouldCreate     Code = "would_create_line"
+	CodeNoCatalogItem   Code = "catalog_item_missing"
 
 	// Mapping health problems that stop a line's write (see CheckMapping);
 	// line_missing above doubles as the health code of a missing line.
@@ -57,7 +61,7 @@ var Codes = []CodeInfo{
 	{CodeNoUsage, Info, OutcomeSkipped, "No usage was reported for the org and product in the billed period; the line was left alone.", "Check that the platform reports the org; enable \"zero lines of deprovisioned orgs\" to bill 0."},
 	{CodeNoUsageZeroed, Info, OutcomeUpdated, "No usage in the period and the tenant zeroes deprovisioned orgs: the target is 0.", "Nothing, unless the org is still in use."},
 	{CodeNotMapped, Info, OutcomeSkipped, "The org's mapping was removed or disabled after the run started.", "Nothing; map the org again to bill it."},
-	{CodeLineMissing, Error, OutcomeFailed, "The mapped service line does not exist on the mapped contract (deleted, or moved to another contract).", "Fix the org's mapping: pick the contract's current line."},
+	{CodeLineMissing, Error, OutcomeFailed, "The mapped service line does not exist on the mapped contract (deleted, or moved to another contract) and the tenant does not create missing lines; nothing was written.", "Fix the org's mapping: pick the contract's current line, or turn on \"create missing lines\" in billing settings."},
 	{CodeNoIntegration, Error, OutcomeFailed, "The tenant has no PSA integration (deleted after the run started).", "Connect the PSA again."},
 	{CodePSARejected, Error, OutcomeFailed, "The PSA refused the change; the message holds the PSA's own words.", "Act on the PSA's message (e.g. contract dates, closed period), then run again."},
 	{CodePSAUnauthorized, Error, OutcomeFailed, "The PSA refused the credentials.", "Update the integration's credentials (PUT /v1/integration)."},
@@ -65,6 +69,10 @@ var Codes = []CodeInfo{
 	{CodePSAUnavailable, Warning, OutcomeFailed, "The PSA kept failing or timing out; recorded as warning while retries continue, final after the last delivery.", "Usually nothing: the next daily run retries. If it persists, check the PSA's status."},
 	{CodeDeferred, Warning, OutcomeDeferred, "The tenant's hourly PSA request budget was spent; the org waits for the next hour (final after the last delivery).", "Nothing, or raise the budget in billing settings if runs often defer."},
 	{CodeInternal, Error, OutcomeFailed, "An unexpected error in psabridge.", "Report it with the run id."},
+	{CodeLineCreated, Info, OutcomeUpdated, "The mapped line was missing and the tenant creates missing lines: a line billing the product's catalog item was added to the mapped contract at the target, and the org's mapping now points at it.", "Nothing; check the new line on the contract if it was deleted on purpose."},
+	{CodeLineRelinked, Warning, OutcomeUpdated, "The mapped line was missing, but the mapped contract already had a line billing the product's catalog item (e.g. created by an earlier attempt): the mapping now points at it and it was brought to the target.", "Check that the line is the one to bill."},
+	{CodeWouldCreate, Info, OutcomeUpdated, "Dry run: the mapped line is missing; a real run would create it on the mapped contract at the target.", "Review; start a real run to apply."},
+	{CodeNoCatalogItem, Error, OutcomeFailed, "The mapped line is missing and the tenant creates missing lines, but the product has no pushed catalog item to bill, so nothing was created.", "Push the catalog (POST /v1/catalog/push), or fix the org's mapping by hand."},
 	{CodeCompanyGone, Error, OutcomeFailed, "Mapping health: the mapped PSA company no longer exists; nothing was written.", "Map the org to the company that now stands for it."},
 	{CodeCompanyInactive, Error, OutcomeFailed, "Mapping health: the mapped PSA company is inactive; nothing was written.", "Reactivate the company in the PSA, or map the org to another company."},
 	{CodeContractGone, Error, OutcomeFailed, "Mapping health: the mapped contract no longer exists; nothing was written.", "Choose the company's current recurring contract in the mapping."},

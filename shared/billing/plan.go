@@ -211,6 +211,9 @@ func Decide(p LinePlan, mem *LineMemory, current *LineValue, product Product, dr
 	return d
 }
 
+// String renders v as entries show it: "12 at 18.5".
+func (v LineValue) String() string { return describe(v) }
+
 func describe(v LineValue) string {
 	return fmt.Sprintf("%d at %s", v.Quantity, strconv.FormatFloat(v.UnitCost, 'f', -1, 64))
 }

@@ -32,6 +32,8 @@ type HealthStore interface {
 type runHealth struct {
 	health  billing.RunHealth
 	catalog map[billing.Product]int64
+	// products is the tenant's catalog (unit costs of created lines).
+	products billing.Catalog
 }
 
 // healthMemo keeps the runs' health in the worker between batches, so a
@@ -100,7 +102,7 @@ func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.Clie
 	if err != nil {
 		return nil, err
 	}
-	rh := &runHealth{catalog: cat.ServiceIDs()}
+	rh := &runHealth{catalog: cat.ServiceIDs(), products: cat}
 	stored, found, err := w.Store.RunHealth(ctx, tenant, runID)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"log/slog"
 	"time"
 
@@ -28,6 +30,10 @@ type WorkerStore interface {
 	RecordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error
 	FinishRunIfDone(ctx context.Context, tenant, runID string) (billing.Run, error)
 	PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error
+	// PutMapping stores an org's mapping if its version is still ifVersion
+	// (PreconditionFailed otherwise): the worker points a mapping at a line
+	// it created.
+	PutMapping(ctx context.Context, tenant, org string, m billing.Mapping, ifVersion int64) (billing.Mapping, error)
 	HealthStore
 }
 
@@ -149,6 +155,11 @@ type lineWork struct {
 	// catalogItem is the PSA catalog item the product's line must bill
 	// (0: not checked).
 	catalogItem int64
+	// create: the tenant creates missing lines (at catalogCost when it set
+	// no cost of its own).
+	create      bool
+	catalogCost float64
+	org         *orgWork
 	// result
 	outcome   billing.Outcome
 	transient bool
@@ -241,10 +252,11 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	// Mapping health before anything is read or written for the lines.
 	health := map[string]billing.Health{}
 	var catalog map[billing.Product]int64
+	var products billing.Catalog
 	if mapped := mappingsOf(work); len(mapped) > 0 {
 		rh, err := w.runHealth(ctx, tenant, runID, client, now)
 		if err == nil {
-			catalog = rh.catalog
+			catalog, products = rh.catalog, rh.products
 			health, err = w.orgHealth(ctx, rh, client, mapped, now)
 		}
 		if err != nil {
@@ -293,6 +305,10 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 				healthEntry(lw, p)
 			}
 			lw.catalogItem = catalog[l.Product]
+			lw.create, lw.org = set.CreateMissingLines, o
+			if cp, ok := products.Product(l.Product); ok {
+				lw.catalogCost = cp.UnitCost
+			}
 			if !lw.blocked && lw.plan.Skip == "" && lw.plan.Read {
 				refs = append(refs, lw.ref)
 			}
@@ -339,9 +355,7 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, l
 		}
 		st, ok := states[lw.ref]
 		if !ok {
-			lw.outcome = billing.OutcomeFailed
-			lw.entry.Code, lw.entry.Level = billing.CodeLineMissing, billing.Error
-			lw.entry.Message = "the mapped line does not exist on the mapped contract"
+			w.missingLine(ctx, tenant, client, lw, month, effective, dryRun)
 			return
 		}
 		if p := billing.CheckLine(billing.Mapping{ContractID: lw.ref.ContractID}, billing.LineMapping{Product: lw.key.Product, LineID: lw.ref.LineID},
@@ -374,6 +388,11 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, l
 		return
 	}
 	err := client.SetLine(ctx, psa.LineUpdate{Ref: lw.ref, Current: state, Quantity: d.After.Quantity, UnitCost: d.After.UnitCost, EffectiveDate: effective})
+	if apperr.Is(err, apperr.NotFound) && lw.create {
+		// Written without a read (ConnectWise): the line is gone.
+		w.missingLine(ctx, tenant, client, lw, month, effective, dryRun)
+		return
+	}
 	if err != nil {
 		lw.entry.Before, lw.entry.After = d.Before, nil
 		w.fail(tenant, lw, err)
@@ -386,6 +405,118 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, l
 		m.VerifiedAt = lw.mem.VerifiedAt
 	}
 	lw.newMem = &m
+}
+
+// missingLine handles a mapped line the PSA does not have. Unless the
+// tenant creates missing lines it is line_missing and nothing is written.
+// Otherwise the line is created on the mapped contract, billing the
+// product's pushed catalog item (catalog_item_missing without one), at the
+// target, and the org's mapping is pointed at it. A line the contract
+// already has for that catalog item is taken instead of adding a second
+// (a create whose mapping update was lost, or retried after an ambiguous
+// failure, is not repeated).
+func (w *Worker) missingLine(ctx context.Context, tenant string, client psa.Client, lw *lineWork,
+	month billing.Month, effective time.Time, dryRun bool) {
+	lw.newMem = nil
+	lw.outcome, lw.entry.Before, lw.entry.After = billing.OutcomeFailed, nil, nil
+	switch {
+	case !lw.create:
+		lw.entry.Code, lw.entry.Level = billing.CodeLineMissing, billing.Error
+		lw.entry.Message = "the mapped line does not exist on the mapped contract; nothing was written"
+		return
+	case lw.catalogItem == 0:
+		lw.entry.Code, lw.entry.Level = billing.CodeNoCatalogItem, billing.Error
+		lw.entry.Message = fmt.Sprintf("the mapped line does not exist on the mapped contract, and %s has no pushed catalog item to create it with; nothing was written", lw.key.Product)
+		return
+	}
+	target := lw.plan.Target
+	if lw.plan.KeepCost && !lw.plan.Known {
+		target.UnitCost = lw.catalogCost // the PSA has no cost to keep
+	}
+	if dryRun {
+		lw.entry.Code, lw.entry.Level, lw.outcome = billing.CodeWouldCreate, billing.Info, billing.OutcomeUpdated
+		lw.entry.After = &target
+		lw.entry.Message = fmt.Sprintf("the mapped line does not exist on the mapped contract; would create a %s line (catalog item %d) with %s", lw.key.Product, lw.catalogItem, target)
+		return
+	}
+	if w.budgetSpent(tenant) {
+		w.fail(tenant, lw, errBudgetSpent)
+		return
+	}
+	lines, err := client.Lines(ctx, lw.ref.ContractID)
+	if err != nil {
+		w.fail(tenant, lw, err)
+		return
+	}
+	old := lw.ref.LineID
+	i := slices.IndexFunc(lines, func(l psa.ServiceLine) bool { return l.ServiceID == lw.catalogItem && !l.Cancelled })
+	var line psa.ServiceLine
+	if i >= 0 {
+		line = lines[i]
+		err = client.SetLine(ctx, psa.LineUpdate{Ref: psa.LineRef{ContractID: lw.ref.ContractID, LineID: line.ID},
+			Quantity: target.Quantity, UnitCost: target.UnitCost, EffectiveDate: effective})
+	} else if !w.budgetSpent(tenant) {
+		line, err = client.CreateLine(ctx, lw.ref.ContractID, lw.catalogItem, target.Quantity, target.UnitCost, effective)
+	} else {
+		err = errBudgetSpent
+	}
+	if err != nil {
+		w.fail(tenant, lw, err)
+		return
+	}
+	lw.ref.LineID, lw.entry.LineID = line.ID, line.ID
+	lw.entry.After, lw.outcome = &target, billing.OutcomeUpdated
+	lw.entry.Code, lw.entry.Level = billing.CodeLineCreated, billing.Info
+	lw.entry.Message = fmt.Sprintf("the mapped line %d does not exist on the mapped contract; created line %d (catalog item %d) with %s and mapped %s to it",
+		old, line.ID, lw.catalogItem, target, lw.key.Product)
+	if i >= 0 {
+		lw.entry.Code, lw.entry.Level = billing.CodeLineRelinked, billing.Warning
+		lw.entry.Message = fmt.Sprintf("the mapped line %d does not exist on the mapped contract, which has line %d for catalog item %d; mapped %s to it and set it to %s",
+			old, line.ID, lw.catalogItem, lw.key.Product, target)
+	}
+	lw.newMem = &billing.LineMemory{ContractID: lw.ref.ContractID, LineID: line.ID, Month: month, Value: target, WrittenAt: w.now()}
+	if err := w.relink(ctx, tenant, lw, old); err != nil {
+		// The line exists in the PSA; the next delivery finds it and
+		// tries the mapping again.
+		lw.entry.Message += "; saving the mapping failed (" + apperr.MessageOf(err) + "), tried again"
+		lw.transient = true
+		lw.newMem = nil
+	}
+}
+
+// relink points the org's mapping of lw's product from line old to lw's
+// line, with optimistic concurrency: after a concurrent change it reads the
+// mapping again and leaves it alone when the product no longer maps to old.
+func (w *Worker) relink(ctx context.Context, tenant string, lw *lineWork, old int64) error {
+	org := lw.org
+	for attempt := 0; ; attempt++ {
+		m := *org.org.Mapping
+		m.Lines = slices.Clone(m.Lines)
+		i := slices.IndexFunc(m.Lines, func(l billing.LineMapping) bool { return l.Product == lw.key.Product && l.LineID == old })
+		if i < 0 || m.ContractID != lw.ref.ContractID {
+			lw.entry.Message += "; the mapping was changed meanwhile and was left as it is"
+			return nil
+		}
+		m.Lines[i].LineID = lw.ref.LineID
+		saved, err := w.Store.PutMapping(ctx, tenant, org.org.ID, m, m.Version)
+		if err == nil {
+			org.org.Mapping = &saved
+			return nil
+		}
+		if !apperr.Is(err, apperr.PreconditionFailed) || attempt >= 3 {
+			return err
+		}
+		cur, err := w.Store.OrgsByID(ctx, tenant, []string{org.org.ID})
+		if err != nil {
+			return err
+		}
+		o, ok := cur[org.org.ID]
+		if !ok || o.Mapping == nil {
+			lw.entry.Message += "; the mapping was removed meanwhile"
+			return nil
+		}
+		org.org = o
+	}
 }
 
 // fail records a PSA failure of a line: deferred when the budget is spent,
