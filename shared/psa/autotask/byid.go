@@ -11,7 +11,7 @@ import (
 // Companies queries (id in […]).
 func (c *Client) CompaniesByID(ctx context.Context, ids []int64) (map[int64]psa.Company, error) {
 	out := make(map[int64]psa.Company, len(ids))
-	for chunk := range slices.Chunk(distinct(ids), MaxRecords) {
+	for chunk := range slices.Chunk(psa.DistinctIDs(ids), MaxRecords) {
 		rows, err := query[company](ctx, c, "Companies", companyFields, in("id", chunk))
 		if err != nil {
 			return nil, err
@@ -39,7 +39,7 @@ func (c *Client) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.
 	if err != nil {
 		return nil, err
 	}
-	for chunk := range slices.Chunk(distinct(ids), MaxRecords) {
+	for chunk := range slices.Chunk(psa.DistinctIDs(ids), MaxRecords) {
 		rows, err := query[contract](ctx, c, "Contracts", nil, in("id", chunk))
 		if err != nil {
 			return nil, err
@@ -49,17 +49,4 @@ func (c *Client) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.
 		}
 	}
 	return out, nil
-}
-
-// distinct returns ids without repeats, in first-seen order.
-func distinct(ids []int64) []int64 {
-	seen := make(map[int64]bool, len(ids))
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

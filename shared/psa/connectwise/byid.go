@@ -27,7 +27,7 @@ func idIn(ids []int64) string {
 // 200 ids.
 func (c *Client) CompaniesByID(ctx context.Context, ids []int64) (map[int64]psa.Company, error) {
 	out := make(map[int64]psa.Company, len(ids))
-	for chunk := range slices.Chunk(distinct(ids), byIDChunk) {
+	for chunk := range slices.Chunk(psa.DistinctIDs(ids), byIDChunk) {
 		rows, err := getAll[companyRow](ctx, c, "company/companies", url.Values{"fields": {companyFields}, "conditions": {idIn(chunk)}})
 		if err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func (c *Client) CompaniesByID(ctx context.Context, ids []int64) (map[int64]psa.
 // per 200 ids.
 func (c *Client) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.Contract, error) {
 	out := make(map[int64]psa.Contract, len(ids))
-	for chunk := range slices.Chunk(distinct(ids), byIDChunk) {
+	for chunk := range slices.Chunk(psa.DistinctIDs(ids), byIDChunk) {
 		rows, err := getAll[agreementRow](ctx, c, "finance/agreements", url.Values{"fields": {agreementFields}, "conditions": {idIn(chunk)}})
 		if err != nil {
 			return nil, err
@@ -53,17 +53,4 @@ func (c *Client) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.
 		}
 	}
 	return out, nil
-}
-
-// distinct returns ids without repeats, in first-seen order.
-func distinct(ids []int64) []int64 {
-	seen := make(map[int64]bool, len(ids))
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
