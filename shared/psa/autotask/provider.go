@@ -222,7 +222,7 @@ func day(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(),
 // and cost) from one that does not. A line whose contract differs from its
 // ref is treated as absent.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
-	ids := distinct(lineIDs(refs))
+	ids := psa.DistinctIDs(lineIDs(refs))
 	d := day(at).Format(time.RFC3339)
 	units := map[int64]serviceUnit{}
 	for chunk := range slices.Chunk(ids, MaxRecords) {
