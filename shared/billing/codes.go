@@ -1,7 +1,7 @@
 package billing
 
 // Code is a run entry's stable code. The values appear in the API, in CSV
-// exports and in docs/SYNC.md (a test keeps that table complete).
+// exports and in the README's code table (a test keeps it complete).
 type Code string
 
 // The entry codes.
@@ -51,7 +51,7 @@ type CodeInfo struct {
 }
 
 // Codes lists every entry code with its documentation, in the order of the
-// table in docs/SYNC.md.
+// table in README.md.
 var Codes = []CodeInfo{
 	{CodeUpdated, Info, OutcomeUpdated, "The line's quantity or unit cost differed from the target and was written (before → after).", "Nothing."},
 	{CodeUnchanged, Info, OutcomeUnchanged, "The line already holds the target; nothing was written.", "Nothing."},

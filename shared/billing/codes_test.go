@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestCodesDocumented keeps docs/SYNC.md's code table complete.
+// TestCodesDocumented keeps the README's code table complete.
 func TestCodesDocumented(t *testing.T) {
 	dir, _ := os.Getwd()
 	for {
@@ -19,7 +19,7 @@ func TestCodesDocumented(t *testing.T) {
 		}
 		dir = filepath.Dir(dir)
 	}
-	doc, err := os.ReadFile(filepath.Join(dir, "docs", "SYNC.md"))
+	doc, err := os.ReadFile(filepath.Join(dir, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestCodesDocumented(t *testing.T) {
 		}
 		seen[c.Code] = true
 		if !strings.Contains(string(doc), "| `"+string(c.Code)+"` | "+string(c.Level)+" |") {
-			t.Errorf("docs/SYNC.md has no table row for %s (level %s)", c.Code, c.Level)
+			t.Errorf("README.md has no table row for %s (level %s)", c.Code, c.Level)
 		}
 		if c.When == "" || c.Action == "" || c.Outcome == "" {
 			t.Errorf("code %s is not fully documented", c.Code)
