@@ -220,53 +220,30 @@ func (h *Handler) getBulkSuggestions(w http.ResponseWriter, r *http.Request) {
 // With Accept: text/csv it is a CSV file.
 func (h *Handler) getReconciliation(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
-	set, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
+	bm, err := h.readBilledMonth(r.Context(), tenant, r.URL.Query().Get("period"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	month := set.BilledMonth(h.now())
-	if q := r.URL.Query().Get("period"); q != "" {
-		if month, err = billing.ParseMonth(q); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-	}
+	set, month := bm.settings, bm.month
 	c, _, err := h.client(r.Context(), tenant)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	usage, err := h.cfg.Store.MonthUsage(r.Context(), tenant, month)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	recorded, found, err := h.cfg.Store.LatestRunHealth(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	hwm := map[billing.LineKey]int64{}
-	for _, u := range usage {
+	for _, u := range bm.usage {
 		hwm[billing.LineKey{Org: u.Org, Product: u.Product}] = u.Value
 	}
 	var lines []billing.ReconciliationLine
 	var refs []psa.LineRef
-	for _, o := range orgs {
+	for _, o := range bm.orgs {
 		if o.State() != billing.Mapped {
 			continue
 		}
 		var health *billing.Health
-		if found {
-			if hl, ok := recorded.Covers(o.ID, o.Mapping.UpdatedAt); ok {
-				health = &hl
-			}
+		if hl, ok := bm.healthOf(o); ok {
+			health = &hl
 		}
 		for _, l := range o.Mapping.Lines {
 			cost, has := set.CostOf(o.ID, l.Product)

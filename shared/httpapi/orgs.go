@@ -39,17 +39,65 @@ type orgHealth struct {
 }
 
 // healthColumn renders the recorded health of an org's mapping.
-func healthColumn(o billing.Org, recorded billing.RunHealth, found bool) *orgHealth {
+func healthColumn(o billing.Org, m billedMonth) *orgHealth {
 	if o.State() != billing.Mapped {
 		return nil
 	}
-	if found {
-		if hl, ok := recorded.Covers(o.ID, o.Mapping.UpdatedAt); ok {
-			at := hl.CheckedAt
-			return &orgHealth{Status: string(hl.Status), Codes: hl.Codes(), CheckedAt: &at}
-		}
+	if hl, ok := m.healthOf(o); ok {
+		at := hl.CheckedAt
+		return &orgHealth{Status: string(hl.Status), Codes: hl.Codes(), CheckedAt: &at}
 	}
 	return &orgHealth{Status: "unchecked", Codes: []billing.ProblemCode{}}
+}
+
+// billedMonth is what the orgs list and the reconciliation read from the
+// store for one billing month: the tenant's billing settings, the month,
+// its orgs, the month's HWMs and the mapping health the newest run
+// recorded.
+type billedMonth struct {
+	settings billing.Settings
+	month    billing.Month
+	orgs     []billing.Org
+	usage    []billing.HighWaterMark
+	recorded billing.RunHealth
+	// found is false when no run recorded health yet.
+	found bool
+}
+
+// readBilledMonth reads a tenant's billedMonth: the month is period
+// ("YYYY-MM") or, when period is empty, the month the next sync bills.
+// Invalid when period is malformed; store errors as they are.
+func (h *Handler) readBilledMonth(ctx context.Context, tenant, period string) (billedMonth, error) {
+	var m billedMonth
+	var err error
+	if m.settings, err = h.cfg.Store.BillingSettings(ctx, tenant); err != nil {
+		return billedMonth{}, err
+	}
+	m.month = m.settings.BilledMonth(h.now())
+	if period != "" {
+		if m.month, err = billing.ParseMonth(period); err != nil {
+			return billedMonth{}, err
+		}
+	}
+	if m.orgs, err = h.cfg.Store.Orgs(ctx, tenant); err != nil {
+		return billedMonth{}, err
+	}
+	if m.usage, err = h.cfg.Store.MonthUsage(ctx, tenant, m.month); err != nil {
+		return billedMonth{}, err
+	}
+	if m.recorded, m.found, err = h.cfg.Store.LatestRunHealth(ctx, tenant); err != nil {
+		return billedMonth{}, err
+	}
+	return m, nil
+}
+
+// healthOf is the recorded health of a mapped org's mapping, false when no
+// run checked the mapping since it was saved.
+func (m billedMonth) healthOf(o billing.Org) (billing.Health, bool) {
+	if !m.found {
+		return billing.Health{}, false
+	}
+	return m.recorded.Covers(o.ID, o.Mapping.UpdatedAt)
 }
 
 type orgsResponse struct {
@@ -62,23 +110,7 @@ type orgsResponse struct {
 // their mapping state and the HWMs of the month the next sync bills.
 func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
-	settings, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	month := settings.BilledMonth(h.now())
-	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	usage, err := h.cfg.Store.MonthUsage(r.Context(), tenant, month)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	recorded, found, err := h.cfg.Store.LatestRunHealth(r.Context(), tenant)
+	m, err := h.readBilledMonth(r.Context(), tenant, "")
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -89,12 +121,12 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	byID := map[string]*orgView{}
-	resp := orgsResponse{Month: month, Orgs: make([]orgView, 0, len(orgs))}
-	for _, o := range orgs {
+	resp := orgsResponse{Month: m.month, Orgs: make([]orgView, 0, len(m.orgs))}
+	for _, o := range m.orgs {
 		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{},
-			Health: healthColumn(o, recorded, found), LastSync: []dynamo.LastEntry{}})
+			Health: healthColumn(o, m), LastSync: []dynamo.LastEntry{}})
 	}
-	for _, u := range usage {
+	for _, u := range m.usage {
 		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
 			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}, LastSync: []dynamo.LastEntry{}})
 		}
@@ -102,7 +134,7 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 	for i := range resp.Orgs {
 		byID[resp.Orgs[i].ID] = &resp.Orgs[i]
 	}
-	for _, u := range usage {
+	for _, u := range m.usage {
 		byID[u.Org].Usage[u.Product] = u.Value
 	}
 	for org, entries := range lastSyncs(last) {
