@@ -17,18 +17,26 @@ import (
 // product's pushed catalog item on the mapped contract at the target,
 // points the mapping at it and records line_created, once: the same
 // messages delivered again and the next day's run write nothing more.
-// Without a pushed catalog item the entry is catalog_item_missing.
+// Without a pushed catalog item the entry is catalog_item_missing. A dry
+// run records would_create_line with the target and creates, writes and
+// remaps nothing. When the contract already has a line billing the
+// product's catalog item (relink), the mapping is pointed at that line,
+// nothing is created and the line is brought to the target: line_relinked.
 func TestCreateMissingLines(t *testing.T) {
 	for _, p := range []psa.Provider{psa.Autotask, psa.ConnectWise} {
 		for _, tc := range []struct {
 			name    string
 			create  bool
 			catalog bool
+			dryRun  bool
+			relink  bool // the contract keeps a line for the catalog item under another id
 			want    billing.Code
 		}{
-			{"OffByDefault", false, true, billing.CodeLineMissing},
-			{"On", true, true, billing.CodeLineCreated},
-			{"ErrNoCatalogItem", true, false, billing.CodeNoCatalogItem},
+			{"OffByDefault", false, true, false, false, billing.CodeLineMissing},
+			{"On", true, true, false, false, billing.CodeLineCreated},
+			{"DryRun", true, true, true, false, billing.CodeWouldCreate},
+			{"Relinked", true, true, false, true, billing.CodeLineRelinked},
+			{"ErrNoCatalogItem", true, false, false, false, billing.CodeNoCatalogItem},
 		} {
 			t.Run(string(p)+"/"+tc.name, func(t *testing.T) {
 				ctx := context.Background()
@@ -40,24 +48,44 @@ func TestCreateMissingLines(t *testing.T) {
 					MustPushedCatalog(t, e, tn)
 				}
 				o1 := tn.orgs[0]
+				// The line the contract keeps for the catalog item when
+				// relinking: org-1's line under another id.
+				kept := o1.lineID + 1000
 				switch p {
 				case psa.Autotask:
 					s := tn.atSeed
-					s.ContractServices = slices.Delete(s.ContractServices, 0, 1)
+					if tc.relink {
+						s.ContractServices[0].ID = kept
+					} else {
+						s.ContractServices = slices.Delete(s.ContractServices, 0, 1)
+					}
 					e.sb.Autotask.AddInstance(*s)
 				default:
 					s := tn.cwSeed
-					s.Additions = slices.Delete(s.Additions, 0, 1)
+					if tc.relink {
+						s.Additions[0].ID = kept
+					} else {
+						s.Additions = slices.Delete(s.Additions, 0, 1)
+					}
 					e.sb.ConnectWise.AddInstance(*s)
 				}
 				q := &memQueue{}
 				f := *e.fanout
 				f.Queue = q
-				runs := mustScheduled(t, &f, e.clock.Now())
+				var runID string
+				if tc.dryRun {
+					id, err := f.StartRun(ctx, tn.name, true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					runID = id
+				} else {
+					runID = mustScheduled(t, &f, e.clock.Now())[0].ID
+				}
 				sent := slices.Clone(q.msgs)
 				q.mustDeliver(t, e.NewWorker())
 
-				entries, err := e.store.Entries(ctx, tn.name, runs[0].ID, billing.EntryFilter{})
+				entries, err := e.store.Entries(ctx, tn.name, runID, billing.EntryFilter{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -68,9 +96,13 @@ func TestCreateMissingLines(t *testing.T) {
 				if got[o1.id].Code != tc.want {
 					t.Fatalf("org-1: got %s %q, want %s", got[o1.id].Code, got[o1.id].Message, tc.want)
 				}
+				others := billing.CodeUpdated
+				if tc.dryRun {
+					others = billing.CodeWouldUpdate
+				}
 				for _, o := range tn.orgs[1:] {
-					if got[o.id].Code != billing.CodeUpdated {
-						t.Errorf("%s: got %s %q, want updated", o.id, got[o.id].Code, got[o.id].Message)
+					if got[o.id].Code != others {
+						t.Errorf("%s: got %s %q, want %s", o.id, got[o.id].Code, got[o.id].Message, others)
 					}
 				}
 				org, err := e.store.Org(ctx, tn.name, o1.id)
@@ -78,18 +110,40 @@ func TestCreateMissingLines(t *testing.T) {
 					t.Fatal(err)
 				}
 				line := org.Mapping.Lines[0].LineID
-				creates := createsOf(e, p)
-				if tc.want != billing.CodeLineCreated {
-					if creates != 0 || line != o1.lineID {
-						t.Fatalf("got %d creates and line %d mapped, want none and %d", creates, line, o1.lineID)
+				creates, wantCreates := createsOf(e, p), 0
+				if tc.want == billing.CodeLineCreated {
+					wantCreates = 1
+				}
+				if creates != wantCreates {
+					t.Fatalf("got %d creates, want %d", creates, wantCreates)
+				}
+				switch tc.want {
+				case billing.CodeLineCreated:
+					if line == o1.lineID || line == kept {
+						t.Fatalf("got line %d mapped, want a new line instead of %d", line, o1.lineID)
 					}
-					if w := e.Writes(tn); len(w) != 2 {
-						t.Fatalf("got writes %v, want only org-2's and org-3's", w)
+				case billing.CodeLineRelinked:
+					if line != kept {
+						t.Fatalf("got line %d mapped, want the contract's line %d", line, kept)
+					}
+				default:
+					if line != o1.lineID {
+						t.Fatalf("got line %d mapped, want %d unchanged", line, o1.lineID)
+					}
+					if a := got[o1.id].After; tc.dryRun && (a == nil || a.Quantity != o1.target() || a.UnitCost != unitCost) {
+						t.Errorf("org-1 after: got %v, want %d at %v", a, o1.target(), unitCost)
+					}
+					wantWrites := len(tn.orgs) - 1
+					if tc.dryRun {
+						wantWrites = 0
+					}
+					if w := e.Writes(tn); len(w) != wantWrites {
+						t.Fatalf("got writes %v, want %d (none for org-1)", w, wantWrites)
 					}
 					return
 				}
-				if creates != 1 || line == o1.lineID || got[o1.id].LineID != line {
-					t.Fatalf("got %d creates, line %d mapped (entry %d), want 1 create and a new line instead of %d", creates, line, got[o1.id].LineID, o1.lineID)
+				if got[o1.id].LineID != line {
+					t.Fatalf("org-1 entry: got line %d, want the mapped line %d", got[o1.id].LineID, line)
 				}
 				o1.lineID = line
 				e.MustAllAtTarget(t)
@@ -98,16 +152,16 @@ func TestCreateMissingLines(t *testing.T) {
 				t.Run("Redelivered", func(t *testing.T) {
 					q.msgs = sent
 					q.mustDeliver(t, e.NewWorker())
-					if n := createsOf(e, p); n != 1 || !slices.Equal(e.Writes(tn), writes) {
-						t.Fatalf("got %d creates and writes %v, want 1 and %v", n, e.Writes(tn), writes)
+					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
+						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}
 				})
 				t.Run("NextDay", func(t *testing.T) {
 					e.clock.Add(24 * time.Hour)
 					runs := mustScheduled(t, &f, e.clock.Now())
 					q.mustDeliver(t, e.NewWorker())
-					if n := createsOf(e, p); n != 1 || !slices.Equal(e.Writes(tn), writes) {
-						t.Fatalf("got %d creates and writes %v, want 1 and %v", n, e.Writes(tn), writes)
+					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
+						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}
 					entries, err := e.store.Entries(ctx, tn.name, runs[0].ID, billing.EntryFilter{})
 					if err != nil {
