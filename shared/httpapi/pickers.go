@@ -285,53 +285,52 @@ func joinIDs(ids []int64) string {
 }
 
 func (h *Handler) getContracts(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	list, err := askPSA(h, r, func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.Contract, error) {
-		return h.contracts(ctx, tenant, in, c, id)
-	})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"contracts": list})
+	servePickerOf(h, w, r, "contracts", h.contracts)
 }
 
 func (h *Handler) contracts(ctx context.Context, tenant string, in integration.Integration, c psa.Client, companyID int64) ([]psa.Contract, error) {
-	list, err := cached(h.pickers, pickerKey(tenant, in, "contracts "+strconv.FormatInt(companyID, 10)), func() ([]psa.Contract, error) {
+	return cachedList(h, tenant, in, "contracts "+strconv.FormatInt(companyID, 10), func() ([]psa.Contract, error) {
 		return c.Contracts(ctx, companyID)
 	})
-	if list == nil {
-		list = []psa.Contract{}
-	}
-	return list, psaError(err)
 }
 
 func (h *Handler) getLines(w http.ResponseWriter, r *http.Request) {
+	servePickerOf(h, w, r, "lines", h.lines)
+}
+
+func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integration, c psa.Client, contractID int64) ([]psa.ServiceLine, error) {
+	return cachedList(h, tenant, in, "lines "+strconv.FormatInt(contractID, 10), func() ([]psa.ServiceLine, error) {
+		return c.Lines(ctx, contractID)
+	})
+}
+
+// servePickerOf answers a picker of the thing whose id is the {id} path
+// value (a company's contracts, a contract's lines) with {name: list}.
+// NotFound for a malformed id or without an integration; PSA errors as
+// psaError.
+func servePickerOf[T any](h *Handler, w http.ResponseWriter, r *http.Request, name string,
+	list func(ctx context.Context, tenant string, in integration.Integration, c psa.Client, id int64) ([]T, error)) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	list, err := askPSA(h, r, func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.ServiceLine, error) {
-		return h.lines(ctx, tenant, in, c, id)
+	items, err := askPSA(h, r, func(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]T, error) {
+		return list(ctx, tenant, in, c, id)
 	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"lines": list})
+	writeJSON(w, http.StatusOK, map[string]any{name: items})
 }
 
-func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integration, c psa.Client, contractID int64) ([]psa.ServiceLine, error) {
-	list, err := cached(h.pickers, pickerKey(tenant, in, "lines "+strconv.FormatInt(contractID, 10)), func() ([]psa.ServiceLine, error) {
-		return c.Lines(ctx, contractID)
-	})
+// cachedList is the cached answer to a list question, an empty list (a
+// JSON array, never null) when there is none; PSA errors as psaError.
+func cachedList[T any](h *Handler, tenant string, in integration.Integration, question string, ask func() ([]T, error)) ([]T, error) {
+	list, err := cached(h.pickers, pickerKey(tenant, in, question), ask)
 	if list == nil {
-		list = []psa.ServiceLine{}
+		list = []T{}
 	}
 	return list, psaError(err)
 }
