@@ -76,16 +76,13 @@ type sandboxPSA struct {
 	// fixture sets Type).
 	rule alerting.Rule
 	// lane is the rule's queue (Autotask) or board (ConnectWise).
-	lane int64
-	// sourceVisible says whether the sandbox shows a ticket's source (the
-	// Autotask sandbox's ticket state has none).
-	sourceVisible bool
-	seed          func(sb *sandbox.Server, orgs int)
-	connect       func(srvURL string) (integration.Integration, psa.Credentials)
-	dial          func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error)
-	ticketsMade   func(sb *sandbox.Server) int
-	ticket        func(sb *sandbox.Server, id int64) (ticketView, bool)
-	notes         func(sb *sandbox.Server) []noteView
+	lane        int64
+	seed        func(sb *sandbox.Server, orgs int)
+	connect     func(srvURL string) (integration.Integration, psa.Credentials)
+	dial        func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error)
+	ticketsMade func(sb *sandbox.Server) int
+	ticket      func(sb *sandbox.Server, id int64) (ticketView, bool)
+	notes       func(sb *sandbox.Server) []noteView
 }
 
 // ticketView is a sandbox ticket in provider-neutral terms.
@@ -143,7 +140,7 @@ func autotaskPSA() sandboxPSA {
 			t, ok := sb.Autotask.Ticket(atUser, id)
 			due, _ := time.Parse(time.RFC3339, t.DueDateTime)
 			return ticketView{ID: t.ID, CompanyID: t.CompanyID, Title: t.Title, Description: t.Description, ExternalKey: t.ExternalID,
-				StatusID: t.Status, PriorityID: t.Priority, LaneID: t.QueueID, Due: due, Closed: t.Status == rule.CompleteStatusID}, ok
+				StatusID: t.Status, PriorityID: t.Priority, SourceID: t.Source, LaneID: t.QueueID, Due: due, Closed: t.Status == rule.CompleteStatusID}, ok
 		},
 		notes: func(sb *sandbox.Server) []noteView {
 			var out []noteView
@@ -159,7 +156,7 @@ func connectwisePSA() sandboxPSA {
 	rule := alerting.Rule{Enabled: true, PriorityID: cwPrioHigh, StatusID: cwStatusTriage, SourceID: cwSourceRMM, BoardID: cwBoardAlerts, DueDays: 2,
 		TitlePrefix: "[RMM] ", MinSeverity: alerting.Warning, CloseOnResolve: true, CompleteStatusID: cwStatusClosed}
 	return sandboxPSA{
-		name: "ConnectWise", provider: psa.ConnectWise, rule: rule, lane: rule.BoardID, sourceVisible: true,
+		name: "ConnectWise", provider: psa.ConnectWise, rule: rule, lane: rule.BoardID,
 		seed: func(sb *sandbox.Server, orgs int) {
 			seed := sandbox.ConnectWiseSeed{CompanyID: cwCompany, CompanyName: "Demo MSP", PublicKey: cwPublic, PrivateKey: cwPrivate, ClientID: cwClientID,
 				Boards: []sandbox.CWOption{{ID: cwBoardHelpDesk, Name: "Help Desk", Default: true}, {ID: cwBoardAlerts, Name: "Alerts"}},
@@ -299,11 +296,8 @@ func (f *fixture) checkOpened(tb testing.TB, t ticketView, a alerting.Alert, org
 	tb.Helper()
 	r := f.psa.rule
 	want := ticketView{ID: t.ID, CompanyID: companyOf(org), Title: alerting.Title(r.TitlePrefix, a, f.psa.provider.TitleLimit()),
-		Description: t.Description, ExternalKey: a.ExternalKey(), StatusID: r.StatusID, PriorityID: r.PriorityID, SourceID: t.SourceID,
+		Description: t.Description, ExternalKey: a.ExternalKey(), StatusID: r.StatusID, PriorityID: r.PriorityID, SourceID: r.SourceID,
 		LaneID: f.psa.lane, Due: t.Due, Closed: false}
-	if f.psa.sourceVisible {
-		want.SourceID = r.SourceID
-	}
 	if due := f.due(tb); !t.Due.Equal(due) {
 		tb.Errorf("ticket %d: got due %s, want %s", t.ID, t.Due, due.UTC())
 	}

@@ -191,6 +191,7 @@ type AutotaskTicketState struct {
 	Status                 int64
 	Priority               int64
 	QueueID                int64
+	Source                 int64 // picklist Tickets.source
 	ExternalID             string
 	AssignedResourceID     int64
 	AssignedResourceRoleID int64
@@ -551,7 +552,7 @@ func (a *Autotask) Ticket(username string, id int64) (AutotaskTicketState, bool)
 		}
 		return res{AutotaskTicketState{ID: id, CompanyID: rowInt(row, "companyID"), Title: rowStr(row, "title"),
 			Description: rowStr(row, "description"), Status: rowInt(row, "status"), Priority: rowInt(row, "priority"),
-			QueueID: rowInt(row, "queueID"), ExternalID: rowStr(row, "externalID"),
+			QueueID: rowInt(row, "queueID"), Source: rowInt(row, "source"), ExternalID: rowStr(row, "externalID"),
 			AssignedResourceID: rowInt(row, "assignedResourceID"), AssignedResourceRoleID: rowInt(row, "assignedResourceRoleID"),
 			DueDateTime: rowStr(row, "dueDateTime")}, true}
 	})

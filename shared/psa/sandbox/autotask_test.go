@@ -335,7 +335,7 @@ func TestATTicketRules(t *testing.T) {
 			}
 		})
 	}
-	st, body, _ := f.do(t, "POST", "Tickets", `{"companyID":1,"title":"t","status":1,"priority":2,"assignedResourceID":7,"assignedResourceRoleID":8,"externalID":"k"}`, true)
+	st, body, _ := f.do(t, "POST", "Tickets", `{"companyID":1,"title":"t","status":1,"priority":2,"assignedResourceID":7,"assignedResourceRoleID":8,"externalID":"k","source":8}`, true)
 	if st != http.StatusOK {
 		t.Fatalf("got %d %v, want 200", st, body)
 	}
@@ -343,8 +343,8 @@ func TestATTicketRules(t *testing.T) {
 	if st, body, _ := f.do(t, "PATCH", "Tickets", `{"id":`+jsonInt(id)+`,"status":5}`, true); st != http.StatusOK {
 		t.Fatalf("got %d %v, want 200", st, body)
 	}
-	if tk, _ := f.sb.Autotask.Ticket(atUser, id); tk.Status != 5 || tk.ExternalID != "k" {
-		t.Fatalf("got %+v, want status 5", tk)
+	if tk, _ := f.sb.Autotask.Ticket(atUser, id); tk.Status != 5 || tk.ExternalID != "k" || tk.Source != 8 {
+		t.Fatalf("got %+v, want status 5, external id k and source 8", tk)
 	}
 	if st, _, _ := f.do(t, "POST", "Tickets/"+jsonInt(id)+"/Notes", `{"title":"n","description":"d","noteType":1,"publish":1}`, true); st != http.StatusOK {
 		t.Fatalf("got %d, want 200 for a note", st)
