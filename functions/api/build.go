@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/psabridge/psabridge/shared/lambdainvoke"
 	"log/slog"
 	"net/http"
 	"os"
+
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/billingsync"
@@ -14,6 +14,7 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/lambdainvoke"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"

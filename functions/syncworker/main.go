@@ -18,15 +18,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/functions/internal/wiring"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
-	"github.com/psabridge/psabridge/shared/dynamo"
-	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/metrics"
-	"github.com/psabridge/psabridge/shared/psa/connect"
-	"github.com/psabridge/psabridge/shared/secrets"
 )
 
 func main() {
@@ -39,22 +35,15 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Worker, error) {
-	env, err := awsconfig.LoadFunctionEnv(ctx, getenv)
+	w, err := wiring.NewPSAWorker(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(env.AWS), env.SecretPrefix)
-	if err != nil {
-		return nil, err
-	}
-	store := syncstore.Adapter{Store: dynamo.New(awsconfig.DynamoDB(env.AWS), env.Table)}
-	budget := &billingsync.Budget{Store: store, Metrics: metrics.Default}
 	return &billingsync.Worker{
-		Store: store,
-		Connector: &integration.Connector{Store: store, Credentials: sec,
-			Dial: budget.Dialer(connect.Options{AllowPrivate: env.AllowPrivatePSA})},
-		Budget:  budget,
-		Metrics: metrics.Default,
-		Log:     logging.New(os.Stdout, slog.LevelInfo, nil),
+		Store:     syncstore.Adapter{Store: w.Store},
+		Connector: w.Connector,
+		Budget:    w.Budget,
+		Metrics:   metrics.Default,
+		Log:       logging.New(os.Stdout, slog.LevelInfo, nil),
 	}, nil
 }

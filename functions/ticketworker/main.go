@@ -15,15 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/psabridge/psabridge/shared/awsconfig"
-	"github.com/psabridge/psabridge/shared/billingsync"
-	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
-	"github.com/psabridge/psabridge/shared/dynamo"
-	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/functions/internal/wiring"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/metrics"
-	"github.com/psabridge/psabridge/shared/psa/connect"
-	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
@@ -37,23 +31,13 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*ticketing.Worker, error) {
-	env, err := awsconfig.LoadFunctionEnv(ctx, getenv)
+	w, err := wiring.NewPSAWorker(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := secrets.New(awsconfig.SecretsManager(env.AWS), env.SecretPrefix)
-	if err != nil {
-		return nil, err
-	}
-	store := dynamo.New(awsconfig.DynamoDB(env.AWS), env.Table)
-	// Ticket traffic spends the tenant's PSA budget too (Autotask's hourly
-	// cap is per database); out of budget, the message comes back later.
-	budget := &billingsync.Budget{Store: syncstore.Adapter{Store: store}, Metrics: metrics.Default}
-	conn := &integration.Connector{Store: store, Credentials: sec,
-		Dial: budget.Dialer(connect.Options{AllowPrivate: env.AllowPrivatePSA})}
 	return &ticketing.Worker{
-		Store:    store,
-		PSA:      conn,
+		Store:    w.Store,
+		PSA:      w.Connector,
 		LinkBase: getenv("PSABRIDGE_ALERT_LINK_BASE"),
 		Metrics:  metrics.Default,
 		Logger:   logging.New(os.Stdout, slog.LevelInfo, nil),

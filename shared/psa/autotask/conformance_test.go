@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 )
 
 // The vendor definitions (../shared/specs beside the repository; never
