@@ -58,6 +58,14 @@ func ctx(tb testing.TB) context.Context {
 	return c
 }
 
+// buildCtx bounds building binaries: on a fresh machine with an empty Go
+// build cache, compiling the AWS SDK and the functions takes minutes.
+func buildCtx(tb testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	tb.Cleanup(cancel)
+	return c
+}
+
 func TestProcess(t *testing.T) {
 	bin := MustEchoBinary(t)
 	t.Run("OK", func(t *testing.T) {
@@ -189,7 +197,7 @@ func TestServer(t *testing.T) {
 }
 
 func TestBuildReportsMissingMain(t *testing.T) {
-	bins, missing, err := lambdaruntime.Build(ctx(t), "testdata", t.TempDir(), runtime.GOOS, runtime.GOARCH, []string{"echo", "nosuchfunction"})
+	bins, missing, err := lambdaruntime.Build(buildCtx(t), "testdata", t.TempDir(), runtime.GOOS, runtime.GOARCH, []string{"echo", "nosuchfunction"})
 	if err != nil {
 		t.Fatal(err)
 	}

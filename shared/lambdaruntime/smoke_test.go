@@ -150,7 +150,7 @@ func MustFunctionEnv(tb testing.TB) FunctionEnv {
 // sandbox and the store.
 func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 	root := MustRepoRoot(t)
-	bins, missing, err := lambdaruntime.Build(ctx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
+	bins, missing, err := lambdaruntime.Build(buildCtx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
 	if err != nil {
 		t.Fatal(err)
 	}
