@@ -29,7 +29,9 @@ type WorkerStore interface {
 	OrgOutcomes(ctx context.Context, tenant, runID string, orgs []string) (map[string]billing.OutcomeState, error)
 	RecordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error
 	FinishRunIfDone(ctx context.Context, tenant, runID string) (billing.Run, error)
-	PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error
+	// PutEntries records a run's entries; a dry run's (dryRun) do not
+	// become the org lines' last sync entries.
+	PutEntries(ctx context.Context, tenant, runID string, dryRun bool, entries []billing.Entry) error
 	// PutMapping stores an org's mapping if its version is still ifVersion
 	// (PreconditionFailed otherwise): the worker points a mapping at a line
 	// it created.
@@ -611,7 +613,9 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 			return allIDs()
 		}
 	}
-	if err := w.Store.PutEntries(ctx, tenant, runID, entries); err != nil {
+	// One run per call: its messages all carry the run's dry-run flag.
+	dryRun := len(work) > 0 && work[0].d.msg.DryRun
+	if err := w.Store.PutEntries(ctx, tenant, runID, dryRun, entries); err != nil {
 		log.WarnContext(ctx, "saving entries failed", "err", err)
 		return allIDs()
 	}

@@ -18,16 +18,16 @@ import (
 //	PK      SK                     item
 //	T#<t>   LAST#<org>#<product>   LastEntry under "doc" (TTL: Retention, like the run it names)
 //
-// PutEntries writes them with the run's entries (same BatchWriteItem), so
-// the worker needs no extra call. An org-level entry (no product: not
+// PutEntries writes them with a real run's entries (same BatchWriteItem), so
+// the worker needs no extra call; a dry run's entries leave them alone. An org-level entry (no product: not
 // mapped, no integration) has SK LAST#<org>#.
 
 const skLast = "LAST#"
 
 func lastSK(org string, p billing.Product) string { return skLast + org + "#" + string(p) }
 
-// LastEntry is the newest run entry of one org line and the run that wrote
-// it. Dry runs count: their codes (would_update…) say so.
+// LastEntry is the newest entry of one org line from a real (not dry) run,
+// and the run that wrote it.
 type LastEntry struct {
 	billing.Entry
 	RunID string `json:"runId"`

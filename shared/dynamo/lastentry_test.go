@@ -18,13 +18,13 @@ func TestLastEntries(t *testing.T) {
 		return billing.Entry{Org: org, Product: p, LineID: 7, Code: code, Level: billing.Info, Message: string(code),
 			After: &billing.LineValue{Quantity: after, UnitCost: 2}, At: now}
 	}
-	if err := s.PutEntries(ctx, "t1", "run-1", []billing.Entry{entry("o1", billing.Users, billing.CodeUpdated, 3), entry("o2", billing.Users, billing.CodeUnchanged, 5)}); err != nil {
+	if err := s.PutEntries(ctx, "t1", "run-1", false, []billing.Entry{entry("o1", billing.Users, billing.CodeUpdated, 3), entry("o2", billing.Users, billing.CodeUnchanged, 5)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutEntries(ctx, "t1", "run-2", []billing.Entry{entry("o1", billing.Users, billing.CodeUnchanged, 4)}); err != nil {
+	if err := s.PutEntries(ctx, "t1", "run-2", false, []billing.Entry{entry("o1", billing.Users, billing.CodeUnchanged, 4)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutEntries(ctx, "t2", "run-9", []billing.Entry{entry("o1", billing.Users, billing.CodeInternal, 1)}); err != nil {
+	if err := s.PutEntries(ctx, "t2", "run-9", false, []billing.Entry{entry("o1", billing.Users, billing.CodeInternal, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.LastEntries(ctx, "t1")

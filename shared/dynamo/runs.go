@@ -297,7 +297,7 @@ func (s *Store) FinishRunIfDone(ctx context.Context, tenant, runID string) (bill
 // unprocessed items retried). An entry replaces the earlier entry of the
 // same org line, so a retried org shows its latest attempt. Each entry also
 // becomes its org line's last entry (LastEntries), in the same batches.
-func (s *Store) PutEntries(ctx context.Context, tenant, runID string, entries []billing.Entry) error {
+func (s *Store) PutEntries(ctx context.Context, tenant, runID string, dryRun bool, entries []billing.Entry) error {
 	pk := runChildPK(tenant, runID)
 	items := make([]map[string]types.AttributeValue, 0, len(entries))
 	for _, e := range entries {
@@ -309,6 +309,10 @@ func (s *Store) PutEntries(ctx context.Context, tenant, runID string, entries []
 		item["doc"] = &types.AttributeValueMemberM{Value: av}
 		item[schema.TTLAttribute] = s.ttl(Retention)
 		items = append(items, item)
+	}
+	if dryRun {
+		// A dry run changed nothing in the PSA: the orgs' last sync stays.
+		return s.batchPut(ctx, items)
 	}
 	last, err := s.lastEntryItems(tenant, runID, entries)
 	if err != nil {

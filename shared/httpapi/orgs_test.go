@@ -59,7 +59,7 @@ func TestOrgsLastSync(t *testing.T) {
 	}
 	// A line the org no longer maps, recorded by an older run: not current.
 	stale := billing.Entry{Org: "acme-org-1", Product: "devices", LineID: 4002, Code: billing.CodeUpdated, Level: billing.Info, Message: "old", At: e.Now.Add(-48 * time.Hour)}
-	if err := e.Store.PutEntries(ctx(), tenantA, billing.NewRunID(stale.At), []billing.Entry{stale}); err != nil {
+	if err := e.Store.PutEntries(ctx(), tenantA, billing.NewRunID(stale.At), false, []billing.Entry{stale}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.orgsLastSync(tenantA)["acme-org-1"]; len(got) != 1 || got[0].Product != "devices" {
@@ -72,7 +72,7 @@ func TestOrgsLastSync(t *testing.T) {
 		code   billing.Code
 		before int64
 	}{
-		{"DryRun", true, billing.CodeWouldUpdate, 0},
+		{"DryRunLeavesIt", true, "", 0},
 		{"RealRunReplacesIt", false, billing.CodeUpdated, 0},
 		{"UnchangedRun", false, billing.CodeUnchanged, 11},
 	} {
@@ -81,6 +81,13 @@ func TestOrgsLastSync(t *testing.T) {
 			id := e.mustRun(tc.dryRun)
 			all := e.orgsLastSync(tenantA)
 			got := all["acme-org-1"]
+			if tc.dryRun {
+				// A dry run wrote nothing to the PSA: the last sync stays.
+				if len(got) != 1 || got[0].Product != "devices" {
+					t.Fatalf("after a dry run: got %+v, want the stale entry alone", got)
+				}
+				return
+			}
 			if len(got) != 1 {
 				t.Fatalf("acme-org-1: got %d entries %+v, want the run's one line entry", len(got), got)
 			}
