@@ -5,13 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
 
@@ -58,7 +56,7 @@ func (s *Store) DeleteIntegrationData(ctx context.Context, tenant string) (int, 
 		children []string
 		last     map[string]types.AttributeValue
 	)
-	err := s.queryAll(ctx, pk, nil, func(item map[string]types.AttributeValue) {
+	err := s.query(ctx, pk, queryInput{consistent: true}, func(item map[string]types.AttributeValue) {
 		sk := str(item, schema.SortKey)
 		switch {
 		case sk == skTenant || strings.HasPrefix(sk, skUsage):
@@ -88,7 +86,7 @@ func (s *Store) DeleteIntegrationData(ctx context.Context, tenant string) (int, 
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var keys []map[string]types.AttributeValue
-			err := s.queryAll(ctx, child, []string{schema.PartitionKey, schema.SortKey}, func(item map[string]types.AttributeValue) {
+			err := s.query(ctx, child, queryInput{project: []string{schema.PartitionKey, schema.SortKey}, consistent: true}, func(item map[string]types.AttributeValue) {
 				keys = append(keys, key(child, str(item, schema.SortKey)))
 			})
 			if err == nil {
@@ -152,65 +150,4 @@ func (s *Store) stripOrg(ctx context.Context, item map[string]types.AttributeVal
 		ExpressionAttributeNames: names,
 	})
 	return classify(err, "clear org mapping")
-}
-
-// queryAll runs a Query over every item of partition pk, all pages, with
-// an optional projection.
-func (s *Store) queryAll(ctx context.Context, pk string, project []string, each func(map[string]types.AttributeValue)) error {
-	names := map[string]string{"#pk": schema.PartitionKey}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
-		ConsistentRead:            aws.Bool(true),
-	}
-	if len(project) > 0 {
-		var ph []string
-		for i, p := range project {
-			n := "#p" + strconv.Itoa(i)
-			names[n] = p
-			ph = append(ph, n)
-		}
-		in.ProjectionExpression = aws.String(strings.Join(ph, ", "))
-	}
-	in.ExpressionAttributeNames = names
-	p := dynamodb.NewQueryPaginator(s.DB, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return classify(err, "query")
-		}
-		for _, item := range page.Items {
-			each(item)
-		}
-	}
-	return nil
-}
-
-// batchDelete deletes keys with BatchWriteItem, 25 a request, retrying
-// unprocessed items with backoff.
-func (s *Store) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	for start := 0; start < len(keys); start += 25 {
-		var pending []types.WriteRequest
-		for _, k := range keys[start:min(start+25, len(keys))] {
-			pending = append(pending, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
-		}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 8 {
-				return apperr.New(apperr.Transient, "storage is busy")
-			}
-			if attempt > 0 {
-				if err := sleep(ctx, time.Duration(attempt*attempt)*20*time.Millisecond); err != nil {
-					return apperr.Wrap(err, apperr.Transient, "delete interrupted")
-				}
-			}
-			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.Table: pending}})
-			if err != nil {
-				return classify(err, "batch delete")
-			}
-			pending = out.UnprocessedItems[s.Table]
-		}
-	}
-	return nil
 }

@@ -344,31 +344,3 @@ func (s *Store) Entries(ctx context.Context, tenant, runID string, f billing.Ent
 	}
 	return out, err
 }
-
-// batchPut writes items with BatchWriteItem, 25 a request, retrying
-// unprocessed items with backoff.
-func (s *Store) batchPut(ctx context.Context, items []map[string]types.AttributeValue) error {
-	for start := 0; start < len(items); start += 25 {
-		var pending []types.WriteRequest
-		for _, it := range items[start:min(start+25, len(items))] {
-			pending = append(pending, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 8 {
-				return apperr.New(apperr.Transient, "storage is busy")
-			}
-			if attempt > 0 {
-				if err := sleep(ctx, time.Duration(attempt*attempt)*20*time.Millisecond); err != nil {
-					return apperr.Wrap(err, apperr.Transient, "write interrupted")
-				}
-			}
-			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.Table: pending}})
-			if err != nil {
-				return classify(err, "batch write")
-			}
-			pending = out.UnprocessedItems[s.Table]
-		}
-	}
-	return nil
-}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
@@ -102,70 +101,6 @@ func hwmFromItem(item map[string]types.AttributeValue) billing.HighWaterMark {
 		}
 	}
 	return h
-}
-
-// batchGet reads keys in chunks of 100, retrying unprocessed keys.
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, each func(map[string]types.AttributeValue)) error {
-	for start := 0; start < len(keys); start += 100 {
-		pending := keys[start:min(start+100, len(keys))]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if err := sleep(ctx, time.Duration(attempt*attempt)*20*time.Millisecond); err != nil {
-					return apperr.Wrap(err, apperr.Transient, "read interrupted")
-				}
-			}
-			if attempt > 8 {
-				return apperr.New(apperr.Transient, "storage is busy")
-			}
-			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.Table: {Keys: pending}},
-			})
-			if err != nil {
-				return classify(err, "batch read")
-			}
-			for _, item := range out.Responses[s.Table] {
-				each(item)
-			}
-			pending = out.UnprocessedKeys[s.Table].Keys
-		}
-	}
-	return nil
-}
-
-// queryPrefix runs a Query for items of pk whose sort key starts with prefix,
-// all pages.
-func (s *Store) queryPrefix(ctx context.Context, pk, prefix string, each func(map[string]types.AttributeValue)) error {
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
-		KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": schema.PartitionKey, "#sk": schema.SortKey},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     &types.AttributeValueMemberS{Value: pk},
-			":prefix": &types.AttributeValueMemberS{Value: prefix},
-		},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return classify(err, "query")
-		}
-		for _, item := range page.Items {
-			each(item)
-		}
-	}
-	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Attribute readers for items the store wrote itself; a missing or odd
