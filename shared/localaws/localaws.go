@@ -7,6 +7,7 @@ package localaws
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +33,7 @@ type Stack struct {
 	DynamoDBEndpoint string
 	MotoEndpoint     string
 	procs            []*exec.Cmd
+	launcherDir      string
 }
 
 // Options configure Start.
@@ -51,7 +53,10 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath("java"); err != nil {
-		return nil, errors.New("localaws: java not found: DynamoDB Local needs a Java 17 runtime (apt-get install openjdk-17-jre-headless)")
+		return nil, errors.New("localaws: java not found: DynamoDB Local needs a Java 17 JDK (apt-get install openjdk-17-jdk-headless)")
+	}
+	if out, err := exec.Command("java", "--list-modules").Output(); err != nil || !strings.Contains(string(out), "jdk.compiler") {
+		return nil, errors.New("localaws: java has no jdk.compiler module: the launcher that binds DynamoDB Local to 127.0.0.1 runs in source-file mode and needs a JDK (apt-get install openjdk-17-jdk-headless)")
 	}
 	python, err := exec.LookPath("python3")
 	if err != nil {
@@ -65,10 +70,18 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	launcher, err := s.writeLauncher()
+	if err != nil {
+		return nil, err
+	}
+	lib := filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib")
 	// C1 only and the serial collector: DynamoDB Local serves short test
 	// runs on 2 cores, where a cold JVM spends most of its CPU compiling.
-	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
-		"-jar", jar, "-port", strconv.Itoa(ddbPort), "-disableTelemetry"}
+	// The launcher (source-file mode) binds it to 127.0.0.1: the jar itself
+	// has no listen-address option and would take every interface.
+	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.library.path=" + lib,
+		"-cp", jar + string(os.PathListSeparator) + filepath.Join(lib, "*"), launcher,
+		"-port", strconv.Itoa(ddbPort), "-disableTelemetry"}
 	if opt.Dir != "" {
 		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 			return nil, err
@@ -131,6 +144,9 @@ func (s *Stack) Stop() {
 		}
 	}
 	s.procs = nil
+	if s.launcherDir != "" {
+		_ = os.RemoveAll(s.launcherDir)
+	}
 }
 
 func (s *Stack) spawn(log *os.File, dir, name string, args ...string) error {
@@ -196,4 +212,22 @@ func waitPort(ctx context.Context, port int, limit time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+//go:embed LoopbackDynamoDBLocal.java
+var loopbackLauncher []byte
+
+// writeLauncher writes the Java launcher that binds DynamoDB Local to
+// 127.0.0.1 into a fresh directory (removed by Stop) and returns its path.
+func (s *Stack) writeLauncher() (string, error) {
+	dir, err := os.MkdirTemp("", "psabridge-ddblocal-")
+	if err != nil {
+		return "", err
+	}
+	s.launcherDir = dir
+	p := filepath.Join(dir, "LoopbackDynamoDBLocal.java")
+	if err := os.WriteFile(p, loopbackLauncher, 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
 }
