@@ -51,25 +51,25 @@ func (s Severity) AtLeast(min Severity) bool { return severityRank[s] >= severit
 // lookup ids of the tenant's PSA (never assumed: validated against the PSA's
 // ticket options when saved). Zero ids are left for the PSA to default.
 type Rule struct {
-	Type        Type     `json:"alertType"`
-	Enabled     bool     `json:"enabled"`
-	PriorityID  int64    `json:"priorityId"`
-	StatusID    int64    `json:"statusId"`
-	SourceID    int64    `json:"sourceId,omitempty"`
-	QueueID     int64    `json:"queueId,omitempty"`
-	ResourceID  int64    `json:"resourceId,omitempty"`
-	RoleID      int64    `json:"roleId,omitempty"`
-	BoardID     int64    `json:"boardId,omitempty"`
-	CategoryID  int64    `json:"categoryId,omitempty"`
-	IssueTypeID int64    `json:"issueTypeId,omitempty"`
-	DueDays     int      `json:"dueDays"`
-	TitlePrefix string   `json:"titlePrefix"`
-	MinSeverity Severity `json:"minSeverity"`
+	Type        Type     `json:"alertType" dynamodbav:"Type"`
+	Enabled     bool     `json:"enabled" dynamodbav:"Enabled"`
+	PriorityID  int64    `json:"priorityId" dynamodbav:"PriorityID"`
+	StatusID    int64    `json:"statusId" dynamodbav:"StatusID"`
+	SourceID    int64    `json:"sourceId,omitempty" dynamodbav:"SourceID"`
+	QueueID     int64    `json:"queueId,omitempty" dynamodbav:"QueueID"`
+	ResourceID  int64    `json:"resourceId,omitempty" dynamodbav:"ResourceID"`
+	RoleID      int64    `json:"roleId,omitempty" dynamodbav:"RoleID"`
+	BoardID     int64    `json:"boardId,omitempty" dynamodbav:"BoardID"`
+	CategoryID  int64    `json:"categoryId,omitempty" dynamodbav:"CategoryID"`
+	IssueTypeID int64    `json:"issueTypeId,omitempty" dynamodbav:"IssueTypeID"`
+	DueDays     int      `json:"dueDays" dynamodbav:"DueDays"`
+	TitlePrefix string   `json:"titlePrefix" dynamodbav:"TitlePrefix"`
+	MinSeverity Severity `json:"minSeverity" dynamodbav:"MinSeverity"`
 	// CloseOnResolve closes the ticket with CompleteStatusID when the alert
 	// resolves.
-	CloseOnResolve   bool  `json:"closeOnResolve"`
-	CompleteStatusID int64 `json:"completeStatusId,omitempty"`
-	Version          int64 `json:"version"`
+	CloseOnResolve   bool  `json:"closeOnResolve" dynamodbav:"CloseOnResolve"`
+	CompleteStatusID int64 `json:"completeStatusId,omitempty" dynamodbav:"CompleteStatusID"`
+	Version          int64 `json:"version" dynamodbav:"Version"`
 }
 
 // Validate checks a rule's shape (not its ids against the PSA).

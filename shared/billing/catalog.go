@@ -17,23 +17,23 @@ import (
 // so admins pick it there instead of typing it.
 type CatalogProduct struct {
 	// Key is the billed product ("users"); one catalog entry per key.
-	Key Product `json:"key"`
+	Key Product `json:"key" dynamodbav:"Key"`
 	// Identifier is the product's key in the PSA (ConnectWise identifier);
 	// "" means Key.
-	Identifier string `json:"identifier,omitempty"`
+	Identifier string `json:"identifier,omitempty" dynamodbav:"Identifier"`
 	// Name is what invoices show; unique in the catalog and, after a push,
 	// in the PSA.
-	Name      string            `json:"name"`
-	Period    psa.CatalogPeriod `json:"period"`
-	UnitCost  float64           `json:"unitCost"`
-	UnitPrice float64           `json:"unitPrice"`
+	Name      string            `json:"name" dynamodbav:"Name"`
+	Period    psa.CatalogPeriod `json:"period" dynamodbav:"Period"`
+	UnitCost  float64           `json:"unitCost" dynamodbav:"UnitCost"`
+	UnitPrice float64           `json:"unitPrice" dynamodbav:"UnitPrice"`
 	// BillingCodeID (Autotask) and ProductTypeID and SubcategoryID
 	// (ConnectWise) come from psa.Client.CatalogOptions.
-	BillingCodeID int64 `json:"billingCodeId,omitempty"`
-	ProductTypeID int64 `json:"productTypeId,omitempty"`
-	SubcategoryID int64 `json:"subcategoryId,omitempty"`
+	BillingCodeID int64 `json:"billingCodeId,omitempty" dynamodbav:"BillingCodeID"`
+	ProductTypeID int64 `json:"productTypeId,omitempty" dynamodbav:"ProductTypeID"`
+	SubcategoryID int64 `json:"subcategoryId,omitempty" dynamodbav:"SubcategoryID"`
 	// Push is the outcome of the last push; the API's PUT never sets it.
-	Push PushStatus `json:"push"`
+	Push PushStatus `json:"push" dynamodbav:"Push"`
 }
 
 // PushState is where a catalog product stands with the PSA.
@@ -48,14 +48,14 @@ const (
 
 // PushStatus is the outcome of a product's last push.
 type PushStatus struct {
-	State PushState `json:"state"`
+	State PushState `json:"state" dynamodbav:"State"`
 	// ItemID is the PSA catalog item psabridge created or adopted for the
 	// product; kept across errors so the next push finds it again.
-	ItemID int64 `json:"itemId,omitempty"`
+	ItemID int64 `json:"itemId,omitempty" dynamodbav:"ItemID"`
 	// Message says what went wrong; Details are the PSA's own words.
-	Message  string    `json:"message,omitempty"`
-	Details  []string  `json:"details,omitempty"`
-	PushedAt time.Time `json:"pushedAt,omitzero"`
+	Message  string    `json:"message,omitempty" dynamodbav:"Message"`
+	Details  []string  `json:"details,omitempty" dynamodbav:"Details"`
+	PushedAt time.Time `json:"pushedAt,omitzero" dynamodbav:"PushedAt"`
 }
 
 // PSAIdentifier returns the identifier the product has in the PSA.
@@ -76,10 +76,10 @@ func (p CatalogProduct) Item() psa.CatalogItem {
 
 // Catalog is a tenant's product catalog.
 type Catalog struct {
-	Products []CatalogProduct `json:"products"`
+	Products []CatalogProduct `json:"products" dynamodbav:"Products"`
 	// Version increases with every write; the API exposes it as the ETag.
-	Version   int64     `json:"version"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int64     `json:"version" dynamodbav:"Version"`
+	UpdatedAt time.Time `json:"updatedAt" dynamodbav:"UpdatedAt"`
 }
 
 // Limits of the PSAs' catalog fields (ConnectWise CatalogItem description

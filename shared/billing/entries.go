@@ -17,25 +17,25 @@ const (
 
 // LineValue is a line's billed quantity and unit cost.
 type LineValue struct {
-	Quantity int64   `json:"quantity"`
-	UnitCost float64 `json:"unitCost"`
+	Quantity int64   `json:"quantity" dynamodbav:"Quantity"`
+	UnitCost float64 `json:"unitCost" dynamodbav:"UnitCost"`
 }
 
 // Entry is the record of one org line in a run: what was found, what was
 // done, and for problems what the admin should know (the PSA's own words
 // for rejections).
 type Entry struct {
-	Org        string     `json:"org"`
-	Product    Product    `json:"product"`
-	CompanyID  int64      `json:"companyId"`
-	ContractID int64      `json:"contractId"`
-	LineID     int64      `json:"lineId"`
-	Code       Code       `json:"code"`
-	Level      Level      `json:"level"`
-	Message    string     `json:"message"`
-	Before     *LineValue `json:"before,omitempty"`
-	After      *LineValue `json:"after,omitempty"`
-	At         time.Time  `json:"at"`
+	Org        string     `json:"org" dynamodbav:"Org"`
+	Product    Product    `json:"product" dynamodbav:"Product"`
+	CompanyID  int64      `json:"companyId" dynamodbav:"CompanyID"`
+	ContractID int64      `json:"contractId" dynamodbav:"ContractID"`
+	LineID     int64      `json:"lineId" dynamodbav:"LineID"`
+	Code       Code       `json:"code" dynamodbav:"Code"`
+	Level      Level      `json:"level" dynamodbav:"Level"`
+	Message    string     `json:"message" dynamodbav:"Message"`
+	Before     *LineValue `json:"before,omitempty" dynamodbav:"Before"`
+	After      *LineValue `json:"after,omitempty" dynamodbav:"After"`
+	At         time.Time  `json:"at" dynamodbav:"At"`
 }
 
 // EntryFilter selects entries: by level, by code, and by a text that must

@@ -42,19 +42,19 @@ const (
 
 // Problem is one thing wrong with a mapping, identified by PSA ids.
 type Problem struct {
-	Code     ProblemCode `json:"code"`
-	Severity Severity    `json:"severity"`
+	Code     ProblemCode `json:"code" dynamodbav:"Code"`
+	Severity Severity    `json:"severity" dynamodbav:"Severity"`
 	// Product is set for a line problem; "" concerns the whole mapping.
-	Product    Product `json:"product,omitempty"`
-	CompanyID  int64   `json:"companyId,omitempty"`
-	ContractID int64   `json:"contractId,omitempty"`
-	LineID     int64   `json:"lineId,omitempty"`
+	Product    Product `json:"product,omitempty" dynamodbav:"Product"`
+	CompanyID  int64   `json:"companyId,omitempty" dynamodbav:"CompanyID"`
+	ContractID int64   `json:"contractId,omitempty" dynamodbav:"ContractID"`
+	LineID     int64   `json:"lineId,omitempty" dynamodbav:"LineID"`
 	// Message says what is wrong, Fix what the admin should do.
-	Message string `json:"message"`
-	Fix     string `json:"fix"`
+	Message string `json:"message" dynamodbav:"Message"`
+	Fix     string `json:"fix" dynamodbav:"Fix"`
 	// Before and After are the old and new names of a rename.
-	Before string `json:"before,omitempty"`
-	After  string `json:"after,omitempty"`
+	Before string `json:"before,omitempty" dynamodbav:"Before"`
+	After  string `json:"after,omitempty" dynamodbav:"After"`
 }
 
 // HealthStatus sums up a mapping's problems.
@@ -69,9 +69,9 @@ const (
 
 // Health is the result of checking a mapping against the PSA.
 type Health struct {
-	Status    HealthStatus `json:"status"`
-	Problems  []Problem    `json:"problems"`
-	CheckedAt time.Time    `json:"checkedAt"`
+	Status    HealthStatus `json:"status" dynamodbav:"Status"`
+	Problems  []Problem    `json:"problems" dynamodbav:"Problems"`
+	CheckedAt time.Time    `json:"checkedAt" dynamodbav:"CheckedAt"`
 }
 
 // Blocks reports whether a problem of severity error concerns product's
@@ -94,8 +94,8 @@ func (h Health) Codes() []ProblemCode {
 // MappedNames are the PSA names seen when the mapping was saved, kept to
 // show a rename (old → new). They are display only: mappings hold ids.
 type MappedNames struct {
-	Company  string `json:"company,omitempty"`
-	Contract string `json:"contract,omitempty"`
+	Company  string `json:"company,omitempty" dynamodbav:"Company"`
+	Contract string `json:"contract,omitempty" dynamodbav:"Contract"`
 }
 
 // PSAView is what the PSA says about a mapping's company, contract and
@@ -242,12 +242,12 @@ func quoted(name string) string {
 // and absent are healthy). An org whose mapping changed after CheckedAt is
 // not covered.
 type RunHealth struct {
-	CheckedAt time.Time         `json:"checkedAt"`
-	Orgs      map[string]Health `json:"orgs"`
+	CheckedAt time.Time         `json:"checkedAt" dynamodbav:"CheckedAt"`
+	Orgs      map[string]Health `json:"orgs" dynamodbav:"Orgs"`
 	// Truncated is set when problems of more orgs than MaxHealthOrgs were
 	// found: orgs with problems may be missing from Orgs, so an org absent
 	// from it is not known to be healthy.
-	Truncated bool `json:"truncated,omitempty"`
+	Truncated bool `json:"truncated,omitempty" dynamodbav:"Truncated"`
 }
 
 // MaxHealthOrgs bounds the orgs with problems a RunHealth item holds, so it

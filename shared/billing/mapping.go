@@ -18,23 +18,23 @@ const (
 
 // LineMapping ties one product of an org to one PSA service line.
 type LineMapping struct {
-	Product Product `json:"product"`
-	LineID  int64   `json:"lineId"`
+	Product Product `json:"product" dynamodbav:"Product"`
+	LineID  int64   `json:"lineId" dynamodbav:"LineID"`
 }
 
 // Mapping ties an org to a PSA company, contract and service lines.
 type Mapping struct {
-	CompanyID        int64         `json:"companyId"`
-	ContractID       int64         `json:"contractId"`
-	Lines            []LineMapping `json:"lines"`
-	NonBillableUsers int64         `json:"nonBillableUsers"`
-	State            MappingState  `json:"state"`
+	CompanyID        int64         `json:"companyId" dynamodbav:"CompanyID"`
+	ContractID       int64         `json:"contractId" dynamodbav:"ContractID"`
+	Lines            []LineMapping `json:"lines" dynamodbav:"Lines"`
+	NonBillableUsers int64         `json:"nonBillableUsers" dynamodbav:"NonBillableUsers"`
+	State            MappingState  `json:"state" dynamodbav:"State"`
 	// Seen are the PSA's names of the company and contract when the
 	// mapping was saved: display only, kept to show a rename (old → new).
-	Seen MappedNames `json:"seen"`
+	Seen MappedNames `json:"seen" dynamodbav:"Seen"`
 	// Version increases with every write; the API exposes it as the ETag.
-	Version   int64     `json:"version"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int64     `json:"version" dynamodbav:"Version"`
+	UpdatedAt time.Time `json:"updatedAt" dynamodbav:"UpdatedAt"`
 }
 
 // NonBillableFor returns what is subtracted from product p's HWM: the
@@ -124,16 +124,16 @@ const DefaultRunAt = "12:00"
 
 // Settings are a tenant's billing settings.
 type Settings struct {
-	TimeZone           string                         `json:"timeZone"`
-	Period             Period                         `json:"period"`
-	EffectiveDate      EffectiveDateRule              `json:"effectiveDate"`
-	CreateMissingLines bool                           `json:"createMissingLines"`
-	ZeroDeprovisioned  bool                           `json:"zeroDeprovisioned"`
-	UnitCost           map[Product]float64            `json:"unitCost"`
-	OrgUnitCost        map[string]map[Product]float64 `json:"orgUnitCost,omitempty"`
-	BudgetPerHour      int                            `json:"budgetPerHour"`
-	RunAt              string                         `json:"runAt"`
-	Version            int64                          `json:"version"`
+	TimeZone           string                         `json:"timeZone" dynamodbav:"TimeZone"`
+	Period             Period                         `json:"period" dynamodbav:"Period"`
+	EffectiveDate      EffectiveDateRule              `json:"effectiveDate" dynamodbav:"EffectiveDate"`
+	CreateMissingLines bool                           `json:"createMissingLines" dynamodbav:"CreateMissingLines"`
+	ZeroDeprovisioned  bool                           `json:"zeroDeprovisioned" dynamodbav:"ZeroDeprovisioned"`
+	UnitCost           map[Product]float64            `json:"unitCost" dynamodbav:"UnitCost"`
+	OrgUnitCost        map[string]map[Product]float64 `json:"orgUnitCost,omitempty" dynamodbav:"OrgUnitCost"`
+	BudgetPerHour      int                            `json:"budgetPerHour" dynamodbav:"BudgetPerHour"`
+	RunAt              string                         `json:"runAt" dynamodbav:"RunAt"`
+	Version            int64                          `json:"version" dynamodbav:"Version"`
 }
 
 // DefaultSettings returns the settings of a tenant that set none.

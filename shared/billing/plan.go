@@ -20,12 +20,12 @@ const DriftInterval = 7 * 24 * time.Hour
 // the value it last wrote or read, for which month, and when it last read the
 // line (verified) or wrote it.
 type LineMemory struct {
-	ContractID int64     `json:"contractId"`
-	LineID     int64     `json:"lineId"`
-	Month      Month     `json:"month"`
-	Value      LineValue `json:"value"`
-	WrittenAt  time.Time `json:"writtenAt,omitzero"`
-	VerifiedAt time.Time `json:"verifiedAt,omitzero"`
+	ContractID int64     `json:"contractId" dynamodbav:"ContractID"`
+	LineID     int64     `json:"lineId" dynamodbav:"LineID"`
+	Month      Month     `json:"month" dynamodbav:"Month"`
+	Value      LineValue `json:"value" dynamodbav:"Value"`
+	WrittenAt  time.Time `json:"writtenAt,omitzero" dynamodbav:"WrittenAt"`
+	VerifiedAt time.Time `json:"verifiedAt,omitzero" dynamodbav:"VerifiedAt"`
 }
 
 // Traits are the PSA rules that change the plan.

@@ -29,8 +29,10 @@ func lastSK(org string, p billing.Product) string { return skLast + org + "#" + 
 // LastEntry is the newest entry of one org line from a real (not dry) run,
 // and the run that wrote it.
 type LastEntry struct {
+	// Entry is embedded untagged: its attributes sit beside RunID in the
+	// stored document, named by billing.Entry's own dynamodbav tags.
 	billing.Entry
-	RunID string `json:"runId"`
+	RunID string `json:"runId" dynamodbav:"RunID"`
 }
 
 // lastEntryItems returns the LAST# items of a run's entries.

@@ -63,8 +63,11 @@ var layoutAlert = alerting.Record{
 func layoutCases() []layoutCase {
 	return []layoutCase{
 		{kind: "tenant",
-			write: func(ctx context.Context, s *dynamo.Store, t string) error { _, err := s.CreateTenant(ctx, t); return err },
-			read:  func(ctx context.Context, s *dynamo.Store, t string) (any, error) { return s.Tenant(ctx, t) }},
+			write: func(ctx context.Context, s *dynamo.Store, t string) error {
+				_, err := s.CreateTenant(ctx, t)
+				return err
+			},
+			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) { return s.Tenant(ctx, t) }},
 		{kind: "org",
 			write: func(ctx context.Context, s *dynamo.Store, t string) error {
 				if err := s.RegisterOrg(ctx, t, "o1", "Acme"); err != nil {
@@ -81,7 +84,9 @@ func layoutCases() []layoutCase {
 				_, err := s.RecordObservation(ctx, t, time.UTC, billing.Observation{Org: "o1", Product: billing.Users, Value: 42, ObservedAt: layoutNow})
 				return err
 			},
-			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) { return s.MonthUsage(ctx, t, "2026-03") }},
+			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) {
+				return s.MonthUsage(ctx, t, "2026-03")
+			}},
 		{kind: "settings",
 			write: func(ctx context.Context, s *dynamo.Store, t string) error {
 				set := billing.DefaultSettings()
@@ -183,7 +188,9 @@ func layoutCases() []layoutCase {
 				_, err := s.ReserveBudget(ctx, t, layoutNow, 3, 10)
 				return err
 			},
-			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) { return s.BudgetUsed(ctx, t, layoutNow) }},
+			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) {
+				return s.BudgetUsed(ctx, t, layoutNow)
+			}},
 	}
 }
 

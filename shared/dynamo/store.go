@@ -8,8 +8,13 @@
 //	T#<t>           ORG#<org>                          org + its mapping (GSI1 keys while mapped)
 //	T#<t>           USAGE#<YYYY-MM>#<org>#<product>    monthly high-water mark
 //
-// Other files of this package add their items to the same scheme; each item
-// kind's key builder lives in keys.go. The table's shape is in package schema.
+// Other files of this package add their items to the same scheme, each with
+// its key builders. The table's shape is in package schema.
+//
+// The layout is pinned: every struct stored as a document names its
+// attributes with dynamodbav tags (today's names are the Go field names, so
+// renaming a field must keep its tag), and testdata/layout holds one golden
+// item set per item kind (TestLayout) that fails on any rename.
 package dynamo
 
 import (

@@ -15,25 +15,25 @@ import (
 
 // Integration is a tenant's PSA connection without its secrets.
 type Integration struct {
-	Provider psa.Provider `json:"provider"`
+	Provider psa.Provider `json:"provider" dynamodbav:"Provider"`
 	// Public identifiers (never secrets): Autotask username and tracking
 	// identifier; ConnectWise site, company id and clientId.
-	Username        string `json:"username,omitempty"`
-	IntegrationCode string `json:"integrationCode,omitempty"`
-	Site            string `json:"site,omitempty"`
-	CompanyID       string `json:"companyId,omitempty"`
-	ClientID        string `json:"clientId,omitempty"`
+	Username        string `json:"username,omitempty" dynamodbav:"Username"`
+	IntegrationCode string `json:"integrationCode,omitempty" dynamodbav:"IntegrationCode"`
+	Site            string `json:"site,omitempty" dynamodbav:"Site"`
+	CompanyID       string `json:"companyId,omitempty" dynamodbav:"CompanyID"`
+	ClientID        string `json:"clientId,omitempty" dynamodbav:"ClientID"`
 	// Endpoints override the vendors' hosts (sandboxes, staging).
-	Endpoints psa.Endpoints `json:"endpoints"`
+	Endpoints psa.Endpoints `json:"endpoints" dynamodbav:"Endpoints"`
 	// CompanyTypeIDs are the company types the admin chose for pickers.
-	CompanyTypeIDs []int64 `json:"companyTypeIds"`
+	CompanyTypeIDs []int64 `json:"companyTypeIds" dynamodbav:"CompanyTypeIDs"`
 	// TicketingEnabled is the tenant's master switch for alert tickets.
-	TicketingEnabled bool      `json:"ticketingEnabled"`
-	VerifiedAt       time.Time `json:"verifiedAt"`
+	TicketingEnabled bool      `json:"ticketingEnabled" dynamodbav:"TicketingEnabled"`
+	VerifiedAt       time.Time `json:"verifiedAt" dynamodbav:"VerifiedAt"`
 	// CredentialsUpdatedAt changes on every credential write, so cached
 	// clients built from older credentials are dropped.
-	CredentialsUpdatedAt time.Time `json:"credentialsUpdatedAt"`
-	Version              int64     `json:"version"`
+	CredentialsUpdatedAt time.Time `json:"credentialsUpdatedAt" dynamodbav:"CredentialsUpdatedAt"`
+	Version              int64     `json:"version" dynamodbav:"Version"`
 }
 
 // Public returns the non-secret part of credentials as an Integration.

@@ -66,13 +66,13 @@ type Credentials struct {
 type Endpoints struct {
 	// AutotaskZoneURL is the base of the zoneInformation lookup, default
 	// "https://webservices.autotask.net/atservicesrest/".
-	AutotaskZoneURL string `json:"autotaskZoneUrl,omitempty"`
+	AutotaskZoneURL string `json:"autotaskZoneUrl,omitempty" dynamodbav:"AutotaskZoneURL"`
 	// ConnectWiseLoginURL is the base for login/companyinfo, default
 	// "https://{site}/".
-	ConnectWiseLoginURL string `json:"connectwiseLoginUrl,omitempty"`
+	ConnectWiseLoginURL string `json:"connectwiseLoginUrl,omitempty" dynamodbav:"ConnectWiseLoginURL"`
 	// ConnectWiseAPIURL, when set, is used as the API base instead of the one
 	// derived from companyinfo (e.g. "https://api-staging.connectwisedev.com/v4_6_release/apis/3.0/").
-	ConnectWiseAPIURL string `json:"connectwiseApiUrl,omitempty"`
+	ConnectWiseAPIURL string `json:"connectwiseApiUrl,omitempty" dynamodbav:"ConnectWiseAPIURL"`
 }
 
 // Option is one value of a PSA picklist or lookup (status, priority, queue…).
