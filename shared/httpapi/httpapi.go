@@ -18,11 +18,12 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -33,6 +34,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
 // MaxBodyBytes bounds every request body; larger bodies get 413.
@@ -203,7 +205,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
 		return
 	}
+	if err := validURLText(r.URL); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// validURLText refuses a path or query parameter that is not valid UTF-8
+// once unescaped, so no handler ever passes such text on (DynamoDB and SQS
+// refuse it, which would read as an outage). Invalid.
+func validURLText(u *url.URL) error {
+	if !utf8.ValidString(u.Path) {
+		return apperr.New(apperr.Invalid, "the request path is not valid UTF-8")
+	}
+	for k, vs := range u.Query() {
+		if !utf8.ValidString(k) {
+			return apperr.New(apperr.Invalid, "a query parameter name is not valid UTF-8")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return apperr.New(apperr.Invalid, "query parameter %q is not valid UTF-8", k)
+			}
+		}
+	}
+	return nil
 }
 
 // errorBody is the JSON error shape of every non-2xx response.
@@ -247,38 +273,13 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeJSON decodes body into v strictly: unknown fields, trailing data and
-// type mismatches are Invalid with a message that names the problem.
-func decodeJSON(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &ute):
-			return apperr.New(apperr.Invalid, "field %q has the wrong type", ute.Field)
-		case errors.As(err, &se):
-			return apperr.New(apperr.Invalid, "malformed JSON at offset %d", se.Offset)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return apperr.New(apperr.Invalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case errors.Is(err, io.EOF):
-			return apperr.New(apperr.Invalid, "request body is empty")
-		default:
-			return apperr.New(apperr.Invalid, "malformed JSON body")
-		}
-	}
-	if dec.More() {
-		return apperr.New(apperr.Invalid, "trailing data after the JSON body")
-	}
-	return nil
-}
-
-// readJSON reads and strictly decodes the body.
+// readJSON reads the body and decodes it with strictjson.Decode (Invalid for
+// unknown fields, wrong types, trailing data, duplicate keys or invalid
+// UTF-8).
 func readJSON(r *http.Request, v any) error {
 	b, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	return decodeJSON(b, v)
+	return strictjson.Decode(b, v)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
+	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
 // MaxObservations bounds one usage request.
@@ -111,7 +112,7 @@ type usageResponse struct {
 // DynamoDB request; a bad one is rejected by index and never drops the good.
 func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
 	var req usageRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := strictjson.Decode(body, &req); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -182,7 +183,7 @@ func (h *Handler) putOrg(w http.ResponseWriter, r *http.Request, tenant string, 
 		return
 	}
 	var req orgRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := strictjson.Decode(body, &req); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -151,7 +151,8 @@ func TestRotateSecret(t *testing.T) {
 	})
 }
 
-// FuzzUsageRequest: never a panic, never a 5xx, for any body.
+// FuzzUsageRequest: never a panic, never a 5xx, for any body. Seeded with
+// trailing-data, duplicate-key and invalid UTF-8 bodies (issue 13).
 func FuzzUsageRequest(f *testing.F) {
 	a := newAPI(f)
 	secret := a.mustProvision("fuzz-msp")
@@ -162,6 +163,11 @@ func FuzzUsageRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed), true)
 	}
+	for _, bad := range strictBodies(`{"observations":[{"org":"o1","value":1,"observedAt":"2026-11-21T10:00:00Z"}]}`, "observations") {
+		f.Add([]byte(bad.body), true)
+	}
+	f.Add([]byte("{\"observations\":[{\"org\":\"o\xff\",\"value\":1,\"observedAt\":\"2026-11-21T10:00:00Z\"}]}"), true)
+	f.Add([]byte(`{"observations":[{"org":"o1","org":"o2","value":1,"observedAt":"2026-11-21T10:00:00Z"}]}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, sign bool) {
 		a := a.with(t)
 		var rec interface{ Result() *http.Response }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
+	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
 // AlertStore stores alert occurrences for the webhook and lists them for
@@ -56,22 +56,18 @@ type acceptedBody struct {
 // replays) and one SQS send; a replay costs the failed put only. Alerts of
 // unknown types are stored as skipped and never queued.
 //
-// The body is decoded leniently (unknown fields are ignored) so that a
-// platform that adds a field does not lose alerts; the fields psabridge
-// uses are validated strictly.
+// Unknown fields are ignored, so that a platform that adds a field does not
+// lose alerts; everything else is strict (strictjson: one JSON value, no
+// duplicate keys, valid UTF-8 everywhere, details included, since SQS
+// refuses invalid UTF-8), and the fields psabridge uses are validated.
 func (h *Handler) postAlert(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
 	if h.cfg.Alerts == nil || h.cfg.TicketQueue == nil {
 		h.fail(w, r, apperr.New(apperr.Internal, "alert storage is not configured"))
 		return
 	}
 	var a alerting.Alert
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&a); err != nil {
-		h.fail(w, r, apperr.New(apperr.Invalid, "the body is not a JSON alert"))
-		return
-	}
-	if dec.More() {
-		h.fail(w, r, apperr.New(apperr.Invalid, "trailing data after the JSON body"))
+	if err := strictjson.DecodeAllowingUnknownFields(body, &a); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	if err := a.Validate(); err != nil {

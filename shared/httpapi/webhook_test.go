@@ -256,6 +256,8 @@ func TestWebhookQueueDown(t *testing.T) {
 }
 
 // FuzzWebhook: whatever the body and headers, never a panic, never a 5xx.
+// Seeded with the malformed bodies of issue 13 (trailing data, duplicate
+// keys, invalid UTF-8 in details and elsewhere).
 func FuzzWebhook(f *testing.F) {
 	w := newWebhookAPI(f, nil)
 	secret := w.mustProvision("fuzz-msp")
@@ -265,6 +267,11 @@ func FuzzWebhook(f *testing.F) {
 		[]byte(`{"id":"x","details":{"a":[1,{"b":null}]},"occurredAt":"0001-01-01T00:00:00Z"}`),
 		[]byte(`{}`), []byte(`[]`), []byte(`null`), []byte(``), []byte(`{"id":"` + strings.Repeat("a", 200) + `"}`),
 	}
+	valid := string(alertJSON("f-2", "backup_failed", "org-1", "open", w.Now))
+	for _, bad := range strictBodies(valid, "id") {
+		seeds = append(seeds, []byte(bad.body))
+	}
+	seeds = append(seeds, []byte(strings.Replace(valid, `"srv-1"`, "\"srv-\xff\"", 1)))
 	for _, s := range seeds {
 		f.Add(s, "fuzz-msp", "", true)
 		f.Add(s, "fuzz-msp", "t=1,v1=00", false)
