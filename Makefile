@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 
 .PHONY: tools test bench run build synth deploy lint clean
 
-# npm tools (DynamoDB Local, CDK CLI) from the committed lock file; Go modules.
+# npm tools (DynamoDB Local, CDK CLI, Redocly's OpenAPI linter) from the committed lock file; Go modules.
 tools: .tools/node_modules/.installed
 .tools/node_modules/.installed: .tools/package.json .tools/package-lock.json
 	cd .tools && npm ci --no-audit --no-fund
@@ -59,13 +59,16 @@ synth: tools build
 deploy: tools build
 	cd infra && ../.tools/node_modules/.bin/cdk deploy $(CDK_ARGS)
 
-## lint: gofmt, go vet, go mod tidy diff.
-lint:
+## lint: gofmt, go vet, go mod tidy diff, and the OpenAPI document with
+# Redocly's recommended rules (.tools/redocly.yaml; exceptions, each with its
+# reason, in .tools/.redocly.lint-ignore.yaml).
+lint: tools
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	cd infra && $(GO) vet ./...
 	$(GO) mod tidy -diff
 	cd infra && $(GO) mod tidy -diff
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true .tools/node_modules/.bin/redocly lint --config .tools/redocly.yaml --format stylish shared/httpapi/openapi.json
 
 clean:
 	rm -rf $(BUILD_DIR) infra/cdk.out .local

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -58,6 +59,26 @@ func samplePath(op operation) (method, path string) {
 	method, path, _ = strings.Cut(op, " ")
 	r := strings.NewReplacer("{org}", "acme-org-1", "{id}", "1001", "{alertType}", "user_lockout", "{tenant}", tenantA)
 	return method, r.Replace(path)
+}
+
+// TestOperationIDs: every operation has an operationId, unique and of the
+// form verbNoun, so generated clients get stable method names.
+func TestOperationIDs(t *testing.T) {
+	doc, _ := openAPI()
+	verbNoun := regexp.MustCompile(`^(get|list|put|patch|delete|create|start|push|record|register|receive|rotate)[A-Z][A-Za-z]*$`)
+	seen := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch prev, dup := seen[op.OperationID]; {
+			case !verbNoun.MatchString(op.OperationID):
+				t.Errorf("%s: operationId %q, want verbNoun", where, op.OperationID)
+			case dup:
+				t.Errorf("%s: operationId %q is also %s's", where, op.OperationID, prev)
+			}
+			seen[op.OperationID] = where
+		}
+	}
 }
 
 // TestRoutesDocumented: every registered route has an OpenAPI operation,
