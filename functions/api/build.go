@@ -52,6 +52,8 @@ func build(ctx context.Context, getenv func(string) string) (http.Handler, error
 		Secrets: sec,
 		Auth: httpapi.ClaimsAuthenticator{Claims: httpapi.ClaimNames{
 			Tenant: getenv("PSABRIDGE_TENANT_CLAIM"), Roles: getenv("PSABRIDGE_ROLES_CLAIM")}},
+		// Operator rights come from the IAM authorizer's context only.
+		Operators:   httpapi.IAMAuthenticator{},
 		BillingRole: getenv("PSABRIDGE_BILLING_ROLE"),
 		Logger:      logging.New(os.Stdout, slog.LevelInfo, redactor),
 		Redact:      redactor.Add,

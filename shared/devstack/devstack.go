@@ -118,10 +118,13 @@ type Stack struct {
 	now    func() time.Time
 	aws    *localaws.Stack
 	key    ed25519.PrivateKey
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed sync.Once
-	srvs   []*http.Server
+	// operatorToken is the operators' bearer token (not a JWT: operator
+	// rights never come from a token's claims).
+	operatorToken string
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	closed        sync.Once
+	srvs          []*http.Server
 	// apiListener is taken first, so a busy port fails before anything starts.
 	apiListener net.Listener
 }
@@ -282,11 +285,13 @@ func (s *Stack) startAPI(ctx context.Context) error {
 		return err
 	}
 	s.key = priv
+	s.operatorToken = "op_" + randomHex(32)
 	h := httpapi.New(httpapi.Config{
 		Store:   s.Store,
 		Secrets: s.Secrets,
 		Auth: httpapi.JWTAuthenticator{Key: priv.Public().(ed25519.PublicKey), Issuer: TokenIssuer, Audience: TokenAudience,
 			Now: s.now},
+		Operators:   httpapi.OperatorTokenAuthenticator{Token: s.operatorToken},
 		BillingRole: BillingRole,
 		Logger:      s.log,
 		Now:         s.now,
@@ -325,10 +330,14 @@ func (s *Stack) serveOn(l net.Listener, h http.Handler) string {
 	return "http://" + addr
 }
 
-// OperatorToken returns a token for the vendor's operators (tenant
-// provisioning), valid for TokenTTL.
+// OperatorToken returns the bearer token of the vendor's operators (tenant
+// provisioning), valid while the stack runs: a random secret of this run,
+// standing in for the IAM authorizer of AWS.
 func (s *Stack) OperatorToken() (string, error) {
-	return httpapi.DevToken(s.key, TokenIssuer, TokenAudience, "", []string{httpapi.OperatorRole}, TokenTTL, s.now())
+	if s.operatorToken == "" {
+		return "", errors.New("devstack: the API is not started")
+	}
+	return s.operatorToken, nil
 }
 
 // AdminToken returns a billing-admin token of tenant, valid for TokenTTL.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/subtle"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,17 +14,15 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 )
 
-// OperatorRole marks a principal as one of the vendor's operators, allowed
-// to provision tenants.
-const OperatorRole = "psabridge-operator"
-
 // Principal is an authenticated caller.
 type Principal struct {
 	Subject string
 	// Tenant is the tenant the caller acts for; empty for operators.
 	Tenant string
 	Roles  []string
-	// Operator is true for the vendor's operators (IAM in AWS).
+	// Operator is true for the vendor's operators. Only an operator
+	// authenticator (Config.Operators: IAMAuthenticator in AWS,
+	// OperatorTokenAuthenticator locally) sets it; no token claim can.
 	Operator bool
 }
 
@@ -52,8 +51,10 @@ func (c ClaimNames) withDefaults() ClaimNames {
 	return c
 }
 
-// PrincipalFromClaims builds a Principal from verified claims.
-// Unauthorized when the tenant claim is missing.
+// PrincipalFromClaims builds a tenant admin's Principal from verified
+// claims. It never grants operator rights, whatever the claims say (issue
+// 13: a "psabridge-operator" role claim once did). Unauthorized when the
+// tenant claim is missing or malformed.
 func PrincipalFromClaims(claims map[string]any, names ClaimNames) (Principal, error) {
 	names = names.withDefaults()
 	p := Principal{}
@@ -72,11 +73,10 @@ func PrincipalFromClaims(claims map[string]any, names ClaimNames) (Principal, er
 		// API Gateway flattens array claims to "[a b]"; accept that too.
 		p.Roles = strings.Fields(strings.Trim(roles, "[]"))
 	}
-	p.Operator = p.HasRole(OperatorRole)
-	if p.Tenant == "" && !p.Operator {
+	if p.Tenant == "" {
 		return Principal{}, apperr.New(apperr.Unauthorized, "the token names no tenant")
 	}
-	if !validTenantID(p.Tenant) && !p.Operator {
+	if !validTenantID(p.Tenant) {
 		return Principal{}, apperr.New(apperr.Unauthorized, "the token's tenant is malformed")
 	}
 	return p, nil
@@ -145,11 +145,31 @@ func PrincipalOf(ctx context.Context) Principal {
 	return p
 }
 
-// admin wraps an admin route: authenticate, require the tenant and role.
-// 401 without a valid identity, 403 without the role.
+// OperatorTokenAuthenticator authenticates the vendor's operators by a
+// shared bearer token, for `make run` and tests, where there is no IAM
+// authorizer. It is a separate secret, never a JWT, so no admin token can be
+// turned into operator rights. A Token shorter than 32 bytes authenticates
+// no one.
+type OperatorTokenAuthenticator struct {
+	Token string
+}
+
+// Authenticate implements Authenticator: an operator Principal for
+// "Authorization: Bearer <Token>", Unauthorized otherwise.
+func (a OperatorTokenAuthenticator) Authenticate(r *http.Request) (Principal, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || len(a.Token) < 32 || subtle.ConstantTimeCompare([]byte(raw), []byte(a.Token)) != 1 {
+		return Principal{}, apperr.New(apperr.Unauthorized, "an operator credential is required")
+	}
+	return Principal{Subject: "operator", Operator: true}, nil
+}
+
+// admin wraps an admin route: the caller must be a tenant admin (Config.Auth)
+// with role. 401 without a valid admin identity (403 when the caller is an
+// operator instead), 403 without the role.
 func (h *Handler) admin(role string, next http.HandlerFunc) http.HandlerFunc {
-	return h.authenticated(next, func(p Principal) error {
-		if p.Tenant == "" {
+	return h.authenticated(h.cfg.Auth, h.cfg.Operators, "this route is for tenant admins", next, func(p Principal) error {
+		if p.Tenant == "" || p.Operator {
 			return apperr.New(apperr.Forbidden, "this route is for tenant admins")
 		}
 		if role != "" && !p.HasRole(role) {
@@ -159,10 +179,11 @@ func (h *Handler) admin(role string, next http.HandlerFunc) http.HandlerFunc {
 	})
 }
 
-// operator wraps an operator route: 401 without a valid identity, 403 for
-// anyone but the vendor's operators.
+// operator wraps an operator route: only Config.Operators can admit the
+// caller, never the admin authenticator. 401 without an operator identity
+// (403 when the caller is a valid tenant admin instead).
 func (h *Handler) operator(next http.HandlerFunc) http.HandlerFunc {
-	return h.authenticated(next, func(p Principal) error {
+	return h.authenticated(h.cfg.Operators, h.cfg.Auth, "this route is for the vendor's operators", next, func(p Principal) error {
 		if !p.Operator {
 			return apperr.New(apperr.Forbidden, "this route is for the vendor's operators")
 		}
@@ -170,15 +191,22 @@ func (h *Handler) operator(next http.HandlerFunc) http.HandlerFunc {
 	})
 }
 
-// authenticated runs next with the caller in the context if Authenticate
-// succeeds and allow accepts the caller.
-func (h *Handler) authenticated(next http.HandlerFunc, allow func(Principal) error) http.HandlerFunc {
+// authenticated runs next with the caller in the context if auth
+// authenticates it and allow accepts it. When auth does not, but other
+// (the authenticator of the other kind of caller) does, the answer is 403
+// with forbidden rather than 401: the caller is known, just not allowed.
+func (h *Handler) authenticated(auth, other Authenticator, forbidden string, next http.HandlerFunc, allow func(Principal) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if h.cfg.Auth == nil {
+		if auth == nil {
 			h.fail(w, r, apperr.New(apperr.Unauthorized, "authentication is not configured"))
 			return
 		}
-		p, err := h.cfg.Auth.Authenticate(r)
+		p, err := auth.Authenticate(r)
+		if err != nil && other != nil {
+			if _, oerr := other.Authenticate(r); oerr == nil {
+				err = apperr.New(apperr.Forbidden, "%s", forbidden)
+			}
+		}
 		if err == nil {
 			err = allow(p)
 		}

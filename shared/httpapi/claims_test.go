@@ -16,6 +16,8 @@ func TestClaimsAuthenticator(t *testing.T) {
 	jwt := func(claims map[string]string) *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims}}
 	}
+	iam := &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+		UserARN: "arn:aws:iam::123456789012:role/ops", AccountID: "123456789012"}}
 	auth := httpapi.ClaimsAuthenticator{Claims: httpapi.ClaimNames{Tenant: "custom:tenant", Roles: "cognito:groups"}}
 	for _, tc := range []struct {
 		name       string
@@ -28,9 +30,10 @@ func TestClaimsAuthenticator(t *testing.T) {
 			httpapi.Principal{Subject: "u1", Tenant: "acme-msp", Roles: []string{"billing-admin", "viewer"}}, false},
 		{"JWTOneRole", jwt(map[string]string{"custom:tenant": "acme-msp", "cognito:groups": "billing-admin"}), false,
 			httpapi.Principal{Tenant: "acme-msp", Roles: []string{"billing-admin"}}, false},
-		{"IAMOperator", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
-			UserARN: "arn:aws:iam::123456789012:role/ops", AccountID: "123456789012"}}, false,
-			httpapi.Principal{Subject: "arn:aws:iam::123456789012:role/ops", Roles: []string{httpapi.OperatorRole}, Operator: true}, false},
+		{"ErrIAMIsNoAdmin", iam, false, httpapi.Principal{}, true},
+		{"ErrOperatorRoleClaimIsNoOperator", jwt(map[string]string{"sub": "u1", "cognito:groups": "[psabridge-operator]"}), false, httpapi.Principal{}, true},
+		{"OperatorRoleClaimIsJustARole", jwt(map[string]string{"custom:tenant": "acme-msp", "cognito:groups": "psabridge-operator"}), false,
+			httpapi.Principal{Tenant: "acme-msp", Roles: []string{"psabridge-operator"}}, false},
 		{"ErrNoTenantClaim", jwt(map[string]string{"sub": "u1", "tenant": "acme-msp"}), false, httpapi.Principal{}, true},
 		{"ErrMalformedTenant", jwt(map[string]string{"custom:tenant": "ACME MSP"}), false, httpapi.Principal{}, true},
 		{"ErrNoAuthorizer", nil, false, httpapi.Principal{}, true},

@@ -38,8 +38,10 @@ type testAPI struct {
 	Store   *dynamo.Store
 	Secrets *secrets.Store
 	Key     ed25519.PrivateKey
-	Now     time.Time
-	Logs    *bytes.Buffer
+	// Operator is the operators' bearer token (OperatorTokenAuthenticator).
+	Operator string
+	Now      time.Time
+	Logs     *bytes.Buffer
 }
 
 const (
@@ -56,13 +58,15 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 		tb.Fatal(err)
 	}
 	a := &testAPI{tb: tb, Store: dynamotest.NewStore(tb, nil), Secrets: secretstest.NewStore(tb), Key: priv,
-		Now: time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC), Logs: &bytes.Buffer{}}
+		Operator: "op_" + strings.Repeat("5eed", 16),
+		Now:      time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC), Logs: &bytes.Buffer{}}
 	cfg := httpapi.Config{
-		Store:   a.Store,
-		Secrets: a.Secrets,
-		Auth:    httpapi.JWTAuthenticator{Key: pub, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return a.Now }},
-		Logger:  slog.New(slog.NewJSONHandler(&lockedWriter{w: a.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:     func() time.Time { return a.Now },
+		Store:     a.Store,
+		Secrets:   a.Secrets,
+		Auth:      httpapi.JWTAuthenticator{Key: pub, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return a.Now }},
+		Operators: httpapi.OperatorTokenAuthenticator{Token: a.Operator},
+		Logger:    slog.New(slog.NewJSONHandler(&lockedWriter{w: a.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:       func() time.Time { return a.Now },
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -109,8 +113,8 @@ func (a *testAPI) token(tenant string, roles ...string) string {
 	return tok
 }
 
-// operatorToken returns a token of the vendor's operators.
-func (a *testAPI) operatorToken() string { return a.token("", httpapi.OperatorRole) }
+// operatorToken returns the bearer token of the vendor's operators.
+func (a *testAPI) operatorToken() string { return a.Operator }
 
 // do serves one request and returns the recorded response, after checking
 // the response against the OpenAPI document (every test response is).

@@ -94,8 +94,13 @@ type RunStarter interface {
 type Config struct {
 	Store   Store
 	Secrets Secrets
-	// Auth authenticates admins and operators.
+	// Auth authenticates tenant admins (JWTAuthenticator locally,
+	// ClaimsAuthenticator in Lambda). It never grants operator rights.
 	Auth Authenticator
+	// Operators authenticates the vendor's operators for the tenant
+	// provisioning routes: IAMAuthenticator in Lambda, an
+	// OperatorTokenAuthenticator locally. Nil: no one is an operator.
+	Operators Authenticator
 	// BillingRole is the role an admin needs for integration routes.
 	BillingRole string
 	Logger      *slog.Logger
