@@ -73,24 +73,34 @@ type Rule struct {
 }
 
 // Validate checks a rule's shape (not its ids against the PSA).
-// Invalid names the first problem.
+// Invalid lists every problem, one apperr.FieldError per field.
 func (r *Rule) Validate() error {
 	if r.MinSeverity == "" {
 		r.MinSeverity = Info
 	}
-	switch {
-	case !r.Type.Known():
-		return apperr.New(apperr.Invalid, "unknown alert type %q", r.Type)
-	case !r.MinSeverity.Valid():
-		return apperr.New(apperr.Invalid, "minSeverity must be info, warning, error or critical")
-	case r.DueDays < 0 || r.DueDays > 365:
-		return apperr.New(apperr.Invalid, "dueDays must be between 0 and 365")
-	case len(r.TitlePrefix) > 50:
-		return apperr.New(apperr.Invalid, "titlePrefix must be at most 50 characters")
-	case r.CloseOnResolve && r.CompleteStatusID == 0:
-		return apperr.New(apperr.Invalid, "closeOnResolve needs completeStatusId")
-	case r.QueueID < 0 || r.ResourceID < 0 || r.RoleID < 0 || r.PriorityID < 0 || r.StatusID < 0:
-		return apperr.New(apperr.Invalid, "ids must be positive")
+	var p apperr.Problems
+	if !r.Type.Known() {
+		p.Add("type", "unknown alert type %q", r.Type)
 	}
-	return nil
+	if !r.MinSeverity.Valid() {
+		p.Add("minSeverity", "minSeverity must be info, warning, error or critical")
+	}
+	if r.DueDays < 0 || r.DueDays > 365 {
+		p.Add("dueDays", "dueDays must be between 0 and 365")
+	}
+	if len(r.TitlePrefix) > 50 {
+		p.Add("titlePrefix", "titlePrefix must be at most 50 characters")
+	}
+	if r.CloseOnResolve && r.CompleteStatusID == 0 {
+		p.Add("completeStatusId", "closeOnResolve needs completeStatusId")
+	}
+	for _, id := range []struct {
+		field string
+		v     int64
+	}{{"queueId", r.QueueID}, {"resourceId", r.ResourceID}, {"roleId", r.RoleID}, {"priorityId", r.PriorityID}, {"statusId", r.StatusID}} {
+		if id.v < 0 {
+			p.Add(id.field, "%s must be positive", id.field)
+		}
+	}
+	return p.Err()
 }

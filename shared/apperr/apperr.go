@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,6 +35,9 @@ const (
 	PreconditionFailed Code = "precondition_failed"
 	// TooLarge: the request body is over the limit (HTTP 413).
 	TooLarge Code = "too_large"
+	// MethodNotAllowed: the path exists, but not for this HTTP method (HTTP
+	// 405; the API lists the methods it has in Allow).
+	MethodNotAllowed Code = "method_not_allowed"
 	// Rejected: a PSA refused the request for a business reason; Details
 	// hold the vendor's own words (HTTP 422).
 	Rejected Code = "rejected"
@@ -50,6 +55,9 @@ type Error struct {
 	// Details are further user-safe lines, e.g. a PSA's own error texts,
 	// kept verbatim.
 	Details []string
+	// Fields are the problems of an Invalid request, one per field, all of
+	// them (see Problems).
+	Fields []FieldError
 	// RetryAfter, for Transient errors, is how long the other side asked us
 	// to wait (zero when it did not say).
 	RetryAfter time.Duration
@@ -112,6 +120,69 @@ func DetailsOf(err error) []string {
 	return nil
 }
 
+// FieldsOf returns the field problems of the first *Error in err's chain.
+func FieldsOf(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) && e.Code != Internal {
+		return e.Fields
+	}
+	return nil
+}
+
+// FieldError is one problem with one field of a request. Field is the
+// field's JSON path ("budgetPerHour", "unitCost.users", "lines[1].product");
+// Message says what is wrong with its value, user-safe.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problems collects every field problem of a request, so the caller hears
+// of all of them at once rather than one per attempt.
+type Problems []FieldError
+
+// Add records a problem with field.
+func (p *Problems) Add(field, format string, args ...any) {
+	*p = append(*p, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// AddErr records err's message as a problem with field; a nil err adds
+// nothing. Err's own field problems, if any, are kept under field.
+func (p *Problems) AddErr(field string, err error) {
+	switch fs := FieldsOf(err); {
+	case err == nil:
+	case len(fs) > 0:
+		for _, f := range fs {
+			*p = append(*p, FieldError{Field: joinField(field, f.Field), Message: f.Message})
+		}
+	default:
+		*p = append(*p, FieldError{Field: field, Message: MessageOf(err)})
+	}
+}
+
+func joinField(parent, child string) string {
+	switch {
+	case parent == "":
+		return child
+	case child == "":
+		return parent
+	}
+	return parent + "." + child
+}
+
+// Err returns nil when there is no problem, else an Invalid *Error whose
+// Fields are all the problems and whose Message joins their messages.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(p))
+	for i, f := range p {
+		msgs[i] = f.Message
+	}
+	return &Error{Code: Invalid, Message: strings.Join(msgs, "; "), Fields: slices.Clone(p)}
+}
+
 // RetryAfterOf returns the wait the other side asked for, if any.
 func RetryAfterOf(err error) time.Duration {
 	var e *Error
@@ -146,6 +217,8 @@ func HTTPStatus(code Code) int {
 		return http.StatusPreconditionFailed
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case Rejected:
 		return http.StatusUnprocessableEntity
 	case Transient:

@@ -3,6 +3,7 @@ package apperr_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func TestHTTPStatus(t *testing.T) {
 		want int
 	}{
 		{apperr.Invalid, 400}, {apperr.Unauthorized, 401}, {apperr.Forbidden, 403}, {apperr.NotFound, 404},
-		{apperr.Conflict, 409}, {apperr.PreconditionFailed, 412}, {apperr.TooLarge, 413}, {apperr.Rejected, 422},
+		{apperr.Conflict, 409}, {apperr.PreconditionFailed, 412}, {apperr.TooLarge, 413}, {apperr.MethodNotAllowed, 405}, {apperr.Rejected, 422},
 		{apperr.Transient, 503}, {apperr.Internal, 500}, {"unheard_of", 500},
 	} {
 		t.Run(string(tc.code), func(t *testing.T) {
@@ -65,4 +66,37 @@ func TestClassification(t *testing.T) {
 	if !errors.Is(wrapped, cause) {
 		t.Fatal("got a chain without the cause, want Unwrap to reach it")
 	}
+}
+
+func TestProblems(t *testing.T) {
+	t.Run("None", func(t *testing.T) {
+		var p apperr.Problems
+		if err := p.Err(); err != nil {
+			t.Fatalf("got %v, want nil", err)
+		}
+	})
+	t.Run("All", func(t *testing.T) {
+		var p apperr.Problems
+		p.Add("budgetPerHour", "budgetPerHour must be between %d and %d", 10, 10000)
+		p.AddErr("timeZone", apperr.New(apperr.Invalid, "unknown time zone %q", "Mars/Base"))
+		p.AddErr("ignored", nil)
+		var nested apperr.Problems
+		nested.Add("product", "product is required")
+		p.AddErr("lines[1]", nested.Err())
+		err := p.Err()
+		want := []apperr.FieldError{
+			{Field: "budgetPerHour", Message: "budgetPerHour must be between 10 and 10000"},
+			{Field: "timeZone", Message: `unknown time zone "Mars/Base"`},
+			{Field: "lines[1].product", Message: "product is required"},
+		}
+		if got := apperr.FieldsOf(err); !slices.Equal(got, want) {
+			t.Errorf("fields: got %v, want %v", got, want)
+		}
+		if got := apperr.CodeOf(err); got != apperr.Invalid {
+			t.Errorf("code: got %q, want invalid", got)
+		}
+		if got, want := apperr.MessageOf(err), `budgetPerHour must be between 10 and 10000; unknown time zone "Mars/Base"; product is required`; got != want {
+			t.Errorf("message: got %q, want %q", got, want)
+		}
+	})
 }

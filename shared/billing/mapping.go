@@ -1,6 +1,9 @@
 package billing
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -48,17 +51,20 @@ func (m Mapping) NonBillableFor(p Product) int64 {
 }
 
 // Validate checks a mapping's shape (not its existence in the PSA).
-// Invalid names the first problem.
+// Invalid lists every problem, one apperr.FieldError per field.
 func (m *Mapping) Validate() error {
-	switch {
-	case m.CompanyID <= 0:
-		return apperr.New(apperr.Invalid, "companyId is required")
-	case m.ContractID <= 0:
-		return apperr.New(apperr.Invalid, "contractId is required")
-	case len(m.Lines) == 0:
-		return apperr.New(apperr.Invalid, "at least one line is required")
-	case m.NonBillableUsers < 0 || m.NonBillableUsers > MaxValue:
-		return apperr.New(apperr.Invalid, "nonBillableUsers must be between 0 and %d", MaxValue)
+	var p apperr.Problems
+	if m.CompanyID <= 0 {
+		p.Add("companyId", "companyId is required")
+	}
+	if m.ContractID <= 0 {
+		p.Add("contractId", "contractId is required")
+	}
+	if len(m.Lines) == 0 {
+		p.Add("lines", "at least one line is required")
+	}
+	if m.NonBillableUsers < 0 || m.NonBillableUsers > MaxValue {
+		p.Add("nonBillableUsers", "nonBillableUsers must be between 0 and %d", MaxValue)
 	}
 	seen := map[Product]bool{}
 	for i := range m.Lines {
@@ -66,18 +72,19 @@ func (m *Mapping) Validate() error {
 		if l.Product == "" {
 			l.Product = Users
 		}
-		if !l.Product.Valid() {
-			return apperr.New(apperr.Invalid, "lines[%d].product is not a valid product key", i)
+		field := fmt.Sprintf("lines[%d]", i)
+		switch {
+		case !l.Product.Valid():
+			p.Add(field+".product", "%s.product is not a valid product key", field)
+		case seen[l.Product]:
+			p.Add(field+".product", "product %q is mapped twice", l.Product)
 		}
 		if l.LineID <= 0 {
-			return apperr.New(apperr.Invalid, "lines[%d].lineId is required", i)
-		}
-		if seen[l.Product] {
-			return apperr.New(apperr.Invalid, "product %q is mapped twice", l.Product)
+			p.Add(field+".lineId", "%s.lineId is required", field)
 		}
 		seen[l.Product] = true
 	}
-	return nil
+	return p.Err()
 }
 
 // Org is a client organization of a tenant, as the platform registered it,
@@ -148,8 +155,8 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Validate fills defaults and checks the settings. Invalid names the first
-// problem.
+// Validate fills defaults and checks the settings. Invalid lists every
+// problem, one apperr.FieldError per field.
 func (s *Settings) Validate() error {
 	d := DefaultSettings()
 	if s.TimeZone == "" {
@@ -170,44 +177,41 @@ func (s *Settings) Validate() error {
 	if s.UnitCost == nil {
 		s.UnitCost = map[Product]float64{}
 	}
+	var p apperr.Problems
 	if _, err := LoadLocation(s.TimeZone); err != nil {
-		return err
+		p.AddErr("timeZone", err)
 	}
 	if s.Period != CurrentPeriod && s.Period != PreviousPeriod {
-		return apperr.New(apperr.Invalid, "period must be %q or %q", CurrentPeriod, PreviousPeriod)
+		p.Add("period", "period must be %q or %q", CurrentPeriod, PreviousPeriod)
 	}
 	if s.EffectiveDate != PeriodStart && s.EffectiveDate != Today {
-		return apperr.New(apperr.Invalid, "effectiveDate must be %q or %q", PeriodStart, Today)
+		p.Add("effectiveDate", "effectiveDate must be %q or %q", PeriodStart, Today)
 	}
 	if s.BudgetPerHour < 10 || s.BudgetPerHour > 10000 {
-		return apperr.New(apperr.Invalid, "budgetPerHour must be between 10 and 10000")
+		p.Add("budgetPerHour", "budgetPerHour must be between 10 and 10000")
 	}
 	if _, err := time.Parse("15:04", s.RunAt); err != nil {
-		return apperr.New(apperr.Invalid, "runAt must be HH:MM (24-hour)")
+		p.Add("runAt", "runAt must be HH:MM (24-hour)")
 	}
-	check := func(costs map[Product]float64, where string) error {
-		for p, c := range costs {
-			if !p.Valid() {
-				return apperr.New(apperr.Invalid, "%s: %q is not a valid product key", where, p)
-			}
-			if c < 0 || c > 1_000_000 {
-				return apperr.New(apperr.Invalid, "%s: cost of %q must be between 0 and 1000000", where, p)
+	check := func(costs map[Product]float64, where string) {
+		for _, prod := range slices.Sorted(maps.Keys(costs)) {
+			switch c := costs[prod]; {
+			case !prod.Valid():
+				p.Add(where, "%s: %q is not a valid product key", where, prod)
+			case c < 0 || c > 1_000_000:
+				p.Add(where+"."+string(prod), "%s: cost of %q must be between 0 and 1000000", where, prod)
 			}
 		}
-		return nil
 	}
-	if err := check(s.UnitCost, "unitCost"); err != nil {
-		return err
-	}
-	for org, costs := range s.OrgUnitCost {
+	check(s.UnitCost, "unitCost")
+	for _, org := range slices.Sorted(maps.Keys(s.OrgUnitCost)) {
 		if !ValidOrgID(org) {
-			return apperr.New(apperr.Invalid, "orgUnitCost: %q is not a valid org id", org)
+			p.Add("orgUnitCost", "orgUnitCost: %q is not a valid org id", org)
+			continue
 		}
-		if err := check(costs, "orgUnitCost."+org); err != nil {
-			return err
-		}
+		check(s.OrgUnitCost[org], "orgUnitCost."+org)
 	}
-	return nil
+	return p.Err()
 }
 
 // CostOf returns the unit cost of a product for an org: the org's override

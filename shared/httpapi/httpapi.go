@@ -22,6 +22,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -188,10 +189,31 @@ func New(cfg Config) *Handler {
 		add(h)
 	}
 	h.handle("GET /v1/openapi.json", h.getOpenAPI)
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
-	})
+	h.mux.HandleFunc("/", h.noRoute)
 	return h
+}
+
+// routeMethods are the methods the API's routes use, in the order Allow
+// lists them.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// noRoute answers a request that no route takes: 405 with Allow when the
+// path has routes for other methods, 404 otherwise.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	h.fail(w, r, apperr.New(apperr.MethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 }
 
 // ServeHTTP serves one request. Panics in handlers become 500 with a generic
@@ -204,10 +226,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	if p := r.URL.Path; p == "" || path.Clean(p) != p || r.Method == http.MethodHead {
-		// ServeMux would redirect to the clean path, and serve HEAD with
-		// every GET route; neither is part of the documented API.
+	if p := r.URL.Path; p == "" || path.Clean(p) != p {
+		// ServeMux would redirect to the clean path, which is not part of
+		// the documented API.
 		h.fail(w, r, apperr.New(apperr.NotFound, "no such route"))
+		return
+	}
+	if r.Method == http.MethodHead {
+		// ServeMux would serve HEAD with every GET route; the API has no
+		// HEAD, so it is a method like any other it does not allow.
+		h.noRoute(w, r)
 		return
 	}
 	if err := validURLText(r.URL); err != nil {
@@ -237,15 +265,35 @@ func validURLText(u *url.URL) error {
 	return nil
 }
 
-// errorBody is the JSON error shape of every non-2xx response.
+// errorBody is the JSON error shape of every non-2xx response (README,
+// openapi.json's Error): a stable code, a user-safe message, and details,
+// always an array: one {field, message} per invalid field of the request,
+// or {message} lines in the PSA's own words for rejected.
 type errorBody struct {
-	Code    apperr.Code `json:"code"`
-	Message string      `json:"message"`
-	Details []string    `json:"details,omitempty"`
+	Code    apperr.Code   `json:"code"`
+	Message string        `json:"message"`
+	Details []errorDetail `json:"details"`
 }
 
-// fail writes err as {"code","message","details"} with the status of its
-// code. Internal errors are logged and never shown.
+// errorDetail is one entry of errorBody.Details; Field is empty for a
+// line that concerns no single field.
+type errorDetail struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// detailsOf lists err's field problems, then its verbatim detail lines.
+func detailsOf(err error) []errorDetail {
+	out := []errorDetail{}
+	for _, f := range apperr.FieldsOf(err) {
+		out = append(out, errorDetail{Field: f.Field, Message: f.Message})
+	}
+	for _, d := range apperr.DetailsOf(err) {
+		out = append(out, errorDetail{Message: d})
+	}
+	return out
+}
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := apperr.CodeOf(err)
 	if code == apperr.Internal {
@@ -256,7 +304,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if d := apperr.RetryAfterOf(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
-	writeJSON(w, apperr.HTTPStatus(code), errorBody{Code: code, Message: apperr.MessageOf(err), Details: apperr.DetailsOf(err)})
+	writeJSON(w, apperr.HTTPStatus(code), errorBody{Code: code, Message: apperr.MessageOf(err), Details: detailsOf(err)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
