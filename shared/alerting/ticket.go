@@ -84,8 +84,14 @@ func Description(a Alert, linkBase string) string {
 	return cut(b.String(), MaxDescription)
 }
 
+// NoteMarker is the token NoteText ends with: it names occurrence a alone
+// (its OccurrenceKey, hashed so any PSA's query language takes it), so the
+// worker can look for the note (psa.Client.HasNote) before adding it and a
+// note whose answer was lost is never added twice.
+func NoteMarker(a Alert) string { return "psabridge-note-" + digest(a.OccurrenceKey())[:24] }
+
 // NoteText is the note added for a repeat or, without closeOnResolve, a
-// resolution.
+// resolution. Its last line is NoteMarker(a).
 func NoteText(a Alert) psa.Note {
 	var b strings.Builder
 	title := "Alert repeated"
@@ -97,7 +103,8 @@ func NoteText(a Alert) psa.Note {
 		b.WriteString(t + "\n")
 	}
 	writeDetails(&b, a.Details)
-	return psa.Note{Title: title, Text: cut(b.String(), MaxDescription)}
+	marker := "\n" + NoteMarker(a)
+	return psa.Note{Title: title, Text: cut(b.String(), MaxDescription-utf8.RuneCountInString(marker)) + marker}
 }
 
 // writeDetails renders a details object as "key: value" lines, keys sorted,

@@ -128,18 +128,22 @@ func TestDailySync(t *testing.T) {
 }
 
 // TestDailySyncUnderFaults runs the same days with 20% of PSA requests
-// failing transiently: every line ends at its target or with a recorded
+// failing transiently before the PSA acts and 20% of PSA writes acted on
+// with the answer lost: every line ends at its target or with a recorded
 // code, no adjustment is applied twice, and whatever reaches the DLQ has
 // entries that say why.
 func TestDailySyncUnderFaults(t *testing.T) {
 	e := MustEnv(t)
 	MustThreeTenants(e)
-	e.sb.SetFaults(sandbox.Faults{Seed: 7, Rate500: 0.17, Rate429: 0.03, RetryAfter: time.Millisecond})
+	e.sb.SetFaults(sandbox.Faults{Seed: 7, Rate500: 0.17, Rate429: 0.03, RetryAfter: time.Millisecond, RateLost: 0.2})
 	runs := e.MustScheduledRun(3, nil)
 	e.clock.Add(24 * time.Hour)
 	changeTenPercent(e)
 	runs2 := e.MustScheduledRun(3, nil)
 	e.sb.SetFaults(sandbox.Faults{})
+	if e.sb.LostAnswers() == 0 {
+		t.Fatal("no write lost its answer: the fault model was not exercised")
+	}
 
 	ctx := context.Background()
 	for _, tf := range e.tenants {

@@ -317,8 +317,13 @@ type Client interface {
 	FindOpenTicket(ctx context.Context, companyID int64, externalKey string) (Ticket, error)
 	// CreateTicket opens a ticket.
 	CreateTicket(ctx context.Context, s TicketSpec) (Ticket, error)
-	// AddNote adds a note to a ticket.
+	// AddNote adds a note to a ticket. Not resent after an ambiguous
+	// failure: look for the note with HasNote first.
 	AddNote(ctx context.Context, ticketID int64, n Note) error
+	// HasNote reports whether a note of the ticket contains marker (a
+	// token of letters, digits and dashes). NotFound when the ticket is
+	// gone.
+	HasNote(ctx context.Context, ticketID int64, marker string) (bool, error)
 	// CloseTicket sets a ticket's status to statusID (a completing status).
 	CloseTicket(ctx context.Context, ticketID int64, statusID int64) error
 

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/httpapi"
@@ -30,29 +28,34 @@ import (
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
 )
 
-// TestExactlyOnce: 100 distinct alerts, each posted to the webhook 10 times
-// in shuffled order; the ticket worker driven through the event source
-// mapping emulator on moto's FIFO queue, with a third of the messages
-// redelivered after they were handled (a lost acknowledgement), a sixth
-// crashing between the PSA write and the record, and 20% transient PSA
-// faults → exactly 100 tickets, each with the right company, priority,
-// status, source, queue or board, due date and external key, and an empty
-// dead-letter queue. Run for each PSA.
+// TestExactlyOnce: 100 distinct alerts, each opened, repeated and resolved;
+// every occurrence posted to the webhook several times in shuffled order
+// (10 times for the opens, 3 for repeats and resolves); the ticket worker
+// driven through the event source mapping emulator on moto's FIFO queue,
+// with a third of the messages redelivered after they were handled (a lost
+// acknowledgement), a sixth of the alerts crashing once between the PSA
+// write and the record, and on every PSA request 20% transient faults
+// before acting plus, on every PSA write, 20% acted-then-lost answers (the
+// PSA did it, the worker never hears) → exactly 100 tickets, each with the
+// right company, priority, status, source, queue or board, due date and
+// external key; exactly one note per repeat; every ticket closed by its
+// resolve; an empty dead-letter queue. Run for each PSA.
 //
-// Where the time goes: ~1,000 conditional puts on DynamoDB Local (the
-// deliveries), ~1,000 DynamoDB and ~320 PSA requests of the worker, and ~60
-// SQS calls on moto. On two cores it is CPU-bound: DynamoDB Local's JVM
+// Where the time goes: ~1,600 conditional puts on DynamoDB Local (the
+// deliveries), ~2,000 DynamoDB and ~800 PSA requests of the worker, and
+// ~150 SQS calls on moto. On two cores it is CPU-bound: DynamoDB Local's JVM
 // takes about two thirds of the CPU (most of it JIT compilation while the
 // JVM is cold), moto about a quarter (~15 ms of Python per call). So the
 // deliveries are posted from many goroutines while the emulated pollers
 // already work the queue, and two pollers hold batches at once, as Lambda
 // runs batches of different message groups at once; nothing waits on a
 // visibility timeout. Moto keeps each FIFO group to one batch at a time, so
-// this proves what the sequential version did; serialSQS keeps moto itself
-// consistent.
+// this proves what the sequential version did; sqstest.Serial keeps moto
+// itself consistent. The phases (opens, repeats, resolves) are delivered one
+// after the other, as the platform sends them.
 func TestExactlyOnce(t *testing.T) {
 	forEachPSA(t, func(t *testing.T, p sandboxPSA) {
-		const alerts, deliveries, orgs = 100, 10, 20
+		const alerts, orgs = 100, 20
 		start := time.Now()
 		ctx := context.Background()
 		f := mustFixture(t, p, orgs)
@@ -67,21 +70,22 @@ func TestExactlyOnce(t *testing.T) {
 		sqsClient := sqstest.MustClient(t, nil)
 		queue := sqstest.MustFIFO(t, sqsClient)
 		// Every call of the webhook and the pollers goes through one
-		// serialized client (see serialSQS).
-		serial := serialSQS(sqsClient)
+		// serialized client (see sqstest.Serial).
+		serial := sqstest.Serial(sqsClient)
 		api := httpapi.New(httpapi.Config{Secrets: httpapi.SigningOnly(sec), Alerts: f.store, TicketQueue: &sqsqueue.Sender{Client: serial, QueueURL: queue.URL},
 			Now: func() time.Time { return f.now }, Logger: slog.New(slog.DiscardHandler)})
 
 		// The worker behind the queue: a sixth of the alerts crash between
-		// the PSA write and the record once, 20% of PSA requests fail, and
-		// a third of the messages are redelivered once after they were
+		// the PSA write and the record once, 20% of PSA requests fail
+		// before acting, 20% of PSA writes act and lose their answer, and a
+		// third of the messages are redelivered once after they were
 		// handled (their acknowledgement lost).
 		index := func(id string) int {
 			n, _ := strconv.Atoi(strings.TrimPrefix(id, "x-"))
 			return n
 		}
 		f.worker.Store = &crashingStore{Store: f.store, crash: func(r alerting.Record) bool { return index(r.ID)%6 == 1 }, crashed: map[string]bool{}}
-		f.sb.SetFaults(sandbox.Faults{Seed: 20, Rate500: 0.2})
+		f.sb.SetFaults(sandbox.Faults{Seed: 20, Rate500: 0.2, RateLost: 0.2})
 		var mu sync.Mutex
 		lostAck := map[string]bool{}
 		received := 0
@@ -111,20 +115,9 @@ func TestExactlyOnce(t *testing.T) {
 			mappings = append(mappings, &esm.Mapping{SQS: serial, QueueURL: queue.URL, BatchSize: 10, VisibilityTimeout: 30 * time.Second, Handler: handler})
 		}
 
-		// 100 alerts × 10 deliveries, shuffled, posted concurrently while
-		// the pollers already work the queue, as in production.
-		var bodies [][]byte
-		for i := range alerts {
-			b, err := json.Marshal(exactlyOnceAlert(f, i, orgs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range deliveries {
-				bodies = append(bodies, b)
-			}
-		}
-		rng := rand.New(rand.NewPCG(6, 6))
-		rng.Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
+		// Each phase: its occurrences × deliveries, shuffled, posted
+		// concurrently while the pollers already work the queue, as in
+		// production; then the queue drains.
 		post := func(b []byte) error {
 			req := httptest.NewRequest("POST", "/v1/webhooks/alerts", bytes.NewReader(b))
 			req.Header.Set(signature.TenantHeader, tenant)
@@ -136,20 +129,59 @@ func TestExactlyOnce(t *testing.T) {
 			}
 			return nil
 		}
-		out := pollWhile(mappings, func() error { return inParallel(webhookSenders, bodies, post) })
-		if out.work != nil {
-			t.Fatalf("webhook: %v", out.work)
+		// After the opens: one ticket per alert, each as the rule says.
+		checkOpens := func() {
+			t.Helper()
+			if n := f.ticketsMade(); n != alerts {
+				t.Fatalf("got %d tickets, want exactly %d", n, alerts)
+			}
+			seen := map[int64]bool{}
+			for i := range alerts {
+				a := exactlyOnceAlert(f, i, orgs, alerting.Open)
+				rec := f.mustRecord(t, a)
+				if rec.State != alerting.Done || rec.Decision != alerting.OpenTicket || seen[rec.TicketID] {
+					t.Fatalf("%s: got %+v, want open done on a ticket of its own", a.ID, rec)
+				}
+				seen[rec.TicketID] = true
+				f.checkOpened(t, f.mustTicket(t, rec.TicketID), a, i%orgs+1)
+			}
 		}
-		if out.poll != nil {
-			t.Fatalf("poll: %v", out.poll)
+		rng := rand.New(rand.NewPCG(6, 6))
+		for _, phase := range []struct {
+			status     alerting.Status
+			deliveries int
+		}{{alerting.Open, 10}, {exactlyOnceRepeat, 3}, {alerting.Resolved, 3}} {
+			var bodies [][]byte
+			for i := range alerts {
+				b, err := json.Marshal(exactlyOnceAlert(f, i, orgs, phase.status))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range phase.deliveries {
+					bodies = append(bodies, b)
+				}
+			}
+			rng.Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
+			out := pollWhile(mappings, func() error { return inParallel(webhookSenders, bodies, post) })
+			if out.work != nil {
+				t.Fatalf("webhook: %v", out.work)
+			}
+			if out.poll != nil {
+				t.Fatalf("poll: %v", out.poll)
+			}
+			mustDrain(t, mappings)
+			t.Logf("%s phase: %d deliveries done and the queue drained at %s", phase.status, len(bodies), time.Since(start))
+			if phase.status == alerting.Open {
+				checkOpens()
+			}
 		}
-		t.Logf("webhook: %d deliveries done at %s", len(bodies), time.Since(start))
-		mustDrain(t, mappings)
 		f.sb.SetFaults(sandbox.Faults{})
-		t.Logf("queue drained at %s", time.Since(start))
+		if f.sb.LostAnswers() == 0 {
+			t.Fatal("no write lost its answer: the fault model was not exercised")
+		}
 
-		if received < alerts+alerts/3 {
-			t.Fatalf("got %d receives, want at least %d (every message plus the forced redeliveries)", received, alerts+alerts/3)
+		if received < 3*(alerts+alerts/3) {
+			t.Fatalf("got %d receives, want at least %d (every message plus the forced redeliveries)", received, 3*(alerts+alerts/3))
 		}
 		if dlq := sqstest.MustReceiveAll(t, sqsClient, queue.DLQURL); len(dlq) != 0 {
 			t.Fatalf("got %d messages in the DLQ, want none", len(dlq))
@@ -157,28 +189,56 @@ func TestExactlyOnce(t *testing.T) {
 		if n := f.ticketsMade(); n != alerts {
 			t.Fatalf("got %d tickets, want exactly %d", n, alerts)
 		}
-		seen := map[int64]bool{}
+		notes := map[int64][]string{}
+		for _, n := range f.psa.notes(f.sb) {
+			notes[n.TicketID] = append(notes[n.TicketID], n.Text)
+		}
 		for i := range alerts {
-			a := exactlyOnceAlert(f, i, orgs)
+			a := exactlyOnceAlert(f, i, orgs, alerting.Open)
 			rec := f.mustRecord(t, a)
-			if rec.State != alerting.Done || rec.Decision != alerting.OpenTicket || seen[rec.TicketID] {
-				t.Fatalf("%s: got %+v, want open done on a ticket of its own", a.ID, rec)
+			repeat := exactlyOnceAlert(f, i, orgs, exactlyOnceRepeat)
+			if r := f.mustRecord(t, repeat); r.State != alerting.Done || r.Decision != alerting.NoteTicket || r.TicketID != rec.TicketID {
+				t.Fatalf("%s repeat: got %+v, want a note done on ticket %d", a.ID, r, rec.TicketID)
 			}
-			seen[rec.TicketID] = true
-			f.checkOpened(t, f.mustTicket(t, rec.TicketID), a, i%orgs+1)
+			if got := notes[rec.TicketID]; len(got) != 1 || !strings.Contains(got[0], alerting.NoteMarker(repeat)) {
+				t.Fatalf("%s: ticket %d has notes %q, want exactly the repeat's one", a.ID, rec.TicketID, got)
+			}
+			resolve := exactlyOnceAlert(f, i, orgs, alerting.Resolved)
+			if r := f.mustRecord(t, resolve); r.State != alerting.Done || r.Decision != alerting.CloseTicket || r.TicketID != rec.TicketID {
+				t.Fatalf("%s resolve: got %+v, want a close done on ticket %d", a.ID, r, rec.TicketID)
+			}
+			if !f.mustTicket(t, rec.TicketID).Closed {
+				t.Fatalf("%s: ticket %d is still open after its resolve", a.ID, rec.TicketID)
+			}
+		}
+		if n := len(f.psa.notes(f.sb)); n != alerts {
+			t.Fatalf("got %d notes, want exactly %d (one per repeat)", n, alerts)
 		}
 		t.Logf("%d receives for %d alerts; %d PSA requests; done at %s", received, alerts, f.sb.Total(strings.ToLower(p.name)), time.Since(start))
 	})
 }
 
-// exactlyOnceAlert is alert i of the exactly-once test: on org i%orgs+1,
-// backup_failed or user_lockout by parity.
-func exactlyOnceAlert(f *fixture, i, orgs int) alerting.Alert {
+// exactlyOnceRepeat marks the repeat phase of the exactly-once test: an
+// occurrence in status open after the first one.
+const exactlyOnceRepeat alerting.Status = "repeat"
+
+// exactlyOnceAlert is alert i of the exactly-once test in a phase (open,
+// exactlyOnceRepeat, resolved): on org i%orgs+1, backup_failed or
+// user_lockout by parity; opened two hours before the fixture's now,
+// repeated an hour later, resolved i seconds before now.
+func exactlyOnceAlert(f *fixture, i, orgs int, phase alerting.Status) alerting.Alert {
 	typ := alerting.BackupFailed
 	if i%2 == 1 {
 		typ = alerting.UserLockout
 	}
-	return alert(fmt.Sprintf("x-%03d", i), i%orgs+1, typ, alerting.Error, alerting.Open, f.now.Add(-time.Duration(i)*time.Second))
+	at, status := f.now.Add(-2*time.Hour-time.Duration(i)*time.Second), alerting.Open
+	switch phase {
+	case exactlyOnceRepeat:
+		at = at.Add(time.Hour)
+	case alerting.Resolved:
+		at, status = f.now.Add(-time.Duration(i)*time.Second), alerting.Resolved
+	}
+	return alert(fmt.Sprintf("x-%03d", i), i%orgs+1, typ, alerting.Error, status, at)
 }
 
 // Concurrency of the exactly-once test. The platform posts alerts
@@ -273,23 +333,4 @@ func mustDrain(tb testing.TB, mappings []*esm.Mapping) {
 			tb.Fatalf("drain: %v", err)
 		}
 	}
-}
-
-// serialSQS returns a client for the same moto server whose calls run one
-// at a time. Moto's SQS keeps no lock around its queues: two concurrent
-// ReceiveMessage calls on a FIFO queue can both hand out messages of one
-// group, and a DeleteMessage that rebuilds the message list can drop a
-// message sent at the same moment; real SQS does neither. Serializing the
-// SQS calls keeps the emulation faithful while the handlers and the
-// webhook's DynamoDB writes run in parallel.
-func serialSQS(client *sqs.Client) *sqs.Client {
-	var mu sync.Mutex
-	one := middleware.InitializeMiddlewareFunc("SerializeCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return next.HandleInitialize(ctx, in)
-	})
-	return sqs.New(client.Options(), func(o *sqs.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error { return st.Initialize.Add(one, middleware.Before) })
-	})
 }

@@ -264,7 +264,7 @@ func mustFixture(tb testing.TB, p sandboxPSA, orgs int) *fixture {
 			return p.dial(c, ep, psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
 				psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, now)
 		}}
-	f.worker = &ticketing.Worker{Store: f.store, PSA: conn, LinkBase: "https://portal.example.com/alerts", Backoff: time.Millisecond,
+	f.worker = &ticketing.Worker{Store: f.store, PSA: conn, LinkBase: "https://portal.example.com/alerts", Retry: psahttp.Retrier{BaseDelay: time.Millisecond},
 		Now: now, Logger: slog.New(slog.DiscardHandler)}
 	return f
 }

@@ -3,11 +3,13 @@
 // tenant's rules (the policy itself is alerting.Decide), recording every
 // outcome on the alert.
 //
-// Never a duplicate ticket: before creating, the worker looks the alert
-// stream's external key up among the company's open tickets, so a crash
-// between the PSA write and the record, or an SQS redelivery, finds the
-// ticket it already opened. An occurrence already recorded is acknowledged
-// without touching the PSA.
+// Never a duplicate ticket or note: before creating, the worker looks the
+// alert stream's external key up among the company's open tickets, and
+// before adding a note it looks for the occurrence's marker
+// (alerting.NoteMarker) among the ticket's notes, so a write whose answer
+// was lost, a crash between the PSA write and the record, or an SQS
+// redelivery finds what it already did. Closing is idempotent. An
+// occurrence already recorded is acknowledged without touching the PSA.
 package ticketing
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
 
 // Store is what the worker reads and records (implemented by *dynamo.Store).
@@ -50,13 +53,13 @@ type Worker struct {
 	PSA   PSA
 	// LinkBase is the platform's alert page; tickets link back to it.
 	LinkBase string
-	// Attempts bounds the PSA tries of one message within one invocation
-	// (default 3) before it goes back to the queue; Backoff is the first
-	// pause between them (default 200 ms, doubling).
-	Attempts int
-	Backoff  time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Retry repeats a ticket action after a transient failure within one
+	// invocation (psahttp's retry loop and defaults; MaxAttempts bounds the
+	// tries before the message goes back to the queue). Every action looks
+	// before it writes, so it is retried even after an ambiguous failure.
+	Retry  psahttp.Retrier
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Metrics receives the Tickets metric; nil emits none.
 	Metrics *metrics.Emitter
 }
@@ -241,12 +244,13 @@ func (w *Worker) carryOut(ctx context.Context, tenant string, a alerting.Alert, 
 		return 0, err
 	}
 	var ticketID int64
-	err = w.retry(ctx, func() error {
+	err = w.Retry.Do(ctx, true, func(ctx context.Context) psahttp.Attempt {
+		var err error
 		switch plan.Decision {
 		case alerting.OpenTicket:
 			ticketID, err = w.open(ctx, tenant, client, in, a, f)
 		case alerting.NoteTicket:
-			ticketID, err = plan.TicketID, client.AddNote(ctx, plan.TicketID, alerting.NoteText(a))
+			ticketID, err = plan.TicketID, note(ctx, client, plan.TicketID, a)
 		case alerting.CloseTicket:
 			ticketID = plan.TicketID
 			if ticketID == 0 {
@@ -256,18 +260,29 @@ func (w *Worker) carryOut(ctx context.Context, tenant string, a alerting.Alert, 
 				t, err = client.FindOpenTicket(ctx, f.CompanyID, a.ExternalKey())
 				if apperr.Is(err, apperr.NotFound) {
 					*plan = alerting.Plan{Decision: alerting.Skip, Reason: alerting.ReasonNoOpenTicket}
-					return nil
+					return psahttp.Attempt{}
 				}
 				if err != nil {
-					return err
+					return psahttp.Attempt{Err: err}
 				}
 				ticketID = t.ID
 			}
 			err = client.CloseTicket(ctx, ticketID, plan.StatusID)
 		}
-		return err
+		return psahttp.Attempt{Err: err}
 	})
 	return ticketID, err
+}
+
+// note adds occurrence a's note to a ticket unless the ticket has it
+// already: AddNote is not resent blindly after an ambiguous failure (the
+// PSA may have added the note and lost the answer), it is looked for first.
+func note(ctx context.Context, client psa.Client, ticketID int64, a alerting.Alert) error {
+	has, err := client.HasNote(ctx, ticketID, alerting.NoteMarker(a))
+	if err != nil || has {
+		return err
+	}
+	return client.AddNote(ctx, ticketID, alerting.NoteText(a))
 }
 
 // open returns the stream's open ticket found by external key, or creates
@@ -290,35 +305,6 @@ func (w *Worker) open(ctx context.Context, tenant string, client psa.Client, in 
 	}
 	t, err = client.CreateTicket(ctx, alerting.Spec(a, *f.Rule, f.CompanyID, in.Provider, w.now(), loc, w.LinkBase))
 	return t.ID, err
-}
-
-// retry calls try until it succeeds, fails for good, or the attempts are
-// spent; transient failures wait with a doubling backoff (or the PSA's
-// Retry-After).
-func (w *Worker) retry(ctx context.Context, try func() error) error {
-	attempts, wait := w.Attempts, w.Backoff
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if wait <= 0 {
-		wait = 200 * time.Millisecond
-	}
-	for i := 1; ; i++ {
-		err := try()
-		if err == nil || !apperr.IsTransient(err) || i >= attempts {
-			return err
-		}
-		d := wait
-		if ra := apperr.RetryAfterOf(err); ra > d {
-			d = ra
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(d):
-		}
-		wait *= 2
-	}
 }
 
 // errorText is what the admin sees of a refused PSA action: its code, our

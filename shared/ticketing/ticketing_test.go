@@ -256,7 +256,7 @@ func TestGroupOrderOnFailure(t *testing.T) {
 	forEachPSA(t, func(t *testing.T, p sandboxPSA) {
 		f := mustFixture(t, p, 2)
 		f.sb.SetFaults(sandbox.Faults{Seed: 1, Rate500: 1})
-		f.worker.Attempts = 1
+		f.worker.Retry.MaxAttempts = 1
 		open := alert("g1", 1, alerting.BackupFailed, alerting.Error, alerting.Open, f.now.Add(-time.Hour))
 		resolved := alert("g1", 1, alerting.BackupFailed, alerting.Error, alerting.Resolved, f.now)
 		other := alert("g2", 2, alerting.BackupFailed, alerting.Info, alerting.Open, f.now) // below minSeverity: no PSA call

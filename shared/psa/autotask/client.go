@@ -388,6 +388,9 @@ type filter struct {
 func eq(field string, v any) filter    { return filter{Op: "eq", Field: field, Value: v} }
 func noteq(field string, v any) filter { return filter{Op: "noteq", Field: field, Value: v} }
 func in(field string, v any) filter    { return filter{Op: "in", Field: field, Value: v} }
+func contains(field string, v string) filter {
+	return filter{Op: "contains", Field: field, Value: v}
+}
 
 // queryBody is the JSON body of POST …/query, with the swagger's
 // QueryModel property names.

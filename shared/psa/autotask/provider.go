@@ -496,6 +496,18 @@ func (c *Client) AddNote(ctx context.Context, ticketID int64, n psa.Note) error 
 	return c.call(ctx, http.MethodPost, fmt.Sprintf("V1.0/Tickets/%d/Notes", ticketID), body, false, nil)
 }
 
+// HasNote looks for a note of the ticket whose description contains
+// marker (one TicketNotes query).
+func (c *Client) HasNote(ctx context.Context, ticketID int64, marker string) (bool, error) {
+	if marker == "" {
+		return false, apperr.New(apperr.Invalid, "a note marker is needed")
+	}
+	rows, err := query[struct {
+		ID int64 `json:"id"`
+	}](ctx, c, "TicketNotes", []string{"id"}, eq("ticketID", ticketID), contains("description", marker))
+	return len(rows) > 0, err
+}
+
 func firstLine(s string, limit int) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	if r := []rune(s); len(r) > limit {

@@ -842,6 +842,22 @@ func (c *Client) AddNote(ctx context.Context, ticketID int64, n psa.Note) error 
 	return err
 }
 
+// HasNote looks for a note of the ticket whose text contains marker (one
+// GET of the ticket's notes with a condition).
+func (c *Client) HasNote(ctx context.Context, ticketID int64, marker string) (bool, error) {
+	if marker == "" {
+		return false, apperr.New(apperr.Invalid, "a note marker is needed")
+	}
+	q := url.Values{"conditions": {"text contains " + quote(marker)}, "fields": {"id"}, "pageSize": {"1"}}
+	var rows []struct {
+		ID int64 `json:"id"`
+	}
+	if _, err := c.call(ctx, http.MethodGet, fmt.Sprintf("service/tickets/%d/notes", ticketID), q, nil, true, &rows); err != nil {
+		return false, err
+	}
+	return len(rows) > 0, nil
+}
+
 // CloseTicket replaces the ticket's whole status reference (a "status/id"
 // path can answer 200 and change nothing). Idempotent.
 func (c *Client) CloseTicket(ctx context.Context, ticketID int64, statusID int64) error {

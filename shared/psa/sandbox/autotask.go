@@ -697,6 +697,9 @@ func (a *Autotask) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f == faultSlow {
 		time.Sleep(cfg.SlowDelay)
 	}
+	if f == faultLost && r.Method != http.MethodGet && !slices.ContainsFunc(segs, func(s string) bool { return strings.EqualFold(s, "query") }) {
+		a.s.dropAnswer()
+	}
 	for k, v := range resp.header {
 		w.Header().Set(k, v)
 	}

@@ -414,6 +414,40 @@ func TestATFaults(t *testing.T) {
 	}
 }
 
+// TestATLostAnswer: the lost fault acts on a write and cuts the connection
+// without an answer; reads, queries included, are answered.
+func TestATLostAnswer(t *testing.T) {
+	f := MustATFixture(t, atCompanies())
+	st, body, _ := f.do(t, "POST", "Tickets", `{"companyID":1,"title":"t","status":1,"priority":2}`, true)
+	if st != http.StatusOK {
+		t.Fatalf("got %d %v, want 200", st, body)
+	}
+	id := jsonInt(int64(body["itemId"].(float64)))
+	f.sb.SetFaults(Faults{Seed: 1, RateLost: 1})
+	defer f.sb.SetFaults(Faults{})
+	for _, read := range [][2]string{{"GET", "Companies/1"}, {"POST", "TicketNotes/query"}} {
+		if st, body, _ := f.do(t, read[0], read[1], `{"filter":[{"op":"eq","field":"ticketID","value":`+id+`}]}`, true); st != http.StatusOK {
+			t.Fatalf("%s %s: got %d %v, want 200 (reads are answered)", read[0], read[1], st, body)
+		}
+	}
+	req, err := http.NewRequest("POST", f.srv.URL+"/autotask/webservices5/V1.0/Tickets/"+id+"/Notes",
+		strings.NewReader(`{"ticketID":`+id+`,"title":"n","description":"d","noteType":1,"publish":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("ApiIntegrationCode", atCode)
+	req.Header.Set("UserName", atUser)
+	req.Header.Set("Secret", atSecret)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d, want the connection cut without an answer", resp.StatusCode)
+	}
+	if n := len(f.sb.Autotask.Notes(atUser)); n != 1 || f.sb.LostAnswers() != 1 {
+		t.Fatalf("got %d notes, %d lost answers, want 1 and 1 (the write happened)", n, f.sb.LostAnswers())
+	}
+}
+
 func TestATSeedFromJSON(t *testing.T) {
 	seed := `{"autotask":[{"username":"json@msp.example","secret":"x","integrationCode":"c","zone":"webservices9",
 	  "picklists":[{"entity":"Companies","field":"companyType","values":[{"value":501,"label":"Customer","isDefaultValue":true}]}],

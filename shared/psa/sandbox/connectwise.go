@@ -197,6 +197,7 @@ func newConnectWise(s *Server) *ConnectWise {
 		{"GET /service/tickets/{id}", c.ticket},
 		{"PATCH /service/tickets/{id}", c.patchTicket},
 		{"POST /service/tickets/{id}/notes", c.createNote},
+		{"GET /service/tickets/{id}/notes", c.listNotes},
 		{"GET /service/boards", c.boards},
 		{"GET /service/boards/{id}/statuses", c.boardStatuses},
 		{"GET /service/boards/{id}/types", c.boardTypes},
@@ -428,6 +429,9 @@ func (c *ConnectWise) api(pattern string, h func(*cwInstance, http.ResponseWrite
 		c.mu.Lock()
 		status, body := h(in, buf, r)
 		c.mu.Unlock()
+		if kind == faultLost && r.Method != http.MethodGet {
+			c.s.dropAnswer()
+		}
 		if kind == faultSlow {
 			// The write happened; the answer comes after the client gave up.
 			t := time.NewTimer(f.SlowDelay)
@@ -1186,6 +1190,26 @@ func (c *ConnectWise) createNote(in *cwInstance, w http.ResponseWriter, r *http.
 		"id": n.ID, "ticketId": n.TicketID, "text": n.Text, "detailDescriptionFlag": n.DetailDescriptionFlag,
 		"internalAnalysisFlag": n.InternalAnalysisFlag, "resolutionFlag": n.ResolutionFlag,
 	}
+}
+
+// listNotes lists a ticket's notes (conditions, fields and paging as every
+// list).
+func (c *ConnectWise) listNotes(in *cwInstance, w http.ResponseWriter, r *http.Request) (int, any) {
+	id, _, fail := cwLookup(r, "id", in.tickets, "Ticket")
+	if fail != nil {
+		return 0, *fail
+	}
+	var recs []cwRecord
+	for _, n := range in.notes {
+		if n.TicketID != id {
+			continue
+		}
+		j := map[string]any{"id": n.ID, "ticketId": n.TicketID, "text": n.Text, "detailDescriptionFlag": n.DetailDescriptionFlag,
+			"internalAnalysisFlag": n.InternalAnalysisFlag, "resolutionFlag": n.ResolutionFlag}
+		recs = append(recs, cwRecord{fields: map[string]any{"id": float64(n.ID), "ticketId": float64(n.TicketID), "text": n.Text,
+			"detailDescriptionFlag": n.DetailDescriptionFlag, "internalAnalysisFlag": n.InternalAnalysisFlag, "resolutionFlag": n.ResolutionFlag}, json: j})
+	}
+	return c.list(w, r, recs)
 }
 
 // cwOptionRecords renders a plain lookup list.

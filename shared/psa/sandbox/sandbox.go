@@ -36,6 +36,7 @@ type Server struct {
 	faults Faults
 	rng    *rand.Rand
 	counts map[string]int
+	lost   int
 }
 
 // New returns an empty sandbox.
@@ -92,6 +93,12 @@ type Faults struct {
 	// did happen.
 	RateSlow  float64
 	SlowDelay time.Duration
+	// RateLost acts on a write (a request that changes the PSA), then drops
+	// the answer: the connection is cut without a response, as when a
+	// proxy or the network fails after the PSA committed. The client sees
+	// a transport error for a write that happened, at once, with no timer
+	// involved. Reads drawn for it are answered normally.
+	RateLost float64
 }
 
 // SetFaults replaces the injected faults (zero value: none).
@@ -111,6 +118,7 @@ const (
 	fault429
 	faultThread
 	faultSlow
+	faultLost
 )
 
 // draw picks the fault for one request.
@@ -118,14 +126,14 @@ func (s *Server) draw() (fault, Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
-	if f.Rate500+f.Rate429+f.RateThreadLimit+f.RateSlow == 0 {
+	if f.Rate500+f.Rate429+f.RateThreadLimit+f.RateSlow+f.RateLost == 0 {
 		return faultNone, f
 	}
 	x := s.rng.Float64()
 	for _, c := range []struct {
 		rate float64
 		kind fault
-	}{{f.Rate500, fault500}, {f.Rate429, fault429}, {f.RateThreadLimit, faultThread}, {f.RateSlow, faultSlow}} {
+	}{{f.Rate500, fault500}, {f.Rate429, fault429}, {f.RateThreadLimit, faultThread}, {f.RateSlow, faultSlow}, {f.RateLost, faultLost}} {
 		if x < c.rate {
 			return c.kind, f
 		}
@@ -190,6 +198,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// dropAnswer cuts the connection of a request the sandbox acted on without
+// answering it (the lost fault): net/http aborts the response on
+// http.ErrAbortHandler and closes the connection.
+func (s *Server) dropAnswer() {
+	s.mu.Lock()
+	s.lost++
+	s.mu.Unlock()
+	panic(http.ErrAbortHandler)
+}
+
+// LostAnswers returns how many writes the lost fault acted on without
+// answering, so a test can show its fault model was exercised.
+func (s *Server) LostAnswers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
 }
 
 // retryAfterSeconds renders a Retry-After value.
