@@ -35,6 +35,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
+	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
@@ -144,6 +145,8 @@ type Handler struct {
 	conn    *integration.Connector
 	pickers *pickerCache
 	routes  []string
+	// signing verifies platform signatures and rations signing-secret reads.
+	signing *signature.Verifier
 }
 
 // routeSets lets each file of the package add its routes from init, so a
@@ -183,6 +186,7 @@ func New(cfg Config) *Handler {
 	}
 	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
 	h.pickers = newPickerCache(h.cfg.PickerTTL, h.now)
+	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
 	h.routesPlatform()
 	h.routesAdmin()
 	for _, add := range routeSets {

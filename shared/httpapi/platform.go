@@ -60,37 +60,35 @@ func (h *Handler) platform(next platformHandler) http.HandlerFunc {
 	}
 }
 
-// verifyPlatform checks a platform signature against the tenant's current
-// secrets; on a mismatch it re-reads them once, in case another process
-// rotated them since this one cached them.
+// verifyPlatform checks a platform signature with the tenant's signing
+// secrets through h.signing, which reads them only for a well-formed,
+// timely header and at most once per tenant a minute (signature.Verifier).
+// Every refusal is the same Unauthorized; Transient when Secrets Manager
+// fails.
 func (h *Handler) verifyPlatform(ctx context.Context, tenant, header string, body []byte) error {
 	denied := apperr.New(apperr.Unauthorized, "the request signature is not valid")
 	if !validTenantID(tenant) || header == "" {
 		return denied
 	}
-	check := func(read func(context.Context, string) ([]secrets.SigningSecret, error)) error {
-		list, err := read(ctx, tenant)
-		if apperr.Is(err, apperr.NotFound) {
-			return denied
-		}
-		if err != nil {
-			return err
-		}
-		values := make([]string, len(list))
-		for i, s := range list {
-			values[i] = s.Value
-		}
-		if err := signature.Verify(header, body, h.now(), values); err != nil {
-			return denied
-		}
-		return nil
-	}
-	err := check(h.cfg.Secrets.SigningSecrets)
+	err := h.signing.Verify(ctx, tenant, header, body)
 	if apperr.Is(err, apperr.Unauthorized) {
-		// No cached secret matched: maybe another process rotated them.
-		err = check(h.cfg.Secrets.FreshSigningSecrets)
+		return denied
 	}
 	return err
+}
+
+// readSigningSecrets reads a tenant's signing secret values, uncached, for
+// the Verifier (which decides when to read).
+func (h *Handler) readSigningSecrets(ctx context.Context, tenant string) ([]string, error) {
+	list, err := h.cfg.Secrets.FreshSigningSecrets(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	values := make([]string, len(list))
+	for i, s := range list {
+		values[i] = s.Value
+	}
+	return values, nil
 }
 
 type usageRequest struct {
@@ -228,6 +226,7 @@ func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.signing.Forget(req.ID)
 	writeJSON(w, http.StatusCreated, tenantResponse{ID: req.ID, SigningSecret: sec})
 }
 
@@ -258,6 +257,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.signing.Forget(tenant)
 	writeJSON(w, http.StatusOK, tenantResponse{ID: tenant, SigningSecret: sec})
 }
 

@@ -51,41 +51,68 @@ func mac(secret, ts string, body []byte) []byte {
 // timestamp is more than Tolerance away from now, or no v1 matches any
 // secret. Comparisons are constant-time.
 func Verify(header string, body []byte, now time.Time, secrets []string) error {
-	if header == "" {
-		return apperr.New(apperr.Unauthorized, "missing %s header", Header)
+	sig, err := Parse(header, now)
+	if err != nil {
+		return err
 	}
-	var ts string
-	var sigs [][]byte
+	if !sig.Matches(body, secrets) {
+		return apperr.New(apperr.Unauthorized, "signature does not match")
+	}
+	return nil
+}
+
+// Signed is a signature header that is well-formed and within the time
+// window, not yet checked against any secret.
+type Signed struct {
+	ts   string
+	sigs [][]byte
+}
+
+// Parse checks a header's form (t=<unix>, 1 to 8 v1 of 64 hex digits) and
+// that its timestamp is within Tolerance of now. It needs no secret, so a
+// verifier can refuse a malformed or stale request before it reads one.
+// Unauthorized when the header is missing, malformed or outside the window.
+func Parse(header string, now time.Time) (Signed, error) {
+	if header == "" {
+		return Signed{}, apperr.New(apperr.Unauthorized, "missing %s header", Header)
+	}
+	var s Signed
 	for _, part := range strings.Split(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return apperr.New(apperr.Unauthorized, "malformed %s header", Header)
+			return Signed{}, apperr.New(apperr.Unauthorized, "malformed %s header", Header)
 		}
 		switch k {
 		case "t":
-			ts = v
+			s.ts = v
 		case "v1":
 			sig, err := hex.DecodeString(v)
 			if err != nil || len(sig) != sha256.Size {
-				return apperr.New(apperr.Unauthorized, "malformed %s header", Header)
+				return Signed{}, apperr.New(apperr.Unauthorized, "malformed %s header", Header)
 			}
-			sigs = append(sigs, sig)
+			s.sigs = append(s.sigs, sig)
 		}
 	}
-	unix, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 || len(sigs) > 8 {
-		return apperr.New(apperr.Unauthorized, "malformed %s header", Header)
+	unix, err := strconv.ParseInt(s.ts, 10, 64)
+	if err != nil || len(s.sigs) == 0 || len(s.sigs) > 8 {
+		return Signed{}, apperr.New(apperr.Unauthorized, "malformed %s header", Header)
 	}
 	if d := now.Sub(time.Unix(unix, 0)); d > Tolerance || d < -Tolerance {
-		return apperr.New(apperr.Unauthorized, "signature timestamp is outside the allowed window")
+		return Signed{}, apperr.New(apperr.Unauthorized, "signature timestamp is outside the allowed window")
 	}
+	return s, nil
+}
+
+// Matches reports whether any v1 of the header is the HMAC of body with any
+// of secrets. Comparisons are constant-time.
+func (s Signed) Matches(body []byte, secrets []string) bool {
 	for _, secret := range secrets {
-		want := mac(secret, ts, body)
-		for _, sig := range sigs {
+		want := mac(secret, s.ts, body)
+		for _, sig := range s.sigs {
 			if hmac.Equal(sig, want) {
-				return nil
+				return true
 			}
 		}
 	}
-	return apperr.New(apperr.Unauthorized, "signature does not match")
+	return false
 }

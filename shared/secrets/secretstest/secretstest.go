@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/secrets"
@@ -19,9 +21,20 @@ var seq atomic.Int64
 // to this test.
 func NewStore(tb testing.TB) *secrets.Store {
 	tb.Helper()
+	return NewCountingStore(tb, nil)
+}
+
+// NewCountingStore is NewStore whose Secrets Manager calls counter counts
+// per operation (nil: not counted).
+func NewCountingStore(tb testing.TB, counter *awsconfig.RequestCounter) *secrets.Store {
+	tb.Helper()
 	cfg := dynamotest.MustConfig(tb)
 	prefix := fmt.Sprintf("test-%d-%d/psabridge/", time.Now().UnixNano(), seq.Add(1))
-	s, err := secrets.New(awsconfig.SecretsManager(cfg), prefix)
+	var opts []func(*secretsmanager.Options)
+	if counter != nil {
+		opts = append(opts, func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, counter.Middleware()) })
+	}
+	s, err := secrets.New(awsconfig.SecretsManager(cfg, opts...), prefix)
 	if err != nil {
 		tb.Fatal(err)
 	}
