@@ -97,7 +97,9 @@ func TestVerifierRereadAfterRotation(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	store := &secretStore{secrets: map[string][]string{"acme": {"old"}}}
 	v := &signature.Verifier{Read: store.read, Now: func() time.Time { return now }}
-	verify := func(secret string) error { return v.Verify(context.Background(), "acme", signature.Sign(body, now, secret), body) }
+	verify := func(secret string) error {
+		return v.Verify(context.Background(), "acme", signature.Sign(body, now, secret), body)
+	}
 
 	if err := verify("old"); err != nil {
 		t.Fatal(err)
