@@ -1,6 +1,6 @@
 // Command infra is the CDK for Go app that deploys psabridge: one stack with
 // the DynamoDB table, the FIFO work queues, the five Go functions (from the
-// zips `make build` writes to ../build), the HTTP API, the daily schedule and
+// zips `make build` writes to ../build), the HTTP API, the hourly sync tick and
 // the alarms. cdk-nag's AwsSolutions checks run on every synth; an
 // unsuppressed finding fails it. See docs/DEPLOY.md.
 package main

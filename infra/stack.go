@@ -25,18 +25,20 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
 
 // FanoutSchedule is the EventBridge Scheduler expression of the billing
-// sync's fan-out, evaluated in ScheduleTimeZone: every hour on the hour.
-// Each tick starts the daily runs of the tenants whose own run time (billing
-// settings runAt and timeZone, default 12:00 America/New_York) came in the
-// hour before it, once per tenant and local day.
-const FanoutSchedule = "cron(0 * * * ? *)"
+// sync's hourly tick (billing.TickSchedule, kept in step with the
+// fan-out's billing.TickEvery), evaluated in ScheduleTimeZone. Each tick
+// starts the daily runs of the tenants whose own run time (billing settings
+// runAt and timeZone, default 12:00 America/New_York) came in the hour
+// before it, once per tenant and local day.
+const FanoutSchedule = billing.TickSchedule
 
 // ScheduleTimeZone is the IANA zone FanoutSchedule is evaluated in.
-const ScheduleTimeZone = "America/New_York"
+const ScheduleTimeZone = billing.TickTimeZone
 
 // SecretPrefix is the Secrets Manager name prefix of every psabridge secret:
 // platform signing secrets under SecretPrefix+"platform/<tenant>", PSA
@@ -145,7 +147,7 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	s.SyncQueue, syncDLQ = newWorkQueue(stack, "Sync", syncTimeout)
 	s.TicketQ, ticketDLQ = newWorkQueue(stack, "Ticket", ticketTimeout)
 	scheduleDLQ := newStandardDLQ(stack, "ScheduleDLQ",
-		"It is the EventBridge Scheduler dead-letter queue of the daily schedule, not a work queue; it has no DLQ of its own.")
+		"It is the EventBridge Scheduler dead-letter queue of the hourly sync tick, not a work queue; it has no DLQ of its own.")
 	fanoutFailures := newStandardDLQ(stack, "FanoutFailures",
 		"It is the on-failure destination of the fanout function's asynchronous invocations, not a work queue; it has no DLQ of its own.")
 
@@ -474,7 +476,7 @@ func newHTTPAPI(stack awscdk.Stack, cfg Config, api, webhook awslambda.Function)
 	return httpAPI
 }
 
-// newSchedule declares the daily EventBridge Scheduler schedule. It is the
+// newSchedule declares the hourly EventBridge Scheduler tick. It is the
 // L1 resource with its own role because the L2 Lambda target also grants
 // invoke on every version (<arn>:*), which Scheduler never needs.
 func newSchedule(stack awscdk.Stack, fanout awslambda.Function, dlq awssqs.Queue) {
@@ -483,7 +485,7 @@ func newSchedule(stack awscdk.Stack, fanout awslambda.Function, dlq awssqs.Queue
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 			Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 		}),
-		Description: jsii.String("psabridge daily schedule: invoke fanout, dead-letter to its queue"),
+		Description: jsii.String("psabridge hourly sync tick: invoke fanout, dead-letter to its queue"),
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{fanout.FunctionArn()},
@@ -491,7 +493,7 @@ func newSchedule(stack awscdk.Stack, fanout awslambda.Function, dlq awssqs.Queue
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("sqs:SendMessage"), Resources: &[]*string{dlq.QueueArn()},
 	}))
-	awsscheduler.NewCfnSchedule(stack, jsii.String("DailySync"), &awsscheduler.CfnScheduleProps{
+	awsscheduler.NewCfnSchedule(stack, jsii.String("SyncTick"), &awsscheduler.CfnScheduleProps{
 		Description:                jsii.String("Hourly billing sync tick: start the daily runs of the tenants whose run time came; one sync message per mapped org."),
 		ScheduleExpression:         jsii.String(FanoutSchedule),
 		ScheduleExpressionTimezone: jsii.String(ScheduleTimeZone),

@@ -2,14 +2,13 @@
 //
 // Every error that crosses a package boundary carries a Code from the small
 // set below and a message that is safe to show to a user. The code is mapped
-// in exactly two places: to an HTTP status by the REST API (HTTPStatus), and
-// to retry-or-record by the SQS workers (IsTransient).
+// in exactly two places: to an HTTP status by the REST API (httpapi's status
+// table), and to retry-or-record by the SQS workers (IsTransient).
 package apperr
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -198,32 +197,3 @@ func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }
 // IsTransient reports whether err should be retried later. This is the one
 // place the workers map codes to retry-or-record.
 func IsTransient(err error) bool { return Is(err, Transient) }
-
-// HTTPStatus maps a code to its HTTP status. This is the one place the API
-// maps codes to statuses.
-func HTTPStatus(code Code) int {
-	switch code {
-	case Invalid:
-		return http.StatusBadRequest
-	case Unauthorized:
-		return http.StatusUnauthorized
-	case Forbidden:
-		return http.StatusForbidden
-	case NotFound:
-		return http.StatusNotFound
-	case Conflict:
-		return http.StatusConflict
-	case PreconditionFailed:
-		return http.StatusPreconditionFailed
-	case TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case MethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case Rejected:
-		return http.StatusUnprocessableEntity
-	case Transient:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}

@@ -10,23 +10,6 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 )
 
-func TestHTTPStatus(t *testing.T) {
-	for _, tc := range []struct {
-		code apperr.Code
-		want int
-	}{
-		{apperr.Invalid, 400}, {apperr.Unauthorized, 401}, {apperr.Forbidden, 403}, {apperr.NotFound, 404},
-		{apperr.Conflict, 409}, {apperr.PreconditionFailed, 412}, {apperr.TooLarge, 413}, {apperr.MethodNotAllowed, 405}, {apperr.Rejected, 422},
-		{apperr.Transient, 503}, {apperr.Internal, 500}, {"unheard_of", 500},
-	} {
-		t.Run(string(tc.code), func(t *testing.T) {
-			if got := apperr.HTTPStatus(tc.code); got != tc.want {
-				t.Fatalf("got %d, want %d", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestClassification(t *testing.T) {
 	cause := errors.New("dial tcp 10.0.0.1:443: secret-host-detail")
 	wrapped := fmt.Errorf("reading lines: %w", &apperr.Error{Code: apperr.Transient, Message: "the PSA is busy",

@@ -6,9 +6,25 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 )
 
+// The sync tick: the one schedule that starts billing sync runs. Each tick
+// starts the daily runs of the tenants whose local run time came since the
+// tick before (see Schedule.Due). TickEvery and TickSchedule say the same
+// thing twice, for Go code (the fan-out's window, make run's ticker) and
+// for EventBridge Scheduler (infra); TestTick keeps them in step.
+const (
+	// TickEvery is the interval between ticks.
+	TickEvery = time.Hour
+	// TickSchedule is the EventBridge Scheduler expression of the ticks
+	// (every hour on the hour), evaluated in TickTimeZone.
+	TickSchedule = "cron(0 * * * ? *)"
+	// TickTimeZone is the zone TickSchedule is evaluated in; with a whole
+	// hour tick it changes nothing but how the console shows it.
+	TickTimeZone = "America/New_York"
+)
+
 // Schedule is a tenant's daily run time: a local time of day in a zone.
-// The fan-out runs every hour and starts the runs of the tenants whose
-// local run time has come since its previous tick (see Due).
+// The hourly tick starts the runs of the tenants whose local run time has
+// come since its previous tick (see Due).
 type Schedule struct {
 	Hour, Minute int
 	Loc          *time.Location

@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,24 @@ func TestDueCatchUpWindow(t *testing.T) {
 	}
 	if _, ok := s.Due(mustTime(t, "2026-01-15T20:00:00Z"), 3*time.Hour); ok {
 		t.Fatalf("tick 20:00Z: due, want the window closed")
+	}
+}
+
+// TestTick keeps the two statements of the sync tick in step: the
+// EventBridge expression infra deploys fires exactly every TickEvery.
+func TestTick(t *testing.T) {
+	expr, ok := strings.CutPrefix(billing.TickSchedule, "cron(")
+	expr, ok2 := strings.CutSuffix(expr, ")")
+	f := strings.Fields(expr)
+	if !ok || !ok2 || len(f) != 6 {
+		t.Fatalf("got %q, want a six-field EventBridge cron expression", billing.TickSchedule)
+	}
+	// minutes hours day-of-month month day-of-week year
+	every := map[string]time.Duration{"0 * * * ? *": time.Hour, "0 0 * * ? *": 24 * time.Hour}[strings.Join(f, " ")]
+	if every == 0 || every != billing.TickEvery {
+		t.Fatalf("%s fires every %s, want TickEvery %s", billing.TickSchedule, every, billing.TickEvery)
+	}
+	if _, err := time.LoadLocation(billing.TickTimeZone); err != nil {
+		t.Fatalf("TickTimeZone %q: %v", billing.TickTimeZone, err)
 	}
 }

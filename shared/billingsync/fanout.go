@@ -1,9 +1,13 @@
-// Package billingsync runs the daily billing sync: the fan-out that starts a
-// run per tenant and queues one message per mapped org, and the worker that
-// brings each org's PSA service lines to their targets. It is written
-// against small interfaces (storage, queue, PSA connector, budget store);
-// the adapters live in dynamo, sqsqueue and integration, and the wiring in
-// functions/fanout, functions/syncworker and functions/local.
+// Package billingsync runs the billing sync: the fan-out that, on each
+// hourly tick (billing.TickEvery), starts the daily run of every tenant
+// whose run time came, and on request a tenant's manual or dry run, and
+// queues one message per mapped org; and the worker that brings each org's
+// PSA service lines to their targets. It is written against small
+// interfaces (storage, queue, PSA connector, budget store): the adapters
+// are dynamo.Store (storage and budget counters), sqsqueue.Sender (the FIFO
+// sync queue) and integration.Connector (the tenant's PSA client); the
+// wiring is functions/internal/wiring for Lambda and shared/devstack for
+// `make run`.
 package billingsync
 
 import (
@@ -127,10 +131,6 @@ func (f *Fanout) listMapped(ctx context.Context, tenant string) (map[string][]Ma
 	return byTenant, nil
 }
 
-// TickEvery is the interval of the scheduler's ticks (infra.FanoutSchedule
-// runs the fan-out hourly).
-const TickEvery = time.Hour
-
 // Scheduled handles one hourly tick of the schedule, at tick (the
 // scheduler's scheduled time, not the delivery time): it starts the
 // scheduled run of every tenant with mapped orgs whose local run time
@@ -179,7 +179,7 @@ func (f *Fanout) startIfDue(ctx context.Context, tenant string, tick time.Time, 
 	if err != nil {
 		return billing.Run{}, false, err
 	}
-	day, due := sched.Due(tick, TickEvery)
+	day, due := sched.Due(tick, billing.TickEvery)
 	if !due {
 		return billing.Run{}, false, nil
 	}

@@ -60,7 +60,7 @@ func (m *healthMemo) put(key string, h *runHealth) {
 
 // checkMappings returns the health of the given mappings from the PSA's
 // companies and contracts (two batched reads), lines not checked.
-func checkMappings(ctx context.Context, c psa.Client, maps map[string]billing.Mapping, now time.Time) (map[string]billing.Health, error) {
+func checkMappings(ctx context.Context, c psa.LineSyncer, maps map[string]billing.Mapping, now time.Time) (map[string]billing.Health, error) {
 	var cos, cts []int64
 	for _, m := range maps {
 		cos = append(cos, m.CompanyID)
@@ -93,7 +93,7 @@ func checkMappings(ctx context.Context, c psa.Client, maps map[string]billing.Ma
 
 // runHealth returns the run's recorded health, checking the tenant's
 // mappings and recording the result when no batch did yet.
-func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.Client, now time.Time) (*runHealth, error) {
+func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.LineSyncer, now time.Time) (*runHealth, error) {
 	key := tenant + "\x00" + runID
 	if h := w.health.get(key); h != nil {
 		return h, nil
@@ -136,7 +136,7 @@ func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.Clie
 // orgHealth returns the health of the batch's orgs: from the run's record,
 // and for orgs it does not cover (mapped or changed since) from a check of
 // their own.
-func (w *Worker) orgHealth(ctx context.Context, rh *runHealth, c psa.Client, orgs map[string]billing.Mapping, now time.Time) (map[string]billing.Health, error) {
+func (w *Worker) orgHealth(ctx context.Context, rh *runHealth, c psa.LineSyncer, orgs map[string]billing.Mapping, now time.Time) (map[string]billing.Health, error) {
 	out := make(map[string]billing.Health, len(orgs))
 	rest := map[string]billing.Mapping{}
 	for org, m := range orgs {

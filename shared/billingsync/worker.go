@@ -344,7 +344,7 @@ func (w *Worker) budgetSpent(tenant string) bool {
 
 // doLine decides one line, writes it if needed, and fills its entry,
 // outcome and new memory.
-func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, lw *lineWork,
+func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSyncer, lw *lineWork,
 	states map[psa.LineRef]psa.LineState, readErr error, month billing.Month, effective time.Time, dryRun bool) {
 	now := w.now()
 	lw.entry.At = now
@@ -417,7 +417,7 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.Client, l
 // already has for that catalog item is taken instead of adding a second
 // (a create whose mapping update was lost, or retried after an ambiguous
 // failure, is not repeated).
-func (w *Worker) missingLine(ctx context.Context, tenant string, client psa.Client, lw *lineWork,
+func (w *Worker) missingLine(ctx context.Context, tenant string, client psa.LineSyncer, lw *lineWork,
 	month billing.Month, effective time.Time, dryRun bool) {
 	lw.newMem = nil
 	lw.outcome, lw.entry.Before, lw.entry.After = billing.OutcomeFailed, nil, nil

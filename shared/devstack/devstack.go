@@ -1,7 +1,7 @@
 // Package devstack runs the whole of psabridge on one machine: the local AWS
 // stand-ins (DynamoDB Local, moto), the table and queues, the PSA sandbox
 // seeded with a demo MSP, the REST API and webhook on a loopback address,
-// the queue pollers and the daily schedule. `make run` (functions/local) and
+// the queue pollers and the hourly sync tick. `make run` (functions/local) and
 // the demo test use it; the demo itself (demo.go) talks to the stack only
 // through the public HTTP API, as a vendor's platform and an MSP admin would.
 package devstack
@@ -106,7 +106,7 @@ type Stack struct {
 	SQS         *sqs.Client
 	SyncQueue   sqsqueue.FIFOQueue
 	TicketQueue sqsqueue.FIFOQueue
-	// Fanout starts sync runs (API run-now requests, the daily schedule).
+	// Fanout starts sync runs (API run-now requests, the hourly sync tick).
 	Fanout *billingsync.Fanout
 
 	syncWorker   *billingsync.Worker
@@ -132,7 +132,7 @@ type Stack struct {
 // Start brings the local system up: it takes the API's port, starts (or
 // finds) DynamoDB Local and moto, creates the table, queues and secret
 // store, serves the PSA sandbox, wires the sync and ticket workers behind
-// their pollers, starts the daily schedule and serves the API. It returns a
+// their pollers, starts the hourly sync tick and serves the API. It returns a
 // plain error naming the part that failed (port busy, Java or moto
 // missing, …); everything started so far is stopped again.
 func Start(ctx context.Context, opt Options) (st *Stack, err error) {

@@ -5,12 +5,6 @@ import (
 	"time"
 )
 
-// ScheduleEvery is the fan-out's tick, as the deployed EventBridge
-// Scheduler rule has it (cron 0 * * * ? *): every hour on the hour. Each
-// tenant's own run time and zone (billing settings) decide which tick
-// starts its daily run.
-const ScheduleEvery = time.Hour
-
 // NextTick returns the first instant after now that is a multiple of every
 // since the Unix epoch (for an hour: the next hh:00 UTC, which is hh:00 in
 // every zone whose offset is whole hours).

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/psabridge/psabridge/shared/billing"
 )
 
 func TestNextTick(t *testing.T) {
@@ -19,7 +21,7 @@ func TestNextTick(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			now, _ := time.Parse(time.RFC3339, tc.now)
 			want, _ := time.Parse(time.RFC3339, tc.want)
-			if got := NextTick(now, ScheduleEvery); !got.Equal(want) {
+			if got := NextTick(now, billing.TickEvery); !got.Equal(want) {
 				t.Errorf("got %s, want %s", got.UTC(), want)
 			}
 		})
@@ -47,7 +49,7 @@ func TestTicker(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var fired []string
-	Ticker(ctx, ScheduleEvery, now, after, func(_ context.Context, at time.Time) {
+	Ticker(ctx, billing.TickEvery, now, after, func(_ context.Context, at time.Time) {
 		fired = append(fired, at.UTC().Format(time.RFC3339))
 		if len(fired) == 3 {
 			cancel()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
@@ -17,8 +18,8 @@ import (
 )
 
 // buildSync wires the billing sync the way the fanout and syncworker
-// Lambdas are wired: the fan-out (run-now requests of the API and the daily
-// schedule) and the worker behind the sync queue's event source mapping.
+// Lambdas are wired: the fan-out (run-now requests of the API and the hourly
+// sync tick) and the worker behind the sync queue's event source mapping.
 func (s *Stack) buildSync() {
 	store := syncstore.Adapter{Store: s.Store}
 	s.Fanout = &billingsync.Fanout{
@@ -81,14 +82,14 @@ func (s *Stack) poll(ctx context.Context, name, queueURL string, h func(context.
 	}()
 }
 
-// startSchedule ticks the fan-out every hour, as the deployed EventBridge
+// startSchedule ticks the fan-out every billing.TickEvery, as the deployed EventBridge
 // Scheduler rule does; each tenant's run time and zone decide which tick
 // starts its daily run.
 func (s *Stack) startSchedule(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		Ticker(ctx, ScheduleEvery, s.now, time.After, func(ctx context.Context, at time.Time) {
+		Ticker(ctx, billing.TickEvery, s.now, time.After, func(ctx context.Context, at time.Time) {
 			runs, err := s.Fanout.Scheduled(ctx, at)
 			s.log.Info("schedule tick", "at", at, "runs", len(runs), "err", err)
 			if s.opt.OnSchedule != nil {

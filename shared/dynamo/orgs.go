@@ -96,7 +96,7 @@ const AnyVersion int64 = -1
 // PutMapping stores an org's mapping with optimistic concurrency: ifVersion
 // must equal the stored mapping's version (0 when none is stored), or be
 // AnyVersion. The stored version becomes the old one plus one. A mapping in
-// state Mapped is listed in the mapped-org index for the daily fan-out; any
+// state Mapped is listed in the mapped-org index for the fan-out; any
 // other state takes it out. The org item is created if the org was known only
 // from usage.
 //

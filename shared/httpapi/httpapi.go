@@ -308,7 +308,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if d := apperr.RetryAfterOf(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
-	writeJSON(w, apperr.HTTPStatus(code), errorBody{Code: code, Message: apperr.MessageOf(err), Details: detailsOf(err)})
+	writeJSON(w, HTTPStatus(code), errorBody{Code: code, Message: apperr.MessageOf(err), Details: detailsOf(err)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

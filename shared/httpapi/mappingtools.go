@@ -27,7 +27,7 @@ func (h *Handler) routesMappingTools() {
 
 // psaView reads what the PSA says about a mapping: company, contract and
 // the contract's lines (3 requests). NotFound answers become nil parts.
-func psaView(ctx context.Context, c psa.Client, m billing.Mapping) (billing.PSAView, error) {
+func psaView(ctx context.Context, c psa.Picker, m billing.Mapping) (billing.PSAView, error) {
 	var v billing.PSAView
 	co, err := c.Company(ctx, m.CompanyID)
 	switch {

@@ -271,7 +271,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 // returns the company's and contract's names as the PSA has them now (kept
 // with the mapping to show a later rename). Rejected names the first
 // mismatch.
-func checkMapping(ctx context.Context, c psa.Client, m billing.Mapping) (billing.MappedNames, error) {
+func checkMapping(ctx context.Context, c psa.Picker, m billing.Mapping) (billing.MappedNames, error) {
 	company, err := c.Company(ctx, m.CompanyID)
 	if err != nil {
 		return billing.MappedNames{}, notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)

@@ -260,29 +260,9 @@ type CatalogOptions struct {
 	Subcategories []Option `json:"subcategories,omitempty"`
 }
 
-// Client is one tenant's connection to its PSA. Implementations are safe for
-// concurrent use and honour the vendor's concurrency limits themselves.
-type Client interface {
-	// Provider names the PSA.
-	Provider() Provider
-	// Verify checks the credentials with the cheapest authenticated call.
-	// Unauthorized or Rejected (with the PSA's reason) when they do not work.
-	Verify(ctx context.Context) error
-
-	// CompanyTypes lists the company classifications.
-	CompanyTypes(ctx context.Context) ([]CompanyType, error)
-	// Companies lists active companies matching f, all pages.
-	Companies(ctx context.Context, f CompanyFilter) ([]Company, error)
-	// Company returns one company, active or not; NotFound when gone.
-	Company(ctx context.Context, id int64) (Company, error)
-	// Contracts lists a company's contracts that can carry billed lines
-	// (Autotask: recurring-service contracts; ConnectWise: agreements not
-	// cancelled).
-	Contracts(ctx context.Context, companyID int64) ([]Contract, error)
-	// Contract returns one contract; NotFound when gone.
-	Contract(ctx context.Context, id int64) (Contract, error)
-	// Lines lists the service lines of a contract.
-	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
+// LineSyncer is what the billing sync needs of a PSA: check mappings in
+// bulk, read and write service lines.
+type LineSyncer interface {
 	// CompaniesByID returns the companies with the given ids, active or
 	// not, in as few requests as the API allows (the mapping health check
 	// of a whole tenant). Ids the PSA does not have are absent from the
@@ -292,7 +272,8 @@ type Client interface {
 	// and status, in as few requests as the API allows. Ids the PSA does
 	// not have are absent from the map (not an error).
 	ContractsByID(ctx context.Context, ids []int64) (map[int64]Contract, error)
-
+	// Lines lists the service lines of a contract.
+	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
 	// ReadLines returns the state, in the period containing at, of every
 	// line in refs that exists, in as few requests as the API allows. Lines
 	// that do not exist are absent from the map (not an error).
@@ -308,10 +289,11 @@ type Client interface {
 	// contract is gone; Rejected with the PSA's words (e.g. not a recurring
 	// contract, an unknown catalog item, a date outside the contract).
 	CreateLine(ctx context.Context, contractID, serviceID, quantity int64, unitCost float64, effective time.Time) (ServiceLine, error)
+}
 
-	// TicketOptions lists statuses, priorities, sources, queues or boards,
-	// issue types, categories, resources and roles.
-	TicketOptions(ctx context.Context) (TicketOptions, error)
+// Ticketer is what the ticket worker needs of a PSA: find, open, note and
+// close alert tickets.
+type Ticketer interface {
 	// FindOpenTicket returns the open ticket of a company with the external
 	// key; NotFound when there is none.
 	FindOpenTicket(ctx context.Context, companyID int64, externalKey string) (Ticket, error)
@@ -326,7 +308,33 @@ type Client interface {
 	HasNote(ctx context.Context, ticketID int64, marker string) (bool, error)
 	// CloseTicket sets a ticket's status to statusID (a completing status).
 	CloseTicket(ctx context.Context, ticketID int64, statusID int64) error
+}
 
+// Picker is what the API's pickers and mapping checks need of a PSA: list
+// and read companies, contracts, lines and ticket options.
+type Picker interface {
+	// CompanyTypes lists the company classifications.
+	CompanyTypes(ctx context.Context) ([]CompanyType, error)
+	// Companies lists active companies matching f, all pages.
+	Companies(ctx context.Context, f CompanyFilter) ([]Company, error)
+	// Company returns one company, active or not; NotFound when gone.
+	Company(ctx context.Context, id int64) (Company, error)
+	// Contracts lists a company's contracts that can carry billed lines
+	// (Autotask: recurring-service contracts; ConnectWise: agreements not
+	// cancelled).
+	Contracts(ctx context.Context, companyID int64) ([]Contract, error)
+	// Contract returns one contract; NotFound when gone.
+	Contract(ctx context.Context, id int64) (Contract, error)
+	// TicketOptions lists statuses, priorities, sources, queues or boards,
+	// issue types, categories, resources and roles.
+	TicketOptions(ctx context.Context) (TicketOptions, error)
+	// Lines lists the service lines of a contract.
+	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
+}
+
+// Cataloger is what the catalog push needs of a PSA: the catalog items and
+// the values they may reference.
+type Cataloger interface {
 	// CatalogOptions lists what a catalog item may reference: Autotask
 	// billing codes, ConnectWise product types and subcategories.
 	CatalogOptions(ctx context.Context) (CatalogOptions, error)
@@ -341,4 +349,19 @@ type Client interface {
 	// missing; Rejected with the PSA's words (e.g. a name or identifier in
 	// use); NotFound when the item to update is gone.
 	UpsertCatalogItem(ctx context.Context, it CatalogItem) (CatalogItem, error)
+}
+
+// Client is one tenant's connection to its PSA: every role above, composed.
+// Implementations are safe for concurrent use and honour the vendor's
+// concurrency limits themselves. Consumers take the smallest role they need.
+type Client interface {
+	// Provider names the PSA.
+	Provider() Provider
+	// Verify checks the credentials with the cheapest authenticated call.
+	// Unauthorized or Rejected (with the PSA's reason) when they do not work.
+	Verify(ctx context.Context) error
+	LineSyncer
+	Ticketer
+	Picker
+	Cataloger
 }

@@ -277,7 +277,7 @@ func (w *Worker) carryOut(ctx context.Context, tenant string, a alerting.Alert, 
 // note adds occurrence a's note to a ticket unless the ticket has it
 // already: AddNote is not resent blindly after an ambiguous failure (the
 // PSA may have added the note and lost the answer), it is looked for first.
-func note(ctx context.Context, client psa.Client, ticketID int64, a alerting.Alert) error {
+func note(ctx context.Context, client psa.Ticketer, ticketID int64, a alerting.Alert) error {
 	has, err := client.HasNote(ctx, ticketID, alerting.NoteMarker(a))
 	if err != nil || has {
 		return err
@@ -287,7 +287,7 @@ func note(ctx context.Context, client psa.Client, ticketID int64, a alerting.Ale
 
 // open returns the stream's open ticket found by external key, or creates
 // it. Looking first is what makes a retry or a redelivery safe.
-func (w *Worker) open(ctx context.Context, tenant string, client psa.Client, in integration.Integration, a alerting.Alert, f alerting.Facts) (int64, error) {
+func (w *Worker) open(ctx context.Context, tenant string, client psa.Ticketer, in integration.Integration, a alerting.Alert, f alerting.Facts) (int64, error) {
 	t, err := client.FindOpenTicket(ctx, f.CompanyID, a.ExternalKey())
 	if err == nil {
 		return t.ID, nil

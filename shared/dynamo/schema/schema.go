@@ -11,7 +11,7 @@ const (
 	SortKey      = "SK"
 
 	// MappedIndex is the sparse GSI listing mapped, enabled orgs for the
-	// daily fan-out. Only org items with an active mapping carry its keys.
+	// fan-out. Only org items with an active mapping carry its keys.
 	MappedIndex        = "GSI1"
 	MappedPartitionKey = "GSI1PK"
 	MappedSortKey      = "GSI1SK"
