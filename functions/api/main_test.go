@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,11 +15,11 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/samples"
-	"github.com/psabridge/psabridge/shared/signature"
 )
 
 func TestMain(m *testing.M) { localaws.Main(m) }
@@ -49,42 +48,27 @@ func MustEnv(tb testing.TB) func(string) string {
 }
 
 // TestSampleEvents feeds every events/api sample through the Lambda handler
-// (httpadapter V2 over the real wiring). The signed usage sample's
-// signature is stale by design; it is re-signed with the tenant's secret
-// at test time.
+// (httpadapter V2 over the real wiring), re-dated to the test clock and
+// re-signed with the tenant's secret (a sample's own signature is stale by
+// design).
 func TestSampleEvents(t *testing.T) {
 	h, err := build(context.Background(), MustEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httpadapter.NewV2(h).ProxyWithContext
-	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "api", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("no sample events under events/api")
+	all, err := samples.Load("api", clock.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
 	var signingSecret string
-	for _, path := range files {
-		name := filepath.Base(path)
-		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
-			b, err := os.ReadFile(path)
+	for _, s := range all {
+		t.Run(strings.TrimSuffix(s.Name, ".json"), func(t *testing.T) {
+			resp, err := proxy(context.Background(), mustEvent(t, s.JSON, clock.Now(), signingSecret))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ev events.APIGatewayV2HTTPRequest
-			if err := json.Unmarshal(b, &ev); err != nil {
-				t.Fatal(err)
-			}
-			if ev.Headers[strings.ToLower(signature.Header)] != "" {
-				if signingSecret == "" {
-					t.Fatal("no signing secret: the provisioning sample must come first")
-				}
-				ev.Headers[strings.ToLower(signature.Header)] = signature.Sign([]byte(ev.Body), time.Now(), signingSecret)
-			}
-			resp, err := proxy(context.Background(), ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			secret, err := samples.CheckAPI(name, resp.StatusCode, resp.Body)
+			secret, err := samples.CheckAPI(s.Name, resp.StatusCode, resp.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,19 +78,29 @@ func TestSampleEvents(t *testing.T) {
 		})
 	}
 	t.Run("StaleSignatureRefused", func(t *testing.T) {
-		b, err := os.ReadFile(filepath.Join("..", "..", "events", "api", "02-usage-signed.json"))
+		s, err := samples.LoadFile(filepath.Join("..", "..", "events", "api", "02-usage-signed.json"), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(b, &ev); err != nil {
-			t.Fatal(err)
-		}
-		ev.Headers[strings.ToLower(signature.Header)] = signature.Sign([]byte(ev.Body), time.Now().Add(-time.Hour), signingSecret)
-		if resp, err := proxy(context.Background(), ev); err != nil || resp.StatusCode != 401 {
+		if resp, err := proxy(context.Background(), mustEvent(t, s.JSON, clock.Now().Add(-time.Hour), signingSecret)); err != nil || resp.StatusCode != 401 {
 			t.Fatalf("got %d %v, want 401", resp.StatusCode, err)
 		}
 	})
+}
+
+// mustEvent decodes an API Gateway v2 sample, signed at signedAt with secret
+// when the sample is a signed one.
+func mustEvent(tb testing.TB, sample []byte, signedAt time.Time, secret string) events.APIGatewayV2HTTPRequest {
+	tb.Helper()
+	b, err := samples.Resign(sample, signedAt, secret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(b, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	return ev
 }
 
 func TestBuildConfigErrors(t *testing.T) {

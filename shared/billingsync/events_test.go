@@ -3,53 +3,58 @@ package billingsync_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
 )
 
-// MustEvents returns the sample events of a function under <repo>/events.
-func MustEvents(tb testing.TB, function string) map[string][]byte {
+// MustEvents returns the sample events of a function under <repo>/events,
+// re-dated to now (samples.Load).
+func MustEvents(tb testing.TB, function string, now time.Time) map[string][]byte {
 	tb.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the package")
-		}
-		dir = parent
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, "events", function, "*.json"))
-	if len(paths) == 0 {
-		tb.Fatalf("no sample events under events/%s", function)
+	all, err := samples.Load(function, now)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(p)] = b
+	for _, s := range all {
+		out[s.Name] = s.JSON
 	}
 	return out
+}
+
+// scheduledRunAt is the local run time (HH:MM in loc) of a tenant that the
+// scheduled fan-out sample starts: the sample's tick, re-dated like the
+// sample.
+func scheduledRunAt(tb testing.TB, scheduled []byte, loc *time.Location) string {
+	tb.Helper()
+	var ev struct{ Time time.Time }
+	if err := json.Unmarshal(scheduled, &ev); err != nil || ev.Time.IsZero() {
+		tb.Fatalf("the scheduled sample has no time: %v", err)
+	}
+	return ev.Time.In(loc).Format("15:04")
 }
 
 // TestHandlersWithSampleEvents invokes the fan-out and worker handlers with
 // the events under events/ against a tenant "demo-msp" the samples name.
 func TestHandlersWithSampleEvents(t *testing.T) {
 	e := MustEnv(t)
-	e.MustTenant("demo-msp", psa.ConnectWise, 3, 0, nil)
+	fanoutSamples := MustEvents(t, "fanout", e.clock.Now())
+	e.MustTenant("demo-msp", psa.ConnectWise, 3, 0, func(s *billing.Settings) {
+		loc, err := billing.LoadLocation(s.TimeZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RunAt = scheduledRunAt(t, fanoutSamples["scheduled.json"], loc)
+	})
 	ctx := context.Background()
-	for name, raw := range MustEvents(t, "fanout") {
+	for name, raw := range fanoutSamples {
 		t.Run("fanout/"+name, func(t *testing.T) {
 			res, err := e.fanout.HandleEvent(ctx, json.RawMessage(raw))
 			if err != nil {
@@ -63,7 +68,7 @@ func TestHandlersWithSampleEvents(t *testing.T) {
 	if got := len(sqstest.MustReceiveAll(t, e.sqs, e.queue.URL)); got != 6 {
 		t.Errorf("queued by the samples: got %d, want 6", got)
 	}
-	for name, raw := range MustEvents(t, "syncworker") {
+	for name, raw := range MustEvents(t, "syncworker", e.clock.Now()) {
 		t.Run("syncworker/"+name, func(t *testing.T) {
 			var ev events.SQSEvent
 			mustJSON(t, string(raw), &ev)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -85,7 +86,7 @@ func (f *Fanout) now() time.Time {
 	if f.Now != nil {
 		return f.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 func (f *Fanout) log() *slog.Logger {

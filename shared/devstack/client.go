@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/signature"
 )
 
@@ -23,7 +24,7 @@ type Client struct {
 	Base string
 	// HTTP sends the requests (default: a client with a 30 s timeout).
 	HTTP *http.Client
-	// Now is the signing clock (default time.Now).
+	// Now is the signing clock (default clock.Now).
 	Now func() time.Time
 }
 
@@ -57,7 +58,7 @@ func (c *Client) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 // Call sends a JSON request with a bearer token and decodes a JSON answer
@@ -182,13 +183,15 @@ func decodeBase64(s string) ([]byte, error) {
 
 // PostUsageSample signs the usage request in the sample file at path (see
 // UsageBody) as tenant's platform with secret, posts it to the API at base
-// and returns the API's answer. A non-2xx answer is an *APIError.
+// and returns the API's answer. The sample is first re-dated to now
+// (samples.Redate), so its observations count in the current billing
+// month whatever day it is posted. A non-2xx answer is an *APIError.
 func PostUsageSample(ctx context.Context, base, tenant, secret, path string) (json.RawMessage, error) {
-	sample, err := os.ReadFile(path)
+	sample, err := samples.LoadFile(path, clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	body, err := UsageBody(sample)
+	body, err := UsageBody(sample.JSON)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
@@ -76,7 +77,7 @@ type Options struct {
 	LogLevel  slog.Level
 	// ServerLog receives DynamoDB Local's and moto's output; nil discards it.
 	ServerLog *os.File
-	// Now is the clock (default time.Now).
+	// Now is the clock (default clock.Now).
 	Now func() time.Time
 	// OnSchedule, when set, is told each time the hourly schedule ticked:
 	// when, how many runs it started, and the fan-out's error.
@@ -143,7 +144,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 	s.log = logging.New(out, opt.LogLevel, s.redact)
 	if s.now == nil {
-		s.now = time.Now
+		s.now = clock.Now
 	}
 	defer func() {
 		if err != nil {

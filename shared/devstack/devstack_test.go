@@ -142,16 +142,24 @@ func checkPostUsageSample(t *testing.T, s *Stack, res Result) {
 			}
 		})
 	}
-	hwms, err := s.Store.MonthUsage(context.Background(), tr.ID, "2026-11")
-	if err != nil {
+	// The sample is re-dated when posted: the admin sees its org in this
+	// month's GET /v1/orgs the day it is posted.
+	var view struct {
+		Month billing.Month `json:"month"`
+		Orgs  []struct {
+			ID    string                    `json:"id"`
+			Usage map[billing.Product]int64 `json:"usage"`
+		} `json:"orgs"`
+	}
+	if err := (&Client{Base: s.APIURL}).Call(context.Background(), http.MethodGet, "/v1/orgs", tr.AdminToken, nil, &view); err != nil {
 		t.Fatal(err)
 	}
 	found := false
-	for _, h := range hwms {
-		found = found || (h.Org == "org-new-client" && h.Value == 7)
+	for _, o := range view.Orgs {
+		found = found || (o.ID == "org-new-client" && o.Usage[billing.Users] == 7)
 	}
 	if !found {
-		t.Errorf("got %+v, want the sample's org-new-client HWM 7 in 2026-11", hwms)
+		t.Errorf("GET /v1/orgs: got %+v, want the sample's org-new-client with 7 users in %s", view.Orgs, view.Month)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
 
@@ -37,20 +38,20 @@ import (
 type Store struct {
 	DB    *dynamodb.Client
 	Table string
-	// Now is the clock (default time.Now).
+	// Now is the clock (default clock.Now).
 	Now func() time.Time
 }
 
 // New returns a Store over table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{DB: db, Table: table, Now: time.Now}
+	return &Store{DB: db, Table: table, Now: clock.Now}
 }
 
 func (s *Store) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 // CreateTable creates a table of schema.Definition() with on-demand billing

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Principal is an authenticated caller.
@@ -90,7 +91,8 @@ type JWTAuthenticator struct {
 	Issuer   string
 	Audience string
 	Claims   ClaimNames
-	Now      func() time.Time
+	// Now is the clock tokens are checked against (default clock.Now).
+	Now func() time.Time
 }
 
 // Authenticate implements Authenticator.
@@ -106,9 +108,11 @@ func (a JWTAuthenticator) Authenticate(r *http.Request) (Principal, error) {
 	if a.Audience != "" {
 		opts = append(opts, jwt.WithAudience(a.Audience))
 	}
-	if a.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(a.Now))
+	now := a.Now
+	if now == nil {
+		now = clock.Now
 	}
+	opts = append(opts, jwt.WithTimeFunc(now))
 	claims := jwt.MapClaims{}
 	if _, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.Key, nil }, opts...); err != nil {
 		return Principal{}, apperr.Wrap(err, apperr.Unauthorized, "the token is not valid")

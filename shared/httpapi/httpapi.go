@@ -29,6 +29,7 @@ import (
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
@@ -171,7 +172,7 @@ func New(cfg Config) *Handler {
 		h.log = slog.Default()
 	}
 	if h.now == nil {
-		h.now = time.Now
+		h.now = clock.Now
 	}
 	if h.cfg.BillingRole == "" {
 		h.cfg.BillingRole = "billing-admin"

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
@@ -319,23 +318,22 @@ func BenchmarkWebhook(b *testing.B) {
 // Lambda adapter the webhook function uses: all accepted and queued.
 func TestWebhookSampleEvents(t *testing.T) {
 	w := newWebhookAPI(t, nil)
-	w.Now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) // the samples' signing time
+	w.Now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	if err := w.Secrets.PutSigningSecrets(context.Background(), "demo-msp",
 		[]secrets.SigningSecret{{ID: "sk_sample", Value: "whsec_sample_demo_msp", CreatedAt: w.Now}}); err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.Getwd()
+	all, err := samples.Load("webhook", w.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := filepath.Glob(filepath.Join(dir, "..", "..", "events", "webhook", "*.json"))
-	if len(paths) < 10 {
-		t.Fatalf("got %d sample events, want every alert type open and resolved", len(paths))
+	if len(all) < 10 {
+		t.Fatalf("got %d sample events, want every alert type open and resolved", len(all))
 	}
 	adapter := httpadapter.NewV2(w.Handler)
-	for _, p := range paths {
-		t.Run(strings.TrimSuffix(filepath.Base(p), ".json"), func(t *testing.T) {
-			b, err := os.ReadFile(p)
+	for _, s := range all {
+		t.Run(strings.TrimSuffix(s.Name, ".json"), func(t *testing.T) {
+			b, err := samples.Resign(s.JSON, w.Now, "whsec_sample_demo_msp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +347,7 @@ func TestWebhookSampleEvents(t *testing.T) {
 			}
 		})
 	}
-	if msgs := w.messages(t); len(msgs) != len(paths) {
-		t.Fatalf("got %d messages, want %d", len(msgs), len(paths))
+	if msgs := w.messages(t); len(msgs) != len(all) {
+		t.Fatalf("got %d messages, want %d", len(msgs), len(all))
 	}
 }

@@ -3,8 +3,6 @@ package lambdaruntime_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,10 +12,12 @@ import (
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 )
@@ -80,11 +80,11 @@ func (r *sampleRefs) add(tenant, org string) {
 // MustSampleRefs reads events/{webhook,syncworker,ticketworker} and returns
 // the tenant and orgs they name; it fails unless they name exactly one
 // tenant and the sync messages one month.
-func MustSampleRefs(tb testing.TB, root string) sampleRefs {
+func MustSampleRefs(tb testing.TB) sampleRefs {
 	tb.Helper()
 	refs := sampleRefs{tenants: map[string]bool{}}
 	for _, fn := range []string{"webhook", "syncworker", "ticketworker"} {
-		for _, raw := range MustSamples(tb, root, fn) {
+		for _, raw := range MustSamples(tb, fn) {
 			if fn == "webhook" {
 				var ev events.APIGatewayV2HTTPRequest
 				mustUnmarshal(tb, raw, &ev)
@@ -130,20 +130,17 @@ func (r sampleRefs) tenant() string {
 	return ""
 }
 
-// MustSamples returns the sample events of a function, by file name.
-func MustSamples(tb testing.TB, root, function string) map[string][]byte {
+// MustSamples returns the sample events of a function by file name,
+// re-dated to the test clock (samples.Load).
+func MustSamples(tb testing.TB, function string) map[string][]byte {
 	tb.Helper()
-	paths, _ := filepath.Glob(filepath.Join(root, "events", function, "*.json"))
-	if len(paths) == 0 {
-		tb.Fatalf("no sample events under events/%s/*.json", function)
+	all, err := samples.Load(function, clock.Now())
+	if err != nil {
+		tb.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(p)] = b
+	for _, s := range all {
+		out[s.Name] = s.JSON
 	}
 	return out
 }
@@ -175,7 +172,7 @@ func MustDemoTenant(tb testing.TB, fe FunctionEnv, refs sampleRefs, sb *sandbox.
 	}
 	sb.Autotask.AddInstance(seed)
 
-	now := time.Now().UTC()
+	now := clock.Now().UTC()
 	must := func(what string, err error) {
 		tb.Helper()
 		if err != nil {
@@ -221,7 +218,7 @@ func (d *demoTenant) MustRun(tb testing.TB, id string, dryRun bool, month billin
 	if dryRun {
 		kind = billing.DryRun
 	}
-	r := billing.Run{ID: id, Kind: kind, DryRun: dryRun, Status: billing.Running, StartedAt: time.Now().UTC(), Month: month}
+	r := billing.Run{ID: id, Kind: kind, DryRun: dryRun, Status: billing.Running, StartedAt: clock.Now().UTC(), Month: month}
 	if _, _, err := d.store.CreateRun(ctx(tb), d.name, r, ""); err != nil {
 		tb.Fatalf("create run %s: %v", id, err)
 	}
@@ -230,7 +227,7 @@ func (d *demoTenant) MustRun(tb testing.TB, id string, dryRun bool, month billin
 // units is a seeded line's quantity in the sandbox now.
 func (d *demoTenant) units(tb testing.TB, o *demoOrg) int64 {
 	tb.Helper()
-	n, ok := d.sb.Autotask.Units(atUser, o.line, time.Now())
+	n, ok := d.sb.Autotask.Units(atUser, o.line, clock.Now())
 	if !ok {
 		tb.Fatalf("%s: line %d is not in the sandbox", o.id, o.line)
 	}
@@ -251,22 +248,11 @@ func (d *demoTenant) org(tb testing.TB, id string) *demoOrg {
 // one made now with secret; unsigned samples are returned as they are.
 func resign(tb testing.TB, event []byte, secret string) []byte {
 	tb.Helper()
-	var ev map[string]json.RawMessage
-	mustUnmarshal(tb, event, &ev)
-	var headers map[string]string
-	mustUnmarshal(tb, ev["headers"], &headers)
-	h := strings.ToLower(signature.Header)
-	if headers[h] == "" {
-		return event
+	b, err := samples.Resign(event, clock.Now(), secret)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	if secret == "" {
-		tb.Fatal("a signed sample, and no signing secret to sign it with")
-	}
-	var body string
-	mustUnmarshal(tb, ev["body"], &body)
-	headers[h] = signature.Sign([]byte(body), time.Now(), secret)
-	ev["headers"] = mustMarshal(tb, headers)
-	return mustMarshal(tb, ev)
+	return b
 }
 
 func mustMarshal(tb testing.TB, v any) []byte {

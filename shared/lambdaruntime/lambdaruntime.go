@@ -318,10 +318,12 @@ func (b *syncBuffer) String() string {
 
 // Build compiles each <root>/functions/<name> with the Lambda build flags
 // (-tags lambda.norpc -trimpath -ldflags=-s -w, CGO off) for goos/goarch
-// into dir/<name>/bootstrap and returns the binaries by name. A name
+// into dir/<name>/bootstrap and returns the binaries by name. Extra build
+// tags (e.g. testclock, which lets PSABRIDGE_TEST_NOW move the binaries'
+// clock) are added to lambda.norpc. A name
 // without main.go is not built but returned in missing, so callers can
 // report it as such; a compile error fails the whole call.
-func Build(ctx context.Context, root, dir, goos, goarch string, names []string) (bins map[string]string, missing []string, err error) {
+func Build(ctx context.Context, root, dir, goos, goarch string, names []string, tags ...string) (bins map[string]string, missing []string, err error) {
 	bins = map[string]string{}
 	var pkgs []string
 	for _, n := range names {
@@ -334,7 +336,7 @@ func Build(ctx context.Context, root, dir, goos, goarch string, names []string) 
 	for _, pkg := range pkgs {
 		n := strings.TrimPrefix(pkg, "./functions/")
 		out := dir + "/" + n + "/bootstrap"
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", strings.Join(append([]string{"lambda.norpc"}, tags...), ","), "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -150,7 +150,8 @@ func MustFunctionEnv(tb testing.TB) FunctionEnv {
 // sandbox and the store.
 func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 	root := MustRepoRoot(t)
-	bins, missing, err := lambdaruntime.Build(buildCtx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames())
+	// testclock: the functions' clock follows PSABRIDGE_TEST_NOW like this test's.
+	bins, missing, err := lambdaruntime.Build(buildCtx(t), root, t.TempDir(), runtime.GOOS, runtime.GOARCH, functionNames(), "testclock")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 	sb := sandbox.New()
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	refs := MustSampleRefs(t, root)
+	refs := MustSampleRefs(t)
 	demo := MustDemoTenant(t, seeded, refs, sb, srv.URL)
 	v := &verifier{demo: demo, refs: refs}
 	for _, fn := range functions {
@@ -188,7 +189,7 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 				}
 				return resp
 			}
-			samples := MustSamples(t, root, fn.name)
+			samples := MustSamples(t, fn.name)
 			names := slices.Sorted(maps.Keys(samples))
 			for _, name := range names {
 				t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {

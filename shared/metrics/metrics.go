@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Namespace is psabridge's CloudWatch namespace.
@@ -36,7 +38,7 @@ var Default = &Emitter{}
 // Count emits one metric with unit Count and the given dimensions
 // (name → value). Properties of the line are the dimensions themselves.
 func (e *Emitter) Count(name string, value float64, dims map[string]string) {
-	now := time.Now
+	now := clock.Now
 	if e.Now != nil {
 		now = e.Now
 	}

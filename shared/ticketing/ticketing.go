@@ -25,6 +25,7 @@ import (
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -68,7 +69,7 @@ func (w *Worker) now() time.Time {
 	if w.Now != nil {
 		return w.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 func (w *Worker) log() *slog.Logger {

@@ -3,7 +3,6 @@ package ticketing_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
@@ -281,32 +281,28 @@ func TestGroupOrderOnFailure(t *testing.T) {
 	})
 }
 
-// mustSampleEvent reads an SQS event from the repository's events/ticketworker.
-func mustSampleEvent(tb testing.TB, name string) events.SQSEvent {
+// mustSampleEvent reads an SQS event from the repository's events/ticketworker,
+// re-dated to now (the fixture's clock).
+func mustSampleEvent(tb testing.TB, name string, now time.Time) events.SQSEvent {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if parent := filepath.Dir(dir); parent != dir {
-			dir = parent
-		} else {
-			tb.Fatal("go.mod not found")
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "events", "ticketworker", name))
+	s, err := samples.LoadFile(filepath.Join(mustEventsDir(tb), "ticketworker", name), now)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var ev events.SQSEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
+	if err := json.Unmarshal(s.JSON, &ev); err != nil {
 		tb.Fatal(err)
 	}
 	return ev
+}
+
+func mustEventsDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := samples.Dir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }
 
 // TestSampleEvents runs the sample events of events/ticketworker through the
@@ -316,7 +312,7 @@ func TestSampleEvents(t *testing.T) {
 	forEachPSA(t, func(t *testing.T, p sandboxPSA) {
 		f := mustFixture(t, p, 1)
 		for _, name := range []string{"open.json", "repeat-then-resolve.json"} {
-			resp, err := f.worker.Handle(context.Background(), mustSampleEvent(t, name))
+			resp, err := f.worker.Handle(context.Background(), mustSampleEvent(t, name, f.now))
 			if err != nil || len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("%s: got %v %+v, want no failures", name, err, resp.BatchItemFailures)
 			}

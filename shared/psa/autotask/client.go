@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
@@ -54,7 +55,7 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry is the retry loop for transient failures (zero value: defaults).
 	Retry psahttp.Retrier
-	// Now is the clock, default time.Now.
+	// Now is the clock, default clock.Now.
 	Now func() time.Time
 }
 
@@ -98,7 +99,7 @@ func New(cfg Config) (*Client, error) {
 		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
 	}
 	if c.now == nil {
-		c.now = time.Now
+		c.now = clock.Now
 	}
 	return c, nil
 }

@@ -25,7 +25,7 @@ type Options struct {
 	AllowPrivate bool
 	// Timeout bounds one HTTP request (default 30 s).
 	Timeout time.Duration
-	// Now is the clock, default time.Now.
+	// Now is the clock, default clock.Now.
 	Now func() time.Time
 }
 

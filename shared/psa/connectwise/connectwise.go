@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
@@ -53,7 +54,7 @@ type Config struct {
 	// HTTPClient sends the requests; default psahttp.NewHTTPClient with the
 	// strict policy (no loopback, private addresses or plain http).
 	HTTPClient *http.Client
-	// Now is the clock, default time.Now.
+	// Now is the clock, default clock.Now.
 	Now func() time.Time
 	// Retry is the retry loop for transient failures; its zero value uses
 	// psahttp's defaults. Tests replace Sleep.
@@ -104,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
 	}
 	if c.now == nil {
-		c.now = time.Now
+		c.now = clock.Now
 	}
 	c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.CompanyID+"+"+cr.PublicKey+":"+cr.PrivateKey))
 	c.login = ep.ConnectWiseLoginURL

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Autotask hosts Autotask PSA instances speaking REST v1.0 under /autotask/.
@@ -457,7 +459,7 @@ func (in *atInstance) newTicketRow(id int64) atRow {
 	}
 	row["id"] = id
 	row["ticketNumber"] = fmt.Sprintf("T20250101.%04d", id%10000)
-	row["createDate"] = atTime(time.Now())
+	row["createDate"] = atTime(clock.Now())
 	return row
 }
 
@@ -1116,7 +1118,7 @@ func (in *atInstance) createNote(ticketID int64, body []byte) atResponse {
 	}
 	id := in.id(0)
 	row := atRow{"id": id, "ticketID": ticketID, "title": f["title"], "description": f["description"],
-		"noteType": f["noteType"], "publish": f["publish"], "createDateTime": atTime(time.Now())}
+		"noteType": f["noteType"], "publish": f["publish"], "createDateTime": atTime(clock.Now())}
 	in.tables["TicketNotes"].insert(row)
 	in.notes = append(in.notes, AutotaskNote{ID: id, TicketID: ticketID, Title: rowStr(row, "title"),
 		Description: rowStr(row, "description"), NoteType: rowInt(row, "noteType"), Publish: rowInt(row, "publish")})
