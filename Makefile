@@ -10,7 +10,7 @@ BUILD_DIR := build
 export GOFLAGS := -mod=mod
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: tools test bench run build synth deploy lint clean
+.PHONY: tools test test-dates bench run build synth deploy lint clean
 
 # npm tools (DynamoDB Local, CDK CLI, Redocly's OpenAPI linter) from the committed lock file; Go modules.
 tools: .tools/node_modules/.installed
@@ -20,9 +20,28 @@ tools: .tools/node_modules/.installed
 	$(GO) mod download
 	cd infra && $(GO) mod download
 
-## test: every test of both modules, with DynamoDB Local and moto started for the run.
+# The instants the date-sensitive suites also run at (clock.Now reads
+# PSABRIDGE_TEST_NOW in test binaries): New York's last evening of a month
+# (already the next month in UTC), just after midnight on the first of a
+# month, Feb 29, the spring-forward and fall-back days (the repeated 01:30),
+# and New York's Dec 31 when UTC is already in the new year.
+TEST_INSTANTS := 2027-04-30T22:30:00-04:00 2027-03-01T00:30:00-05:00 2028-02-29T12:00:00-05:00 \
+                 2027-03-14T03:30:00-04:00 2027-11-07T01:30:00-05:00 2027-12-31T23:30:00-05:00
+# The suites that run on the process clock (the others pin their own).
+DATE_PKGS := ./shared/clock/ ./shared/samples/ ./shared/billing/ ./shared/alerting/ ./functions/... \
+             ./shared/devstack/ ./shared/lambdaruntime/
+DATE_LOOP := for at in $(TEST_INSTANTS); do echo "== date-sensitive suites at $$at"; \
+             PSABRIDGE_TEST_NOW=$$at $(GO) test -count=1 $(TESTFLAGS) $(DATE_PKGS) || rc=1; done
+
+## test: every test of both modules, with DynamoDB Local and moto started for the run,
+## then the date-sensitive suites at each of TEST_INSTANTS.
 test: tools
-	$(WITHAWS) bash -c 'rc=0; $(GO) test -count=1 $(TESTFLAGS) ./... || rc=1; (cd infra && $(GO) test -count=1 $(TESTFLAGS) ./...) || rc=1; exit $$rc'
+	$(WITHAWS) bash -c 'rc=0; $(GO) test -count=1 $(TESTFLAGS) ./... || rc=1; (cd infra && $(GO) test -count=1 $(TESTFLAGS) ./...) || rc=1; \
+	  $(DATE_LOOP); exit $$rc'
+
+## test-dates: only the date-sensitive suites at each of TEST_INSTANTS.
+test-dates: tools
+	$(WITHAWS) bash -c 'rc=0; $(DATE_LOOP); exit $$rc'
 
 ## bench: the benchmarks (BENCH=Ingest to pick), once each, with the same servers.
 bench: tools

@@ -97,6 +97,7 @@ func MustEnv(tb testing.TB) *env {
 	e.store.Now = e.clock.Now
 	e.secrets = secretstest.NewStore(tb)
 	e.sb = sandbox.New()
+	e.sb.Now = e.clock.Now
 	srv := httptest.NewServer(e.sb)
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL

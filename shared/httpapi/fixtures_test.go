@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -98,6 +99,7 @@ type psaEnv struct {
 func newPSAEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *psaEnv {
 	tb.Helper()
 	sb := sandbox.New()
+	sb.Now = func() time.Time { return testStart } // the API tests' calendar, not today's
 	sb.Autotask.AddInstance(autotaskSeed())
 	sb.ConnectWise.AddInstance(connectWiseSeed())
 	srv := httptest.NewServer(sb)

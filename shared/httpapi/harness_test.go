@@ -31,6 +31,9 @@ import (
 
 func TestMain(m *testing.M) { localaws.Main(m) }
 
+// testStart is every API test's clock at its start (tests move it on).
+var testStart = time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
+
 // testAPI is the REST API on DynamoDB Local and moto, with a dev signing key.
 type testAPI struct {
 	tb      testing.TB
@@ -59,7 +62,7 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 	}
 	a := &testAPI{tb: tb, Store: dynamotest.NewStore(tb, nil), Secrets: secretstest.NewStore(tb), Key: priv,
 		Operator: "op_" + strings.Repeat("5eed", 16),
-		Now:      time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC), Logs: &bytes.Buffer{}}
+		Now:      testStart, Logs: &bytes.Buffer{}}
 	cfg := httpapi.Config{
 		Store:     a.Store,
 		Secrets:   a.Secrets,

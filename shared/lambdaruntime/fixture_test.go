@@ -123,6 +123,19 @@ func MustSampleRefs(tb testing.TB) sampleRefs {
 	return refs
 }
 
+// scheduledRunAt is the local run time (HH:MM in tz) at which the scheduled
+// fan-out sample, re-dated like every sample, is the tenant's tick.
+func (r sampleRefs) scheduledRunAt(tb testing.TB, tz string) string {
+	tb.Helper()
+	var ev struct{ Time time.Time }
+	mustUnmarshal(tb, MustSamples(tb, "fanout")["scheduled.json"], &ev)
+	loc, err := billing.LoadLocation(tz)
+	if err != nil || ev.Time.IsZero() {
+		tb.Fatalf("scheduled sample time %v in %s: %v", ev.Time, tz, err)
+	}
+	return ev.Time.In(loc).Format("15:04")
+}
+
 func (r sampleRefs) tenant() string {
 	for t := range r.tenants {
 		return t
@@ -187,6 +200,7 @@ func MustDemoTenant(tb testing.TB, fe FunctionEnv, refs sampleRefs, sb *sandbox.
 		TicketingEnabled: true, CredentialsUpdatedAt: now, Endpoints: psa.Endpoints{AutotaskZoneURL: sandboxURL + "/autotask/atservicesrest/"}}, 0)
 	must("integration", err)
 	set := billing.DefaultSettings()
+	set.RunAt = refs.scheduledRunAt(tb, set.TimeZone)
 	_, err = fe.Store.PutBillingSettings(c, d.name, set, 0)
 	must("billing settings", err)
 	for _, typ := range ruledTypes {

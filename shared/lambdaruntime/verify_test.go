@@ -61,8 +61,8 @@ func (v *verifier) webhook(t *testing.T, _ string, event, resp []byte) {
 }
 
 // fanout checks the result names the run: the run-now sample's own id, or
-// the scheduled run the hourly tick starts (default run time 12:00 in the
-// default time zone is the sample's tick), each with every seeded org.
+// the scheduled run the hourly tick starts (the tenant's run time is the
+// re-dated sample's tick), each with every seeded org.
 func (v *verifier) fanout(t *testing.T, name string, event, resp []byte) {
 	var res billingsync.Result
 	mustUnmarshal(t, resp, &res)

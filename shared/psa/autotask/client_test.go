@@ -649,6 +649,7 @@ func TestHTTPPolicy(t *testing.T) {
 	ctx := context.Background()
 	seed := baseSeed()
 	sb := sandbox.New()
+	sb.Now = func() time.Time { return testNow }
 	sb.Autotask.AddInstance(seed)
 	creds := psa.Credentials{Username: testUser, Secret: testSecret, IntegrationCode: testCode}
 

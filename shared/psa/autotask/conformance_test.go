@@ -179,6 +179,7 @@ func TestConformance(t *testing.T) {
 
 	rec := &psatest.Recorder{Next: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second).Transport}
 	sb := sandbox.New()
+	sb.Now = func() time.Time { return testNow }
 	seed, refs := lineSeed(ticketSeed(catalogSeed(baseSeed())), 3, 6)
 	for i := range 1100 { // enough for a next page
 		seed.Companies = append(seed.Companies, sandbox.AutotaskCompany{Name: fmt.Sprintf("Prospect %04d", i), Type: 3})

@@ -60,6 +60,7 @@ func (s *sleepLog) all() []time.Duration {
 func MustFixture(tb testing.TB, seed sandbox.AutotaskSeed, timeout time.Duration) *fixture {
 	tb.Helper()
 	sb := sandbox.New()
+	sb.Now = func() time.Time { return testNow }
 	sb.Autotask.AddInstance(seed)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Autotask hosts Autotask PSA instances speaking REST v1.0 under /autotask/.
@@ -92,7 +90,8 @@ type AutotaskCompany struct {
 }
 
 // AutotaskContract seeds a contract. Type defaults to 7 (Recurring Service),
-// Status to 1 (Active), dates to 2025-01-01 … 2026-12-31.
+// Status to 1 (Active), dates to the years around the sandbox's clock
+// (Server.Now).
 type AutotaskContract struct {
 	ID        int64     `json:"id,omitempty"`
 	CompanyID int64     `json:"companyID"`
@@ -289,6 +288,7 @@ func defaultATPicklists() map[string][]AutotaskPicklistValue {
 
 // atInstance is one Autotask database.
 type atInstance struct {
+	s                            *Server // for its clock
 	username, secret, code, zone string
 	picklists                    map[string][]AutotaskPicklistValue
 	tables                       map[string]*atTable
@@ -329,7 +329,7 @@ func newAutotask(s *Server) *Autotask {
 
 // AddInstance adds (or replaces) the instance of seed.Username.
 func (a *Autotask) AddInstance(seed AutotaskSeed) {
-	in := &atInstance{username: seed.Username, secret: seed.Secret, code: seed.IntegrationCode, zone: seed.Zone,
+	in := &atInstance{s: a.s, username: seed.Username, secret: seed.Secret, code: seed.IntegrationCode, zone: seed.Zone,
 		picklists: defaultATPicklists(), tables: map[string]*atTable{}, unitsByCS: map[int64][]atRow{}, nextID: 1000}
 	if in.zone == "" {
 		in.zone = "webservices1"
@@ -356,11 +356,12 @@ func (a *Autotask) AddInstance(seed AutotaskSeed) {
 			status = 1
 		}
 		start, end := c.StartDate, c.EndDate
+		defStart, defEnd := a.s.defaultContractDates()
 		if start.IsZero() {
-			start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			start = defStart
 		}
 		if end.IsZero() {
-			end = time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+			end = defEnd
 		}
 		id := in.id(c.ID)
 		in.tables["Contracts"].insert(atRow{"id": id, "companyID": c.CompanyID, "contractName": c.Name,
@@ -459,7 +460,7 @@ func (in *atInstance) newTicketRow(id int64) atRow {
 	}
 	row["id"] = id
 	row["ticketNumber"] = fmt.Sprintf("T20250101.%04d", id%10000)
-	row["createDate"] = atTime(clock.Now())
+	row["createDate"] = atTime(in.s.now())
 	return row
 }
 
@@ -469,8 +470,7 @@ func (in *atInstance) addContractService(id, contractID, serviceID int64, price,
 	row := atRow{"id": id, "contractID": contractID, "serviceID": serviceID, "unitPrice": price, "unitCost": cost,
 		"invoiceDescription": nil, "internalDescription": nil, "quoteItemID": nil}
 	in.tables["ContractServices"].insert(row)
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	end := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	start, end := in.s.defaultContractDates()
 	if c, ok := in.tables["Contracts"].byID[contractID]; ok {
 		start, _ = parseATTime(c["startDate"].(string))
 		end, _ = parseATTime(c["endDate"].(string))
@@ -1118,7 +1118,7 @@ func (in *atInstance) createNote(ticketID int64, body []byte) atResponse {
 	}
 	id := in.id(0)
 	row := atRow{"id": id, "ticketID": ticketID, "title": f["title"], "description": f["description"],
-		"noteType": f["noteType"], "publish": f["publish"], "createDateTime": atTime(clock.Now())}
+		"noteType": f["noteType"], "publish": f["publish"], "createDateTime": atTime(in.s.now())}
 	in.tables["TicketNotes"].insert(row)
 	in.notes = append(in.notes, AutotaskNote{ID: id, TicketID: ticketID, Title: rowStr(row, "title"),
 		Description: rowStr(row, "description"), NoteType: rowInt(row, "noteType"), Publish: rowInt(row, "publish")})

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Server is the sandbox HTTP handler. Create it with New.
@@ -31,6 +33,11 @@ type Server struct {
 	// Autotask holds the Autotask instances; ConnectWise the ConnectWise ones.
 	Autotask    *Autotask
 	ConnectWise *ConnectWise
+	// Now is the sandbox's calendar (default clock.Now): seeded contracts
+	// without dates run from January 1 of the year before Now to December
+	// 31 of the year after it. A test that pins its own clock sets Now to
+	// it before seeding.
+	Now func() time.Time
 
 	mu     sync.Mutex
 	faults Faults
@@ -45,6 +52,20 @@ func New() *Server {
 	s.Autotask = newAutotask(s)
 	s.ConnectWise = newConnectWise(s)
 	return s
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return clock.Now()
+}
+
+// defaultContractDates is the date range of a seeded contract without
+// dates: the years around the sandbox's now, so a seed never expires.
+func (s *Server) defaultContractDates() (start, end time.Time) {
+	y := s.now().Year()
+	return time.Date(y-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 12, 31, 0, 0, 0, 0, time.UTC)
 }
 
 // Seed is the JSON form of a sandbox's initial state.
