@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/jsonmerge"
 	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/signature"
 )
@@ -125,8 +126,12 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, h h
 		return nil, err
 	}
 	req.Header = h
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		ct := "application/json"
+		if method == http.MethodPatch {
+			ct = jsonmerge.MediaType // the API's PATCH takes a JSON Merge Patch
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {

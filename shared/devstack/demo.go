@@ -254,7 +254,7 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	if err := admin(http.MethodPut, "/v1/integration/company-types", map[string]any{"companyTypeIds": chosen}, nil); err != nil {
 		return tr, err
 	}
-	if err := admin(http.MethodPut, "/v1/billing-settings", pt.BillingSettings, nil); err != nil {
+	if err := admin(http.MethodPatch, "/v1/billing-settings", pt.BillingSettings, nil); err != nil {
 		return tr, err
 	}
 	where := "the sandbox"

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -45,10 +46,16 @@ type catalogProductRequest struct {
 	BillingCodeID int64             `json:"billingCodeId"`
 	ProductTypeID int64             `json:"productTypeId"`
 	SubcategoryID int64             `json:"subcategoryId"`
+	Push          json.RawMessage   `json:"push"`
 }
 
+// catalogRequest is billing.Catalog as GET returns it; updatedAt and each
+// product's push record are read-only, accepted so a GET body can be PUT
+// back.
 type catalogRequest struct {
-	Products []catalogProductRequest `json:"products"`
+	versioned
+	Products  []catalogProductRequest `json:"products"`
+	UpdatedAt json.RawMessage         `json:"updatedAt"`
 }
 
 // putCatalog replaces the catalog. Validation follows the connected PSA's
@@ -62,7 +69,7 @@ func (h *Handler) putCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	version, err := ifMatchOr(r, anyVersion)
+	version, err := expectedVersionOr(r, req.versioned, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return

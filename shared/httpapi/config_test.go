@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,7 +151,7 @@ func TestBillingSettings(t *testing.T) {
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"timeZone":"America/New_York"`) || !strings.Contains(rec.Body.String(), `"budgetPerHour":5000`) {
 		t.Fatalf("defaults: got %d %s", rec.Code, rec.Body)
 	}
-	body := `{"timeZone":"Europe/Berlin","period":"previous","effectiveDate":"today","createMissingLines":true,"unitCost":{"users":4.5},"orgUnitCost":{"acme-org-1":{"users":3}},"budgetPerHour":1000}`
+	body := `{"timeZone":"Europe/Berlin","period":"previous","effectiveDate":"today","createMissingLines":true,"zeroDeprovisioned":false,"unitCost":{"users":4.5},"orgUnitCost":{"acme-org-1":{"users":3}},"budgetPerHour":1000,"runAt":"12:00"}`
 	rec = e.admin(tenantA, "PUT", "/v1/billing-settings", []byte(body), ifMatch(`"0"`))
 	if rec.Code != 200 || rec.Header().Get("ETag") != `"1"` {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
@@ -162,13 +164,16 @@ func TestBillingSettings(t *testing.T) {
 		header     http.Header
 		want       int
 	}{
-		{"ErrTimeZone", `{"timeZone":"Mars/Olympus"}`, nil, 400},
-		{"ErrPeriod", `{"period":"next"}`, nil, 400},
-		{"ErrBudget", `{"budgetPerHour":20000}`, nil, 400},
-		{"ErrCost", `{"unitCost":{"users":-1}}`, nil, 400},
-		{"ErrVersionInBody", `{"version":3}`, nil, 400},
-		{"ErrStale", `{}`, ifMatch(`"0"`), 412},
-		{"NoIfMatch", `{}`, nil, 200},
+		{"ErrTimeZone", with(body, `"timeZone":"Mars/Olympus"`), nil, 400},
+		{"ErrPeriod", with(body, `"period":"next"`), nil, 400},
+		{"ErrBudget", with(body, `"budgetPerHour":20000`), nil, 400},
+		{"ErrCost", with(body, `"unitCost":{"users":-1}`), nil, 400},
+		{"ErrPartial", `{"budgetPerHour":2000}`, nil, 400},
+		{"ErrStaleVersionInBody", with(body, `"version":0`), nil, 412},
+		{"ErrVersionDisagrees", with(body, `"version":1`), ifMatch(`"0"`), 400},
+		{"ErrStale", body, ifMatch(`"0"`), 412},
+		{"VersionInBody", with(body, `"version":1`), nil, 200},
+		{"NoIfMatch", body, nil, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if rec := e.admin(tenantA, "PUT", "/v1/billing-settings", []byte(tc.body), tc.header); rec.Code != tc.want {
@@ -176,6 +181,21 @@ func TestBillingSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// with returns the JSON object body with members replaced or added (a
+// merge of flat members, for test tables).
+func with(body, members string) string {
+	var b, m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		panic(err)
+	}
+	if err := json.Unmarshal([]byte("{"+members+"}"), &m); err != nil {
+		panic(err)
+	}
+	maps.Copy(b, m)
+	out, _ := json.Marshal(b)
+	return string(out)
 }
 
 func TestAlertRules(t *testing.T) {

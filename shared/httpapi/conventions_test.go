@@ -37,7 +37,7 @@ func TestMethodNotAllowed(t *testing.T) {
 		want               int
 		allow              string
 	}{
-		{"PostOnSettings", "POST", "/v1/billing-settings", 405, "GET, PUT"},
+		{"PostOnSettings", "POST", "/v1/billing-settings", 405, "GET, PUT, PATCH"},
 		{"DeleteOnOrgs", "DELETE", "/v1/orgs", 405, "GET"},
 		{"GetOnUsage", "GET", "/v1/usage", 405, "POST"},
 		{"HeadOnOpenAPI", "HEAD", "/v1/openapi.json", 405, "GET"},
@@ -70,8 +70,10 @@ func TestValidationDetails(t *testing.T) {
 		fields                   []string
 	}{
 		{"BillingSettings", "PUT", "/v1/billing-settings",
-			`{"timeZone":"Mars/Olympus","period":"next","budgetPerHour":20000,"runAt":"25:00","unitCost":{"users":-1}}`,
+			`{"timeZone":"Mars/Olympus","period":"next","effectiveDate":"today","createMissingLines":false,"zeroDeprovisioned":false,"budgetPerHour":20000,"runAt":"25:00","unitCost":{"users":-1}}`,
 			[]string{"timeZone", "period", "budgetPerHour", "runAt", "unitCost.users"}},
+		{"BillingSettingsPartial", "PUT", "/v1/billing-settings", `{"budgetPerHour":2000}`,
+			[]string{"timeZone", "period", "effectiveDate", "createMissingLines", "zeroDeprovisioned", "unitCost", "runAt"}},
 		{"Mapping", "PUT", "/v1/orgs/acme-org-1/mapping",
 			`{"companyId":0,"contractId":-1,"lines":[{"product":"users","lineId":0},{"product":"users","lineId":5}],"nonBillableUsers":-2}`,
 			[]string{"companyId", "contractId", "nonBillableUsers", "lines[0].lineId", "lines[1].product"}},

@@ -174,6 +174,16 @@ func ctx() context.Context { return context.Background() }
 
 func ifMatch(etag string) http.Header { return http.Header{"If-Match": {etag}} }
 
+// mergePatch is the Content-Type of a PATCH body, with more headers in
+// pairs (name, value).
+func mergePatch(more ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/merge-patch+json"}}
+	for i := 0; i+1 < len(more); i += 2 {
+		h.Set(more[i], more[i+1])
+	}
+	return h
+}
+
 // mustPutItem writes a bare item (as another package's store code would).
 func mustPutItem(tb testing.TB, s *dynamo.Store, pk, sk string, attrs map[string]types.AttributeValue) {
 	tb.Helper()

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -36,6 +37,39 @@ type integrationRequest struct {
 	ClientID   string `json:"clientId"`
 	// Endpoints only where Config.AllowCustomEndpoints.
 	Endpoints *psa.Endpoints `json:"endpoints"`
+
+	// What GET adds, accepted so a GET body can be PUT back: the version
+	// (checked like If-Match) and read-only members.
+	versioned
+	CompanyTypeIDs       json.RawMessage `json:"companyTypeIds"`
+	TicketingEnabled     json.RawMessage `json:"ticketingEnabled"`
+	VerifiedAt           json.RawMessage `json:"verifiedAt"`
+	CredentialsUpdatedAt json.RawMessage `json:"credentialsUpdatedAt"`
+}
+
+// keepStoredSecrets replaces each secret the request sends masked (as GET
+// shows it) with the stored one of the same provider. Invalid when a
+// secret is masked but none of that provider is stored.
+func (q *integrationRequest) keepStoredSecrets(stored func() (psa.Credentials, error)) error {
+	if q.Secret != masked && q.PublicKey != masked && q.PrivateKey != masked {
+		return nil
+	}
+	c, err := stored()
+	switch {
+	case apperr.Is(err, apperr.NotFound) || (err == nil && c.Provider != q.Provider):
+		return apperr.New(apperr.Invalid, "%s stands for the stored secret, and there is no stored %s secret: send the secret itself", masked, q.Provider)
+	case err != nil:
+		return err
+	}
+	for _, s := range []struct {
+		req    *string
+		stored string
+	}{{&q.Secret, c.Secret}, {&q.PublicKey, c.PublicKey}, {&q.PrivateKey, c.PrivateKey}} {
+		if *s.req == masked {
+			*s.req = s.stored
+		}
+	}
+	return nil
 }
 
 var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?$`)
@@ -153,6 +187,10 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if err := req.keepStoredSecrets(func() (psa.Credentials, error) { return h.cfg.Secrets.FreshPSACredentials(r.Context(), tenant) }); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.cfg.Redact(req.Secret, req.PrivateKey, req.PublicKey)
 	creds, err := req.credentials()
 	if err != nil {
@@ -176,7 +214,7 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	version, guarded, err := ifMatch(r)
+	version, guarded, err := expectedVersion(r, req.versioned)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -266,7 +304,26 @@ func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request) {
 }
 
 type companyTypesRequest struct {
+	versioned
 	CompanyTypeIDs []int64 `json:"companyTypeIds"`
+}
+
+func companyTypesView(in integration.Integration) any {
+	return companyTypesRequest{CompanyTypeIDs: in.CompanyTypeIDs, versioned: versioned{Version: &in.Version}}
+}
+
+// getChosenCompanyTypes answers the company types chosen for the pickers, with
+// the integration's version as the ETag.
+func (h *Handler) getChosenCompanyTypes(w http.ResponseWriter, r *http.Request) {
+	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if in.CompanyTypeIDs == nil {
+		in.CompanyTypeIDs = []int64{}
+	}
+	writeVersioned(w, http.StatusOK, in.Version, companyTypesView(in))
 }
 
 // putCompanyTypes chooses the company types the pickers show.
@@ -296,13 +353,13 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 	}
 	in := cc.in
 	in.CompanyTypeIDs = ids
-	h.saveIntegration(w, r, in, func(in integration.Integration) any { return companyTypesRequest{CompanyTypeIDs: in.CompanyTypeIDs} })
+	h.saveIntegration(w, r, req.versioned, in, companyTypesView)
 }
 
-// saveIntegration stores a changed integration guarded by If-Match (or the
-// version read) and answers with view(saved).
-func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, in integration.Integration, view func(integration.Integration) any) {
-	version, err := ifMatchOr(r, in.Version)
+// saveIntegration stores a changed integration guarded by If-Match or the
+// body's version (else the version read) and answers with view(saved).
+func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, body versioned, in integration.Integration, view func(integration.Integration) any) {
+	version, err := expectedVersionOr(r, body, in.Version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -317,20 +374,31 @@ func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, in int
 }
 
 type ticketingBody struct {
+	versioned
 	Enabled *bool `json:"enabled"`
 }
 
 func ticketingView(in integration.Integration) any {
-	return ticketingBody{Enabled: &in.TicketingEnabled}
+	return ticketingBody{Enabled: &in.TicketingEnabled, versioned: versioned{Version: &in.Version}}
 }
 
 func (h *Handler) getTicketing(w http.ResponseWriter, r *http.Request) {
-	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	v, version, err := h.ticketing(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, in.Version, ticketingView(in))
+	writeVersioned(w, http.StatusOK, version, v)
+}
+
+// ticketing is the representation of the ticketing switch (GET's body,
+// PATCH's base). NotFound without an integration.
+func (h *Handler) ticketing(r *http.Request) (any, int64, error) {
+	in, err := h.cfg.Store.Integration(r.Context(), tenantOf(r))
+	if err != nil {
+		return nil, 0, err
+	}
+	return ticketingView(in), in.Version, nil
 }
 
 // putTicketing switches alert ticketing on or off for the tenant.
@@ -350,5 +418,5 @@ func (h *Handler) putTicketing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.TicketingEnabled = *req.Enabled
-	h.saveIntegration(w, r, in, ticketingView)
+	h.saveIntegration(w, r, req.versioned, in, ticketingView)
 }

@@ -148,10 +148,10 @@ func TestDeleteIntegration(t *testing.T) {
 	e.mustMap("acme-org-1")
 	for _, req := range []struct{ method, path, body string }{
 		{"PUT", "/v1/integration/company-types", `{"companyTypeIds":[1,3]}`},
-		{"PUT", "/v1/billing-settings", `{"timeZone":"Europe/Berlin","unitCost":{"users":4.5}}`},
+		{"PATCH", "/v1/billing-settings", `{"timeZone":"Europe/Berlin","unitCost":{"users":4.5}}`},
 		{"PUT", "/v1/alert-rules/user_lockout", `{"enabled":true,"priorityId":1,"statusId":1}`},
 	} {
-		if rec := e.admin(tenantA, req.method, req.path, []byte(req.body), nil); rec.Code != http.StatusOK {
+		if rec := e.admin(tenantA, req.method, req.path, []byte(req.body), mergePatch()); rec.Code != http.StatusOK {
 			t.Fatalf("%s %s: got %d %s", req.method, req.path, rec.Code, rec.Body)
 		}
 	}
@@ -161,7 +161,7 @@ func TestDeleteIntegration(t *testing.T) {
 	mustPutItem(t, e.Store, "T#"+tenantA+"#RUN#r1", "E#acme-org-1#users", nil)
 	mustPutItem(t, e.Store, "T#"+tenantA, "FUTURE#kind", nil)
 	// Tenant B's configuration, which must survive.
-	if rec := e.admin(tenantB, "PUT", "/v1/billing-settings", []byte(`{"timeZone":"Europe/Paris"}`), nil); rec.Code != 200 {
+	if rec := e.admin(tenantB, "PATCH", "/v1/billing-settings", []byte(`{"timeZone":"Europe/Paris"}`), mergePatch()); rec.Code != 200 {
 		t.Fatalf("B settings: %d", rec.Code)
 	}
 	before := mustItems(t, e.Store, tenantB)

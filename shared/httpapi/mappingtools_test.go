@@ -183,10 +183,12 @@ func TestCatalogPush(t *testing.T) {
 			if len(opts.BillingCodes)+len(opts.ProductTypes)+len(opts.Subcategories) == 0 {
 				t.Errorf("catalog options: got none")
 			}
-			t.Run("ErrPushStatusInBody", func(t *testing.T) {
+			t.Run("PushStatusInBodyIgnored", func(t *testing.T) {
+				// push is read-only: accepted (a GET body can be PUT
+				// back), never taken from the body.
 				rec := e.admin(f.tenant, "PUT", "/v1/catalog", []byte(`{"products":[{"key":"users","name":"X","period":"monthly","billingCodeId":8101,"productTypeId":7951,"subcategoryId":7961,"push":{"state":"pushed","itemId":1}}]}`), nil)
-				if rec.Code != http.StatusBadRequest {
-					t.Errorf("got %d %s, want 400", rec.Code, rec.Body)
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"push":{"state":"not_pushed"}`) {
+					t.Errorf("got %d %s, want 200 with the product not pushed", rec.Code, rec.Body)
 				}
 			})
 			t.Run("ErrMissingPSAField", func(t *testing.T) {
@@ -389,7 +391,7 @@ func TestReconciliation(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			e, secrets := newToolEnv(t)
 			secret := secrets[f.tenant]
-			e.mustOK(f.tenant, "PUT", "/v1/billing-settings", `{"unitCost":{"users":4}}`, nil)
+			e.mustOK(f.tenant, "PATCH", "/v1/billing-settings", `{"unitCost":{"users":4}}`, mergePatch())
 			e.mustOK(f.tenant, "PUT", "/v1/orgs/"+f.org+"/mapping", f.mapping, nil)
 			usage := `{"observations":[{"org":"` + f.org + `","value":12,"observedAt":"2026-11-20T10:00:00Z"}]}`
 			if rec := e.signed("POST", "/v1/usage", f.tenant, []byte(usage), secret); rec.Code != http.StatusOK {

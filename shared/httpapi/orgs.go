@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -189,20 +190,32 @@ func (h *Handler) storedMapping(ctx context.Context, tenant, org string) (billin
 }
 
 func (h *Handler) getMapping(w http.ResponseWriter, r *http.Request) {
-	org, err := orgParam(r)
+	m, version, err := h.mapping(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	m, err := h.storedMapping(r.Context(), tenantOf(r), org)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeVersioned(w, http.StatusOK, m.Version, m)
+	writeVersioned(w, http.StatusOK, version, m)
 }
 
+// mapping is the representation of an org's mapping (GET's body, PATCH's
+// base). NotFound when the org has none.
+func (h *Handler) mapping(r *http.Request) (any, int64, error) {
+	org, err := orgParam(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := h.storedMapping(r.Context(), tenantOf(r), org)
+	return m, m.Version, err
+}
+
+// mappingRequest is billing.Mapping as GET returns it; state, seen and
+// updatedAt are read-only, accepted so a GET body can be PUT back.
 type mappingRequest struct {
+	versioned
+	State            json.RawMessage       `json:"state"`
+	Seen             json.RawMessage       `json:"seen"`
+	UpdatedAt        json.RawMessage       `json:"updatedAt"`
 	CompanyID        int64                 `json:"companyId"`
 	ContractID       int64                 `json:"contractId"`
 	Lines            []billing.LineMapping `json:"lines"`
@@ -228,7 +241,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	version, guarded, err := ifMatch(r)
+	version, guarded, err := expectedVersion(r, req.versioned)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -242,7 +255,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 	cur, err := h.storedMapping(r.Context(), tenant, org)
 	switch {
 	case err == nil && !guarded:
-		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the org is mapped already: send its ETag in If-Match to change the mapping"))
+		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the org is mapped already: send its ETag in If-Match (or its version in the body) to change the mapping"))
 		return
 	case err != nil && !apperr.Is(err, apperr.NotFound):
 		h.fail(w, r, err)

@@ -27,9 +27,41 @@ func (h *Handler) getAlertRules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rulesResponse{AlertTypes: alerting.KnownTypes, Rules: rules})
 }
 
-// ruleRequest is alerting.Rule without the type (in the path) and the
-// version (in If-Match).
+// getAlertRule answers one alert type's rule; a type without a rule yet
+// answers the rule it would have (off, version 0).
+func (h *Handler) getAlertRule(w http.ResponseWriter, r *http.Request) {
+	rule, version, err := h.alertRule(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeVersioned(w, http.StatusOK, version, rule)
+}
+
+// alertRule is the representation of the path's alert type's rule (GET's
+// body, PATCH's base). NotFound for an unknown type.
+func (h *Handler) alertRule(r *http.Request) (any, int64, error) {
+	t := alerting.Type(r.PathValue("alertType"))
+	if !t.Known() {
+		return nil, 0, apperr.New(apperr.NotFound, "unknown alert type %q", t)
+	}
+	rules, err := h.cfg.Store.AlertRules(r.Context(), tenantOf(r))
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, rule := range rules {
+		if rule.Type == t {
+			return rule, rule.Version, nil
+		}
+	}
+	return alerting.Rule{Type: t, MinSeverity: alerting.Info}, 0, nil
+}
+
+// ruleRequest is alerting.Rule as GET returns it; alertType, if given,
+// must be the path's.
 type ruleRequest struct {
+	versioned
+	AlertType        alerting.Type     `json:"alertType"`
 	Enabled          bool              `json:"enabled"`
 	PriorityID       int64             `json:"priorityId"`
 	StatusID         int64             `json:"statusId"`
@@ -60,6 +92,10 @@ func (h *Handler) putAlertRule(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if req.AlertType != "" && req.AlertType != t {
+		h.fail(w, r, apperr.New(apperr.Invalid, "alertType %q is not the path's %q", req.AlertType, t))
+		return
+	}
 	rule := alerting.Rule{Type: t, Enabled: req.Enabled, PriorityID: req.PriorityID, StatusID: req.StatusID, SourceID: req.SourceID,
 		QueueID: req.QueueID, ResourceID: req.ResourceID, RoleID: req.RoleID, BoardID: req.BoardID, CategoryID: req.CategoryID,
 		IssueTypeID: req.IssueTypeID, DueDays: req.DueDays, TitlePrefix: req.TitlePrefix, MinSeverity: req.MinSeverity,
@@ -72,7 +108,7 @@ func (h *Handler) putAlertRule(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "ids must be positive"))
 		return
 	}
-	version, err := ifMatchOr(r, anyVersion)
+	version, err := expectedVersionOr(r, req.versioned, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return

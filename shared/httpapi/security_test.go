@@ -168,9 +168,11 @@ var isolationCases = map[operation]isolationCase{
 	"GET /v1/integration":                              {want: []int{200}},
 	"PUT /v1/integration":                              {body: "B_CONNECTWISE", want: []int{200}},
 	"DELETE /v1/integration":                           {want: []int{204}},
+	"GET /v1/integration/company-types":                {want: []int{200}},
 	"PUT /v1/integration/company-types":                {body: `{"companyTypeIds":[1]}`, want: []int{422}},
 	"GET /v1/ticketing":                                {want: []int{200}},
 	"PUT /v1/ticketing":                                {body: `{"enabled":false}`, want: []int{200}},
+	"PATCH /v1/ticketing":                              {body: `{"enabled":true}`, want: []int{200}},
 	"GET /v1/psa/company-types":                        {want: []int{200}},
 	"GET /v1/psa/companies":                            {want: []int{200}},
 	"GET /v1/psa/companies/{id}/contracts":             {want: []int{200, 404}},
@@ -179,11 +181,15 @@ var isolationCases = map[operation]isolationCase{
 	"GET /v1/orgs":                                     {want: []int{200}},
 	"GET /v1/orgs/{org}/mapping":                       {want: []int{404}},
 	"PUT /v1/orgs/{org}/mapping":                       {body: `{"companyId":1001,"contractId":2001,"lines":[{"lineId":4001}]}`, want: []int{422}},
+	"PATCH /v1/orgs/{org}/mapping":                     {body: `{"nonBillableUsers":0}`, want: []int{404}},
 	"DELETE /v1/orgs/{org}/mapping":                    {want: []int{404}},
 	"GET /v1/billing-settings":                         {want: []int{200}},
-	"PUT /v1/billing-settings":                         {body: `{"timeZone":"Asia/Tokyo"}`, want: []int{200}},
+	"PUT /v1/billing-settings":                         {body: `{"timeZone":"Asia/Tokyo","period":"current","effectiveDate":"period-start","createMissingLines":false,"zeroDeprovisioned":false,"unitCost":{},"budgetPerHour":5000,"runAt":"12:00"}`, want: []int{200}},
+	"PATCH /v1/billing-settings":                       {body: `{"timeZone":"Asia/Tokyo"}`, want: []int{200}},
 	"GET /v1/alert-rules":                              {want: []int{200}},
+	"GET /v1/alert-rules/{alertType}":                  {want: []int{200}},
 	"PUT /v1/alert-rules/{alertType}":                  {body: `{"enabled":false}`, want: []int{200}},
+	"PATCH /v1/alert-rules/{alertType}":                {body: `{"enabled":false}`, want: []int{200}},
 	"GET /v1/openapi.json":                             {want: []int{200}},
 	"POST /v1/usage":                                   {body: `{"observations":[{"org":"acme-org-1","value":999,"observedAt":"2026-11-20T10:00:00Z"}]}`, signedAsA: true, want: []int{401}},
 	"PUT /v1/orgs/{org}":                               {body: `{"name":"Hijacked"}`, signedAsA: true, want: []int{401}},
@@ -226,7 +232,7 @@ func TestTenantIsolation(t *testing.T) {
 	}{
 		{true, "PUT", "/v1/orgs/acme-org-1", `{"name":"Acme Org One"}`},
 		{true, "POST", "/v1/usage", `{"observations":[{"org":"acme-org-1","value":12,"observedAt":"2026-11-20T10:00:00Z"}]}`},
-		{false, "PUT", "/v1/billing-settings", `{"timeZone":"Europe/Berlin","unitCost":{"users":4.5}}`},
+		{false, "PATCH", "/v1/billing-settings", `{"timeZone":"Europe/Berlin","unitCost":{"users":4.5}}`},
 		{false, "PUT", "/v1/alert-rules/user_lockout", `{"enabled":true,"priorityId":1,"statusId":1,"titlePrefix":"[Acme]"}`},
 		{false, "PUT", "/v1/ticketing", `{"enabled":true}`},
 		{false, "PUT", "/v1/integration/company-types", `{"companyTypeIds":[1]}`},
@@ -235,7 +241,7 @@ func TestTenantIsolation(t *testing.T) {
 		if req.signed {
 			rec = e.signed(req.method, req.path, tenantA, []byte(req.body), secretA)
 		} else {
-			rec = e.admin(tenantA, req.method, req.path, []byte(req.body), nil)
+			rec = e.admin(tenantA, req.method, req.path, []byte(req.body), mergePatch())
 		}
 		if code := rec.Result().StatusCode; code != 200 {
 			t.Fatalf("setup %s %s: got %d", req.method, req.path, code)
@@ -278,7 +284,7 @@ func TestTenantIsolation(t *testing.T) {
 				h.Set(signature.Header, signature.Sign(body, e.Now, secretB))
 				rec = e.do(method, path, "", body, h)
 			} else {
-				rec = e.admin(tenantB, method, path, body, nil)
+				rec = e.admin(tenantB, method, path, body, mergePatch())
 			}
 			res := rec.Result()
 			var got bytes.Buffer

@@ -8,12 +8,19 @@ import (
 )
 
 func (h *Handler) getBillingSettings(w http.ResponseWriter, r *http.Request) {
-	set, err := h.cfg.Store.BillingSettings(r.Context(), tenantOf(r))
+	set, version, err := h.billingSettings(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, set.Version, withMaps(set))
+	writeVersioned(w, http.StatusOK, version, set)
+}
+
+// billingSettings is the representation of the billing settings (GET's
+// body, PATCH's base).
+func (h *Handler) billingSettings(r *http.Request) (any, int64, error) {
+	set, err := h.cfg.Store.BillingSettings(r.Context(), tenantOf(r))
+	return withMaps(set), set.Version, err
 }
 
 // withMaps makes unitCost an object even when stored empty.
@@ -24,9 +31,10 @@ func withMaps(set billing.Settings) billing.Settings {
 	return set
 }
 
-// settingsRequest is billing.Settings without the version, which travels
-// in If-Match.
+// settingsRequest is billing.Settings as GET returns it; every member but
+// orgUnitCost and version is required (settingsRequired).
 type settingsRequest struct {
+	versioned
 	TimeZone           string                                 `json:"timeZone"`
 	Period             billing.Period                         `json:"period"`
 	EffectiveDate      billing.EffectiveDateRule              `json:"effectiveDate"`
@@ -42,11 +50,17 @@ type settingsRequest struct {
 // well under DynamoDB's 400 KB.
 const maxOrgOverrides = 1000
 
-// putBillingSettings replaces the billing settings (omitted fields take
-// their defaults). If-Match guards against a concurrent edit.
+// settingsRequired are the members a PUT of the billing settings must
+// carry: all of GET's but orgUnitCost (absent: no per-org override).
+var settingsRequired = []string{"timeZone", "period", "effectiveDate", "createMissingLines", "zeroDeprovisioned", "unitCost", "budgetPerHour", "runAt"}
+
+// putBillingSettings replaces the billing settings: every member is
+// required, so a partial body is refused rather than resetting the rest
+// (PATCH changes some). If-Match or version guards against a concurrent
+// edit.
 func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 	var req settingsRequest
-	if err := readJSON(r, &req); err != nil {
+	if err := readFull(r, &req, settingsRequired...); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -61,7 +75,7 @@ func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "at most %d per-org cost overrides", maxOrgOverrides))
 		return
 	}
-	version, err := ifMatchOr(r, anyVersion)
+	version, err := expectedVersionOr(r, req.versioned, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return

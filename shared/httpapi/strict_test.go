@@ -59,7 +59,7 @@ func TestStrictInput(t *testing.T) {
 		{"OrgRegistration", "PUT", "/v1/orgs/org-1", signed, `{"name":"Org One"}`, "name"},
 		{"ProvisionTenant", "POST", "/v1/platform/tenants", bearer(w.operatorToken()), `{"id":"strict-new"}`, "id"},
 		{"Ticketing", "PUT", "/v1/ticketing", admin, `{"enabled":true}`, "enabled"},
-		{"BillingSettings", "PUT", "/v1/billing-settings", admin, `{"timeZone":"America/New_York"}`, "timeZone"},
+		{"BillingSettings", "PUT", "/v1/billing-settings", admin, `{"timeZone":"America/New_York","period":"current","effectiveDate":"period-start","createMissingLines":false,"zeroDeprovisioned":false,"unitCost":{},"budgetPerHour":5000,"runAt":"12:00"}`, "timeZone"},
 		{"SyncRun", "POST", "/v1/sync-runs", admin, `{"dryRun":true}`, "dryRun"},
 	} {
 		for _, tc := range strictBodies(rt.valid, rt.key) {
