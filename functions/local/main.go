@@ -4,6 +4,12 @@
 // hourly sync tick; it seeds two demo tenants through the public API and
 // prints how to use them. Ctrl-C stops everything it started.
 //
+// With -admin-token it instead prints a billing-admin token of any tenant
+// (e.g. one provisioned with POST /v1/platform/tenants) that the running
+// stack accepts, signed with the dev key it keeps in .local/:
+//
+//	TOKEN=$(go run ./functions/local -admin-token my-msp)
+//
 // With -post-usage it instead signs a sample usage request from events/ and
 // posts it to a running instance:
 //
@@ -23,6 +29,7 @@ import (
 	"time"
 	_ "time/tzdata" // the schedule's and tenants' time zones without system tzdata
 
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/devstack"
 )
 
@@ -31,12 +38,13 @@ func main() { os.Exit(run()) }
 func run() int {
 	var (
 		addr     = flag.String("addr", devstack.DefaultAddr, "listen address of the REST API and webhook")
-		persist  = flag.Bool("persist", false, "keep DynamoDB Local's data under .local/dynamodb across runs (default: in memory)")
+		persist  = flag.Bool("persist", false, "keep DynamoDB Local's data under .local/dynamodb and the dev JWT key in "+devstack.DefaultKeyFile+" across runs (default: data in memory, a new key each start)")
+		adminFor = flag.String("admin-token", "", "print a billing-admin token of this tenant for the running stack (-api), then exit")
 		seed     = flag.String("seed", "", "sandbox JSON seed file replacing the demo PSA data")
 		noDemo   = flag.Bool("no-demo", false, "start the stack without seeding the demo tenants")
 		verbose  = flag.Bool("v", false, "show the services' logs and DynamoDB Local's and moto's output")
 		postFile = flag.String("post-usage", "", "sign and post this usage sample to a running instance, then exit")
-		api      = flag.String("api", "http://"+devstack.DefaultAddr, "with -post-usage: the API's base URL")
+		api      = flag.String("api", "http://"+devstack.DefaultAddr, "with -post-usage or -admin-token: the API's base URL")
 		tenant   = flag.String("tenant", "demo-autotask", "with -post-usage: the tenant")
 		secret   = flag.String("secret", "", "with -post-usage: the tenant's signing secret (printed by make run)")
 	)
@@ -44,6 +52,15 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *adminFor != "" {
+		tok, err := devstack.AdminTokenFromKeyFile(ctx, *api, devstack.DefaultKeyFile, *adminFor, clock.Now())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(tok)
+		return 0
+	}
 	if *postFile != "" {
 		out, err := devstack.PostUsageSample(ctx, *api, *tenant, *secret, *postFile)
 		if err != nil {
@@ -64,6 +81,8 @@ func run() int {
 		LogOutput: os.Stderr,
 		LogLevel:  level,
 		ServerLog: serverLog,
+		KeyFile:   devstack.DefaultKeyFile,
+		KeepKey:   *persist,
 	}
 	if *persist {
 		opt.DataDir = ".local/dynamodb"

@@ -61,6 +61,13 @@ type Options struct {
 	// so tenants, orgs and usage survive a restart; empty means in memory.
 	// moto (SQS, Secrets Manager) is always in memory.
 	DataDir string
+	// KeyFile, when set, is where the dev JWT signing key is written (e.g.
+	// DefaultKeyFile), so AdminTokenFromKeyFile (`go run ./functions/local
+	// -admin-token TENANT`) signs tokens this stack accepts. With KeepKey
+	// the key already there is reused, so tokens outlive a restart
+	// (`make run RUNFLAGS=-persist`). Empty: the key lives in memory only.
+	KeyFile string
+	KeepKey bool
 	// UseEnvAWS uses the DynamoDB Local and moto endpoints already in the
 	// environment (localaws.Env*) instead of starting new ones, as the test
 	// under `make test` does. Start falls back to starting them when the
@@ -281,7 +288,7 @@ func (s *Stack) startSandbox() error {
 
 // startAPI serves the REST API and the webhook on opt.Addr.
 func (s *Stack) startAPI(ctx context.Context) error {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	priv, err := devKey(s.opt.KeyFile, s.opt.KeepKey)
 	if err != nil {
 		return err
 	}

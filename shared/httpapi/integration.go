@@ -72,7 +72,13 @@ func (q *integrationRequest) keepStoredSecrets(stored func() (psa.Credentials, e
 	return nil
 }
 
-var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?$`)
+// sitePattern is a ConnectWise site: a host name, no port (the client
+// builds https://{site}/ from it).
+var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
+
+// localSiteHint tells an admin who points site at this machine how to
+// reach a ConnectWise there instead.
+const localSiteHint = "; to reach a ConnectWise on another host or port (e.g. a sandbox on 127.0.0.1:PORT), keep site a name and set endpoints.connectwiseLoginUrl (docs/LOCAL.md)"
 
 // credentials validates the request's shape and returns the credentials.
 // Invalid names the first problem.
@@ -112,7 +118,7 @@ func (q integrationRequest) credentials() (psa.Credentials, error) {
 			return c, apperr.New(apperr.Invalid, "site is a host name like na.myconnectwise.net, without https://")
 		}
 		if !sitePattern.MatchString(c.Site) {
-			return c, apperr.New(apperr.Invalid, "site must be a host name like na.myconnectwise.net")
+			return c, apperr.New(apperr.Invalid, "site %q must be a host name like na.myconnectwise.net, without a port or path%s", c.Site, localSiteHint)
 		}
 	}
 	return c, nil
@@ -273,6 +279,11 @@ func (h *Handler) verify(ctx context.Context, tenant string, creds psa.Credentia
 	}
 	switch apperr.CodeOf(err) {
 	case apperr.Transient, apperr.Internal:
+		return err
+	case apperr.Invalid:
+		// The values were refused before any PSA answered (an address
+		// psabridge may not call, a malformed host): say what is wrong
+		// with them, not that the PSA refused the credentials.
 		return err
 	}
 	return &apperr.Error{Code: apperr.Rejected, Message: "the PSA did not accept these credentials: " + apperr.MessageOf(err),

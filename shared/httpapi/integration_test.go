@@ -62,6 +62,7 @@ func TestPutIntegrationInvalid(t *testing.T) {
 		{"ErrOtherProvidersField", `{"provider":"autotask","username":"u","secret":"s","integrationCode":"c","site":"x.example"}`, "site is not used"},
 		{"ErrSiteWithScheme", `{"provider":"connectwise","site":"https://na.myconnectwise.net","companyId":"c","publicKey":"p","privateKey":"k","clientId":"i"}`, "without https://"},
 		{"ErrSiteNotAHost", `{"provider":"connectwise","site":"na myconnectwise","companyId":"c","publicKey":"p","privateKey":"k","clientId":"i"}`, "host name"},
+		{"ErrSiteWithPort", `{"provider":"connectwise","site":"127.0.0.1:8443","companyId":"c","publicKey":"p","privateKey":"k","clientId":"i"}`, "endpoints.connectwiseLoginUrl"},
 		{"ErrUnknownField", `{"provider":"autotask","password":"x"}`, "unknown field"},
 		{"ErrBadEndpoint", `{"provider":"autotask","username":"u","secret":"s","integrationCode":"c","endpoints":{"autotaskZoneUrl":"ftp://x"}}`, "endpoints.autotaskZoneUrl"},
 		{"ErrMalformed", `{"provider":`, "malformed"},
@@ -282,4 +283,17 @@ func TestTicketing(t *testing.T) {
 			t.Fatalf("got %d, want 412", rec.Code)
 		}
 	})
+}
+
+// TestPutIntegrationLocalEndpointRefused: where the dialer may not call
+// loopback (the default, as in AWS), endpoints on this machine are 400
+// naming the address and why, not "the PSA did not accept these
+// credentials": no PSA was asked.
+func TestPutIntegrationLocalEndpointRefused(t *testing.T) {
+	e := newPSAEnv(t, func(c *httpapi.Config) { c.Dial = nil })
+	rec := e.admin(tenantA, "PUT", "/v1/integration", e.autotaskBody(atSecret), nil)
+	host := strings.TrimPrefix(e.URL, "http://")
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "http://"+host+" is not allowed") || strings.Contains(rec.Body.String(), "did not accept") {
+		t.Fatalf("got %d %s, want 400 naming http://%s", rec.Code, rec.Body, host)
+	}
 }

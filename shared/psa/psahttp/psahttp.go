@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -199,7 +200,15 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 // Unprocessed is true when the connection was never made.
 func TransportError(err error) Attempt {
 	if errors.Is(err, ErrDestinationRefused) {
-		return Attempt{Err: apperr.Wrap(err, apperr.Invalid, "the PSA address is not allowed")}
+		where := "the PSA address"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if u, perr := url.Parse(ue.URL); perr == nil {
+				where = u.Scheme + "://" + u.Host
+			}
+		}
+		return Attempt{Err: apperr.Wrap(err, apperr.Invalid,
+			"%s is not allowed: psabridge calls a PSA only over https on a public address (loopback and http only where the deployment allows custom endpoints, as make run does)", where)}
 	}
 	var opErr *net.OpError
 	unprocessed := errors.As(err, &opErr) && opErr.Op == "dial"
