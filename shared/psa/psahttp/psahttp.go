@@ -30,8 +30,48 @@ type Policy struct {
 // ErrDestinationRefused is wrapped by dial errors for refused addresses.
 var ErrDestinationRefused = errors.New("psahttp: destination address refused")
 
+// refusedPrefixes are the special-purpose ranges no PSA lives in (IANA's
+// IPv4 and IPv6 special-purpose address registries): private and shared
+// networks, link-local (the cloud metadata address), documentation and
+// benchmarking ranges, reserved space, multicast and broadcast, and every
+// IPv6 form that embeds or tunnels to an IPv4 address (IPv4-compatible,
+// NAT64, 6to4, Teredo), since a gateway would carry the request on to the
+// IPv4 address inside. Loopback is decided separately (AllowPrivate).
+var refusedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("10.0.0.0/8"),      // private
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("169.254.0.0/16"),  // link-local, cloud metadata
+	netip.MustParsePrefix("172.16.0.0/12"),   // private
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
+	netip.MustParsePrefix("192.168.0.0/16"),  // private
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("224.0.0.0/4"),     // multicast
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and 255.255.255.255
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible ::a.b.c.d, unspecified
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("2001::/32"),       // Teredo
+	netip.MustParsePrefix("2001:2::/48"),     // benchmarking
+	netip.MustParsePrefix("2001:10::/28"),    // ORCHID
+	netip.MustParsePrefix("2001:20::/28"),    // ORCHIDv2
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("2002::/16"),       // 6to4
+	netip.MustParsePrefix("3fff::/20"),       // documentation
+	netip.MustParsePrefix("5f00::/16"),       // segment routing SIDs
+	netip.MustParsePrefix("fc00::/7"),        // unique local
+	netip.MustParsePrefix("fe80::/10"),       // link-local
+	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
+	netip.MustParsePrefix("ff00::/8"),        // multicast
+}
+
 // checkAddr decides on the resolved IP the dialer is about to connect to, so a
-// DNS name that resolves to a private address is refused too.
+// DNS name that resolves to a special-purpose address is refused too.
 func (p Policy) checkAddr(address string) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
@@ -41,20 +81,17 @@ func (p Policy) checkAddr(address string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s is not an IP", ErrDestinationRefused, host)
 	}
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback():
+	ip = ip.Unmap().WithZone("")
+	if ip.IsLoopback() {
 		if p.AllowPrivate {
 			return nil
 		}
 		return fmt.Errorf("%w: loopback %s", ErrDestinationRefused, ip)
-	case ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
-		ip.IsUnspecified(), ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
-		return fmt.Errorf("%w: %s", ErrDestinationRefused, ip)
 	}
-	// Carrier-grade NAT (100.64.0.0/10) is private in all but name.
-	if netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
-		return fmt.Errorf("%w: %s", ErrDestinationRefused, ip)
+	for _, pre := range refusedPrefixes {
+		if pre.Contains(ip) {
+			return fmt.Errorf("%w: %s is in the special-purpose range %s", ErrDestinationRefused, ip, pre)
+		}
 	}
 	return nil
 }
