@@ -271,6 +271,11 @@ func (h *Handler) verify(ctx context.Context, tenant string, creds psa.Credentia
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
 	client, err := h.cfg.Dial(tenant, creds, ep)
+	if apperr.Is(err, apperr.Invalid) {
+		// Malformed settings (e.g. a ConnectWise site that is not a cloud
+		// host): the PSA was never asked.
+		return err
+	}
 	if err == nil {
 		err = client.Verify(ctx)
 	}

@@ -329,7 +329,9 @@ func (c *Client) classify(status int, h http.Header, body []byte, out any) psaht
 	if status >= 200 && status < 300 {
 		if out != nil {
 			if err := json.Unmarshal(body, out); err != nil {
-				return psahttp.Attempt{Err: apperr.Wrap(err, apperr.Internal, "Autotask answered something unexpected")}
+				// Not our bug and not worth a retry: the host does not
+				// answer like Autotask. The body is not echoed.
+				return psahttp.Attempt{Err: apperr.Wrap(err, apperr.Rejected, "the answer is not Autotask's JSON")}
 			}
 		}
 		return psahttp.Attempt{}

@@ -80,13 +80,24 @@ type role struct {
 	Name string `json:"name"`
 }
 
-// Verify reads ThresholdInformation, the cheapest authenticated call.
-// Unauthorized when the credentials (or the zone) are refused.
+// Verify reads ThresholdInformation, the cheapest authenticated call, and
+// checks the answer is Autotask's. Unauthorized when the credentials (or
+// the zone) are refused; Rejected without details when the host does not
+// answer like Autotask.
 func (c *Client) Verify(ctx context.Context) error {
 	var r struct {
-		ExternalRequestThreshold int `json:"externalRequestThreshold"`
+		ExternalRequestThreshold  *int `json:"externalRequestThreshold"`
+		RequestThresholdTimeframe *int `json:"requestThresholdTimeframe"`
 	}
-	return c.call(ctx, http.MethodGet, "V1.0/ThresholdInformation", nil, true, &r)
+	if err := c.call(ctx, http.MethodGet, "V1.0/ThresholdInformation", nil, true, &r); err != nil {
+		return err
+	}
+	// Any server that answers 200 must not pass for Autotask: the answer
+	// must carry the threshold fields.
+	if r.ExternalRequestThreshold == nil || *r.ExternalRequestThreshold <= 0 || r.RequestThresholdTimeframe == nil {
+		return apperr.New(apperr.Rejected, "the host does not answer like Autotask (GET ThresholdInformation)")
+	}
+	return nil
 }
 
 // CompanyTypes returns the active values of the Companies.companyType picklist.

@@ -20,6 +20,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,8 +70,34 @@ type Client struct {
 	auth  string
 	login string // login base URL, with a trailing slash
 
+	// cloudOnly is true when the site is a ConnectWise cloud host (no
+	// custom endpoints): the API host companyinfo names must be one too.
+	cloudOnly bool
+
 	mu      sync.Mutex
 	apiBase string // discovered or configured, with a trailing slash
+}
+
+// siteRule is the message for a site that is not a ConnectWise cloud host.
+const siteRule = "the ConnectWise site must be a ConnectWise cloud host (na, eu, au or za.myconnectwise.net, or staging.connectwisedev.com); another host needs custom endpoints configured on purpose"
+
+// cloudRegion is one label of a cloud host: a region (na, eu, au, aus, za…),
+// with the API's "api-" prefix or without.
+var cloudRegion = regexp.MustCompile(`^(api-)?[a-z]{2,5}$`)
+
+// CloudHost reports whether host (a bare host name, no scheme or port) is a
+// ConnectWise cloud host: {region}.myconnectwise.net or
+// api-{region}.myconnectwise.net, or the staging hosts staging. and
+// api-staging.connectwisedev.com (PSA-API-NOTES.md 2.1, 2.7). These are the
+// only hosts psabridge calls for a site unless a deployment configures
+// custom endpoints on purpose (AllowCustomEndpoints), so a site cannot
+// point psabridge at an arbitrary host.
+func CloudHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if label, ok := strings.CutSuffix(host, ".myconnectwise.net"); ok {
+		return cloudRegion.MatchString(label)
+	}
+	return host == "staging.connectwisedev.com" || host == "api-staging.connectwisedev.com"
 }
 
 var _ psa.Client = (*Client)(nil)
@@ -100,7 +127,13 @@ func New(cfg Config) (*Client, error) {
 	if strings.ContainsAny(cr.Site, "/:@?# ") {
 		return nil, apperr.New(apperr.Invalid, "the ConnectWise site must be a host name such as na.myconnectwise.net")
 	}
-	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now}
+	// Custom endpoints are explicit configuration; otherwise the site is
+	// the only host psabridge is told, and it must be ConnectWise's.
+	cloudOnly := ep.ConnectWiseLoginURL == "" && ep.ConnectWiseAPIURL == ""
+	if cloudOnly && !CloudHost(cr.Site) {
+		return nil, apperr.New(apperr.Invalid, "%s", siteRule)
+	}
+	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now, cloudOnly: cloudOnly}
 	if c.hc == nil {
 		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
 	}
@@ -167,7 +200,14 @@ func (c *Client) base(ctx context.Context) (string, error) {
 		lu, _ := url.Parse(c.login)
 		site = lu.Scheme + "://" + site
 	}
-	c.apiBase = site + "/" + codebase + "apis/3.0/"
+	base := site + "/" + codebase + "apis/3.0/"
+	if c.cloudOnly {
+		// The answer came from a cloud host; the API must be on one too.
+		if u, err := url.Parse(base); err != nil || u.Scheme != "https" || u.Port() != "" || !CloudHost(u.Hostname()) {
+			return "", apperr.New(apperr.Rejected, "ConnectWise's company info names an API host that is not a ConnectWise cloud host")
+		}
+	}
+	c.apiBase = base
 	return c.apiBase, nil
 }
 
@@ -184,13 +224,13 @@ type errorBody struct {
 	} `json:"errors"`
 }
 
-// vendorDetails returns the vendor's own texts, verbatim.
+// vendorDetails returns the vendor's own texts, verbatim, from an
+// ErrorResponseMessage; nothing for any other body.
 func vendorDetails(body []byte) []string {
 	var eb errorBody
 	if json.Unmarshal(body, &eb) != nil {
-		if s := strings.TrimSpace(string(body)); s != "" && len(s) < 1000 {
-			return []string{s}
-		}
+		// Not ConnectWise's JSON: maybe not ConnectWise at all (a proxy, or
+		// a host the site was pointed at). Never echo a foreign body.
 		return nil
 	}
 	var out []string
@@ -276,7 +316,9 @@ func (c *Client) send(ctx context.Context, method, u string, body any, idempoten
 		hdr = resp.Header
 		if out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
-				return psahttp.Attempt{Err: apperr.Wrap(err, apperr.Internal, "ConnectWise answered something unexpected")}
+				// Not our bug and not worth a retry: the host does not
+				// answer like ConnectWise. The body is not echoed.
+				return psahttp.Attempt{Err: apperr.Wrap(err, apperr.Rejected, "the answer is not ConnectWise's JSON")}
 			}
 		}
 		return psahttp.Attempt{}
@@ -364,12 +406,32 @@ func quote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// systemInfo is the answer of /system/info.
+type systemInfo struct {
+	Version        *string `json:"version"`
+	IsCloud        *bool   `json:"isCloud"`
+	ServerTimeZone *string `json:"serverTimeZone"`
+}
+
+// versionPattern is a Manage release ("v2025.1.0.0", "v2019.3.67433").
+var versionPattern = regexp.MustCompile(`^v?20[0-9]{2}\.[0-9]+(\.[0-9]+)*$`)
+
 // Verify discovers the API base and calls /system/info, the cheapest
-// authenticated call. Unauthorized, Forbidden or Rejected with the vendor's
-// text when the credentials do not work; Transient when ConnectWise fails.
+// authenticated call, and checks that the answer is ConnectWise's: a JSON
+// object with a Manage release version, isCloud and serverTimeZone (any
+// server that answers 200, e.g. an unrelated service at a custom endpoint,
+// must not pass). Unauthorized, Forbidden or Rejected with the vendor's
+// text when the credentials do not work; Rejected without details when the
+// host does not answer like ConnectWise; Transient when ConnectWise fails.
 func (c *Client) Verify(ctx context.Context) error {
-	_, err := c.call(ctx, http.MethodGet, "system/info", nil, nil, true, nil)
-	return err
+	var info systemInfo
+	if _, err := c.call(ctx, http.MethodGet, "system/info", nil, nil, true, &info); err != nil {
+		return err
+	}
+	if info.Version == nil || !versionPattern.MatchString(*info.Version) || info.IsCloud == nil || info.ServerTimeZone == nil {
+		return apperr.New(apperr.Rejected, "the host does not answer like ConnectWise Manage (GET system/info)")
+	}
+	return nil
 }
 
 // reference is a ConnectWise reference object.
