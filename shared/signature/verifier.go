@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/clock"
 )
 
 // Defaults of a Verifier.
@@ -33,7 +34,7 @@ type Verifier struct {
 	// Read returns a tenant's current secrets from the secret store,
 	// uncached. NotFound when the tenant has none (an unknown tenant).
 	Read func(ctx context.Context, tenant string) ([]string, error)
-	// Now is the clock (default time.Now).
+	// Now is the clock (default clock.Now).
 	Now func() time.Time
 	// SecretTTL (default DefaultSecretTTL) and RereadInterval (default
 	// DefaultRereadInterval) are described at the defaults.
@@ -96,7 +97,7 @@ func (v *Verifier) now() time.Time {
 	if v.Now != nil {
 		return v.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 func (v *Verifier) ttl() time.Duration {
