@@ -22,10 +22,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/psabridge/psabridge/shared/compose"
 )
 
 func main() {
@@ -35,4 +38,17 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+}
+
+// build wires the REST API handler from the environment (getenv).
+func build(ctx context.Context, getenv func(string) string) (http.Handler, error) {
+	env, err := compose.FromEnvironment(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	root, err := compose.New(env)
+	if err != nil {
+		return nil, err
+	}
+	return root.API(), nil
 }

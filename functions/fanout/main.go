@@ -13,18 +13,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/billingsync"
-	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
-	"github.com/psabridge/psabridge/shared/dynamo"
-	"github.com/psabridge/psabridge/shared/dynamo/schema"
-	"github.com/psabridge/psabridge/shared/logging"
-	"github.com/psabridge/psabridge/shared/sqsqueue"
+	"github.com/psabridge/psabridge/shared/compose"
 )
 
 func main() {
@@ -37,16 +31,13 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Fanout, error) {
-	env, err := awsconfig.LoadFunctionEnv(ctx, getenv, "PSABRIDGE_SYNC_QUEUE_URL")
+	env, err := compose.FromEnvironment(ctx, getenv, "PSABRIDGE_SYNC_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}
-	cfg, queue := env.AWS, getenv("PSABRIDGE_SYNC_QUEUE_URL")
-	store := dynamo.New(awsconfig.DynamoDB(cfg), env.Table)
-	return &billingsync.Fanout{
-		Store:  syncstore.Adapter{Store: store},
-		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: queue}},
-		Shards: schema.MappedShards,
-		Log:    logging.New(os.Stdout, slog.LevelInfo, nil),
-	}, nil
+	root, err := compose.New(env)
+	if err != nil {
+		return nil, err
+	}
+	return root.Fanout(), nil
 }

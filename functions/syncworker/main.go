@@ -13,16 +13,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/psabridge/psabridge/functions/internal/wiring"
 	"github.com/psabridge/psabridge/shared/billingsync"
-	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
-	"github.com/psabridge/psabridge/shared/logging"
-	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/compose"
 )
 
 func main() {
@@ -35,15 +31,13 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Worker, error) {
-	w, err := wiring.NewPSAWorker(ctx, getenv)
+	env, err := compose.FromEnvironment(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &billingsync.Worker{
-		Store:     syncstore.Adapter{Store: w.Store},
-		Connector: w.Connector,
-		Budget:    w.Budget,
-		Metrics:   metrics.Default,
-		Log:       logging.New(os.Stdout, slog.LevelInfo, nil),
-	}, nil
+	root, err := compose.New(env)
+	if err != nil {
+		return nil, err
+	}
+	return root.SyncWorker(), nil
 }

@@ -10,14 +10,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/psabridge/psabridge/functions/internal/wiring"
-	"github.com/psabridge/psabridge/shared/logging"
-	"github.com/psabridge/psabridge/shared/metrics"
+	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
@@ -31,15 +28,13 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*ticketing.Worker, error) {
-	w, err := wiring.NewPSAWorker(ctx, getenv)
+	env, err := compose.FromEnvironment(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &ticketing.Worker{
-		Store:    w.Store,
-		PSA:      w.Connector,
-		LinkBase: getenv("PSABRIDGE_ALERT_LINK_BASE"),
-		Metrics:  metrics.Default,
-		Logger:   logging.New(os.Stdout, slog.LevelInfo, nil),
-	}, nil
+	root, err := compose.New(env)
+	if err != nil {
+		return nil, err
+	}
+	return root.TicketWorker(), nil
 }

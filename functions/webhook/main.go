@@ -11,19 +11,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/psabridge/psabridge/shared/awsconfig"
-	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/httpapi"
-	"github.com/psabridge/psabridge/shared/logging"
-	"github.com/psabridge/psabridge/shared/metrics"
-	"github.com/psabridge/psabridge/shared/secrets"
-	"github.com/psabridge/psabridge/shared/sqsqueue"
 )
 
 func main() {
@@ -36,20 +30,13 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*httpapi.Handler, error) {
-	env, err := awsconfig.LoadFunctionEnv(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
+	env, err := compose.FromEnvironment(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}
-	cfg, table, queueURL := env.AWS, env.Table, getenv("PSABRIDGE_TICKET_QUEUE_URL")
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), env.SecretPrefix)
+	root, err := compose.New(env)
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.New(httpapi.Config{
-		Secrets:     httpapi.SigningOnly(sec),
-		Alerts:      dynamo.New(awsconfig.DynamoDB(cfg), table),
-		TicketQueue: &sqsqueue.Sender{Client: awsconfig.SQS(cfg), QueueURL: queueURL},
-		Metrics:     metrics.Default,
-		Logger:      logging.New(os.Stdout, slog.LevelInfo, nil),
-	}), nil
+	return root.Webhook(), nil
 }

@@ -6,7 +6,7 @@
 // interfaces (storage, queue, PSA connector, budget store): the adapters
 // are dynamo.Store (storage and budget counters), sqsqueue.Sender (the FIFO
 // sync queue) and integration.Connector (the tenant's PSA client); the
-// wiring is functions/internal/wiring for Lambda and shared/devstack for
+// wiring is package compose, for the Lambda functions and for
 // `make run`.
 package billingsync
 

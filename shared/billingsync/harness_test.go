@@ -23,6 +23,7 @@ import (
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/budget"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/secrets"
@@ -217,10 +218,10 @@ func (e *env) MustObserve(t *tenantFixture, orgs []*orgFixture) {
 // connector (client cache) and budget.
 func (e *env) NewWorker() *billingsync.Worker {
 	st := syncstore.Adapter{Store: e.store}
-	budget := &billingsync.Budget{Store: st, Now: e.clock.Now}
+	b := &budget.Budget{Store: e.store, Limits: budget.SettingsLimits(e.store), Now: e.clock.Now}
 	conn := &integration.Connector{Store: e.store, Credentials: e.secrets,
-		Dial: budget.Dialer(connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now})}
-	return &billingsync.Worker{Store: st, Connector: conn, Budget: budget, Now: e.clock.Now}
+		Dial: b.Dialer(connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now})}
+	return &billingsync.Worker{Store: st, Connector: conn, Budget: b, Now: e.clock.Now}
 }
 
 // handler wraps a worker's handler, e.g. to deliver every batch twice.

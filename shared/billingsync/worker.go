@@ -50,14 +50,27 @@ type Connector interface {
 // always finishes and the DLQ only holds messages a crash kept from that.
 const MaxReceives = 5
 
+// Budget is the tenant's PSA request budget the Connector's clients spend
+// (*budget.Budget, whose Dialer builds them).
+type Budget interface {
+	// Exhausted reports whether the tenant's budget for this hour is known
+	// to be spent, so the worker defers before sending.
+	Exhausted(tenant string) bool
+	// Flush gives back what a batch reserved and did not spend.
+	Flush(ctx context.Context, tenant string) error
+}
+
+// errBudgetSpent marks work the worker deferred itself, without asking the
+// PSA, because the budget is known to be spent.
+var errBudgetSpent = apperr.New(apperr.Transient, "the tenant's PSA request budget for this hour is spent")
+
 // Worker brings the lines of a batch of orgs to their targets.
 type Worker struct {
 	Store     WorkerStore
 	Connector Connector
 	// Budget, when set, is the PSA request budget the Connector's clients
-	// are dialled with (Budget.Dialer); the worker sets each tenant's limit
-	// and stops before sending once it is spent.
-	Budget      *Budget
+	// are dialled with; the worker stops before sending once it is spent.
+	Budget      Budget
 	Metrics     *metrics.Emitter
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -227,7 +240,6 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 		return all()
 	}
 	if w.Budget != nil {
-		w.Budget.SetLimit(tenant, set.BudgetPerHour)
 		defer func() {
 			if err := w.Budget.Flush(ctx, tenant); err != nil {
 				log.WarnContext(ctx, "releasing budget failed", "err", err)

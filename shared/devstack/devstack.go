@@ -22,17 +22,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/psa"
-	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
@@ -121,6 +122,8 @@ type Stack struct {
 	ticketWorker *ticketing.Worker
 
 	opt    Options
+	cfg    aws.Config
+	root   *compose.Root
 	log    *slog.Logger
 	redact *logging.Redactor
 	now    func() time.Time
@@ -175,11 +178,10 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err := s.startSandbox(); err != nil {
 		return nil, err
 	}
-	s.buildSync()
-	s.buildTickets()
-	if err := s.startAPI(runCtx); err != nil {
+	if err := s.compose(); err != nil {
 		return nil, err
 	}
+	s.APIURL = s.serveOn(s.apiListener, s.root.API())
 	s.startPollers(runCtx)
 	if err := s.startSchedule(runCtx); err != nil {
 		return nil, err
@@ -213,12 +215,13 @@ func (s *Stack) startAWS(ctx context.Context) error {
 	return nil
 }
 
-// createResources creates the table, the queues and the secret store.
+// createResources creates the table and the queues.
 func (s *Stack) createResources(ctx context.Context) error {
 	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("devstack: AWS config: %w", err)
 	}
+	s.cfg = cfg
 	s.Table = s.opt.Table
 	if s.Table == "" {
 		s.Table = "psabridge"
@@ -230,20 +233,8 @@ func (s *Stack) createResources(ctx context.Context) error {
 	if err := dynamo.CreateTable(ctx, db, s.Table); err != nil {
 		return fmt.Errorf("devstack: create table %s: %w", s.Table, err)
 	}
-	s.Store = dynamo.New(db, s.Table)
-	s.Store.Now = s.now
-	prefix := secrets.DefaultPrefix
-	if s.aws == nil {
-		// Servers shared with other tests: keep this stack's secrets apart.
-		prefix = s.Table + "/"
-	}
-	sec, err := secrets.New(awsconfig.SecretsManager(cfg), prefix)
-	if err != nil {
-		return fmt.Errorf("devstack: secrets: %w", err)
-	}
-	s.Secrets = sec
 	s.SQS = awsconfig.SQS(cfg)
-	prefix = "psabridge"
+	prefix := "psabridge"
 	if s.aws == nil {
 		prefix = s.Table
 	}
@@ -265,12 +256,6 @@ func (s *Stack) SandboxEndpoints() psa.Endpoints {
 	}
 }
 
-// dial builds PSA clients for the API and the workers. Loopback is allowed
-// so tenants can use the sandbox; a tenant may still use a real PSA.
-func (s *Stack) dial(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-	return connect.New(c, ep, connect.Options{AllowPrivate: true, Now: s.now})
-}
-
 // startSandbox serves the demo PSA on a free loopback port.
 func (s *Stack) startSandbox() error {
 	sb, seed, err := NewSandbox(s.opt.SeedFile)
@@ -286,31 +271,46 @@ func (s *Stack) startSandbox() error {
 	return nil
 }
 
-// startAPI serves the REST API and the webhook on opt.Addr.
-func (s *Stack) startAPI(ctx context.Context) error {
+// compose builds the API, the fan-out and the workers through the
+// composition root the Lambda functions use (compose), with what differs
+// locally: dev JWTs signed by the dev key (devKey) instead of API Gateway's
+// JWT authorizer, an operator token instead of the IAM authorizer, loopback
+// PSAs and custom endpoints allowed (the sandbox), and the API queueing a
+// run's orgs itself instead of invoking a fan-out function. The PSA clients
+// spend the tenants' budgets exactly as in AWS.
+func (s *Stack) compose() error {
 	priv, err := devKey(s.opt.KeyFile, s.opt.KeepKey)
 	if err != nil {
 		return err
 	}
 	s.key = priv
 	s.operatorToken = "op_" + randomHex(32)
-	h := httpapi.New(httpapi.Config{
-		Store:   s.Store,
-		Secrets: s.Secrets,
+	prefix := secrets.DefaultPrefix
+	if s.aws == nil {
+		// Servers shared with other tests: keep this stack's secrets apart.
+		prefix = s.Table + "/"
+	}
+	root, err := compose.New(compose.Env{
+		AWS: s.cfg, Table: s.Table, SecretPrefix: prefix,
+		SyncQueueURL: s.SyncQueue.URL, TicketQueueURL: s.TicketQueue.URL,
+		AllowPrivatePSA: true, AllowCustomEndpoints: true,
+		// Locally there is no platform portal; tickets still carry the link.
+		AlertLinkBase: LinkBase,
 		Auth: httpapi.JWTAuthenticator{Key: priv.Public().(ed25519.PublicKey), Issuer: TokenIssuer, Audience: TokenAudience,
 			Now: s.now},
 		Operators:   httpapi.OperatorTokenAuthenticator{Token: s.operatorToken},
 		BillingRole: BillingRole,
 		Logger:      s.log,
+		Redactor:    s.redact,
 		Now:         s.now,
-		Dial:        s.dial,
-		// The demo points its tenants at the sandbox with "endpoints".
-		AllowCustomEndpoints: true,
-		Redact:               s.redact.Add,
-		TicketQueue:          &sqsqueue.Sender{Client: s.SQS, QueueURL: s.TicketQueue.URL},
-		Runs:                 s.Fanout,
 	})
-	s.APIURL = s.serveOn(s.apiListener, h)
+	if err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	s.root, s.Store, s.Secrets = root, root.Store, root.Secrets()
+	s.Fanout = root.Fanout()
+	s.syncWorker = root.SyncWorker()
+	s.ticketWorker = root.TicketWorker()
 	return nil
 }
 

@@ -7,50 +7,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/billingsync"
-	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
-	"github.com/psabridge/psabridge/shared/dynamo/schema"
-	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
-	"github.com/psabridge/psabridge/shared/psa/connect"
-	"github.com/psabridge/psabridge/shared/sqsqueue"
-	"github.com/psabridge/psabridge/shared/ticketing"
 )
-
-// buildSync wires the billing sync the way the fanout and syncworker
-// Lambdas are wired: the fan-out (run-now requests of the API and the hourly
-// sync tick) and the worker behind the sync queue's event source mapping.
-func (s *Stack) buildSync() {
-	store := syncstore.Adapter{Store: s.Store}
-	s.Fanout = &billingsync.Fanout{
-		Store:  store,
-		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: s.SQS, QueueURL: s.SyncQueue.URL}},
-		Shards: schema.MappedShards,
-		Now:    s.now,
-		Log:    s.log,
-	}
-	budget := &billingsync.Budget{Store: store, Now: s.now}
-	s.syncWorker = &billingsync.Worker{
-		Store: store,
-		Connector: &integration.Connector{Store: s.Store, Credentials: s.Secrets,
-			Dial: budget.Dialer(connect.Options{AllowPrivate: true, Now: s.now})},
-		Budget: budget,
-		Now:    s.now,
-		Log:    s.log,
-	}
-}
-
-// buildTickets wires the ticket worker as the ticketworker Lambda is wired.
-func (s *Stack) buildTickets() {
-	s.ticketWorker = &ticketing.Worker{
-		Store: s.Store,
-		PSA:   &integration.Connector{Store: s.Store, Credentials: s.Secrets, Dial: s.dial},
-		// Locally there is no platform portal; tickets still carry the link.
-		LinkBase: LinkBase,
-		Now:      s.now,
-		Logger:   s.log,
-	}
-}
 
 // LinkBase is the alert page tickets link back to in local runs.
 const LinkBase = "https://platform.example.com/alerts"

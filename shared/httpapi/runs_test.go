@@ -16,6 +16,7 @@ import (
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
+	"github.com/psabridge/psabridge/shared/psa/budget"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
@@ -42,7 +43,7 @@ func newRunsEnv(tb testing.TB) *runsEnv {
 	st := syncstore.Adapter{Store: e.Store}
 	w := &billingsync.Worker{Store: st, Now: func() time.Time { return e.Now },
 		Connector: &integration.Connector{Store: e.Store, Credentials: e.Secrets,
-			Dial: (&billingsync.Budget{Store: st}).Dialer(connect.Options{AllowPrivate: true})}}
+			Dial: (&budget.Budget{Store: e.Store}).Dialer(connect.Options{AllowPrivate: true})}}
 	e.mapping = &esm.Mapping{SQS: client, QueueURL: q.URL, Handler: w.HandleSQS}
 	return e
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/psa/budget"
 )
 
 // Adapter is a *dynamo.Store seen as billingsync.FanoutStore and
@@ -19,7 +20,7 @@ type Adapter struct {
 var (
 	_ billingsync.FanoutStore = Adapter{}
 	_ billingsync.WorkerStore = Adapter{}
-	_ billingsync.BudgetStore = Adapter{}
+	_ budget.Store            = Adapter{}
 )
 
 // MappedOrgs lists one shard of the mapped-org index, of one tenant when

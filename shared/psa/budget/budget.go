@@ -1,4 +1,10 @@
-package billingsync
+// Package budget keeps each tenant's hourly PSA request budget on the PSA
+// clients it limits: a Dialer wraps every client's transport so each request
+// is counted against the tenant's budget before it is sent, across all
+// concurrent workers and API instances (the counters live in DynamoDB).
+// Autotask caps requests per database and hour, shared with the tenant's
+// other integrations; psabridge stays within its own share.
+package budget
 
 import (
 	"context"
@@ -18,26 +24,46 @@ import (
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
 
-// BudgetStore holds the tenants' hourly PSA request counters (implemented by
+// Store holds the tenants' hourly PSA request counters (implemented by
 // *dynamo.Store). Reservations never let an hour's total pass the limit,
 // whatever the number of concurrent workers.
-type BudgetStore interface {
+type Store interface {
 	ReserveBudget(ctx context.Context, tenant string, hour time.Time, n, limit int) (int, error)
 	ReleaseBudget(ctx context.Context, tenant string, hour time.Time, n int) error
 }
 
-// DefaultBudgetBlock is how many requests a worker reserves at once, so the
+// DefaultBlock is how many requests a worker reserves at once, so the
 // budget costs one DynamoDB request per block instead of one per PSA request.
-const DefaultBudgetBlock = 20
+const DefaultBlock = 20
+
+// Limits returns a tenant's requests per hour (its billing settings'
+// budgetPerHour); ≤ 0 means billing.DefaultBudgetPerHour.
+type Limits func(ctx context.Context, tenant string) (int, error)
 
 // errBudgetSpent is returned by the transport when the hour's budget is spent.
 var errBudgetSpent = apperr.New(apperr.Transient, "the tenant's PSA request budget for this hour is spent")
 
+// SettingsLimits reads a tenant's limit from its billing settings
+// (budgetPerHour) in store (*dynamo.Store).
+func SettingsLimits(store interface {
+	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+}) Limits {
+	return func(ctx context.Context, tenant string) (int, error) {
+		set, err := store.BillingSettings(ctx, tenant)
+		return set.BudgetPerHour, err
+	}
+}
+
 // Budget enforces each tenant's hourly PSA request budget on every request
-// the tenant's PSA client sends (see Dialer). Safe for concurrent use.
+// the tenant's PSA client sends (see Dialer). The tenant's limit is read
+// (Limits) at every reservation, so a changed budgetPerHour applies from the
+// next block, however long a client stays cached. Safe for concurrent use.
 type Budget struct {
-	Store BudgetStore
-	// Block is the reservation size (default DefaultBudgetBlock).
+	Store Store
+	// Limits reads a tenant's limit; nil means
+	// billing.DefaultBudgetPerHour for everyone.
+	Limits Limits
+	// Block is the reservation size (default DefaultBlock).
 	Block int
 	Now   func() time.Time
 	// Metrics receives PSARequests (by PSA and status) on Flush.
@@ -48,7 +74,6 @@ type Budget struct {
 }
 
 type tenantBudget struct {
-	limit     int
 	hour      time.Time
 	left      int
 	exhausted bool
@@ -69,7 +94,7 @@ func (b *Budget) tenant(name string) *tenantBudget {
 	}
 	t := b.tenants[name]
 	if t == nil {
-		t = &tenantBudget{limit: billing.DefaultBudgetPerHour, requests: map[[2]string]int{}}
+		t = &tenantBudget{requests: map[[2]string]int{}}
 		b.tenants[name] = t
 	}
 	if hour := b.now().UTC().Truncate(time.Hour); !hour.Equal(t.hour) {
@@ -77,15 +102,6 @@ func (b *Budget) tenant(name string) *tenantBudget {
 		t.hour, t.left, t.exhausted = hour, 0, false
 	}
 	return t
-}
-
-// SetLimit sets a tenant's requests per hour (from its billing settings).
-func (b *Budget) SetLimit(tenant string, perHour int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if perHour > 0 {
-		b.tenant(tenant).limit = perHour
-	}
 }
 
 // Exhausted reports whether the tenant's budget for this hour is known to be
@@ -96,9 +112,24 @@ func (b *Budget) Exhausted(tenant string) bool {
 	return b.tenant(tenant).exhausted
 }
 
-// take spends one request, reserving a new block when the local one is used
-// up. errBudgetSpent when none is left this hour; Transient when DynamoDB
-// fails.
+// limit reads the tenant's requests per hour.
+func (b *Budget) limit(ctx context.Context, tenant string) (int, error) {
+	if b.Limits == nil {
+		return billing.DefaultBudgetPerHour, nil
+	}
+	n, err := b.Limits(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		n = billing.DefaultBudgetPerHour
+	}
+	return n, nil
+}
+
+// take spends one request, reserving a new block (with the tenant's limit as
+// read now) when the local one is used up. errBudgetSpent when none is left
+// this hour; Transient when DynamoDB fails.
 func (b *Budget) take(ctx context.Context, tenant string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -112,9 +143,13 @@ func (b *Budget) take(ctx context.Context, tenant string) error {
 	}
 	block := b.Block
 	if block <= 0 {
-		block = DefaultBudgetBlock
+		block = DefaultBlock
 	}
-	got, err := b.Store.ReserveBudget(ctx, tenant, t.hour, min(block, t.limit), t.limit)
+	limit, err := b.limit(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	got, err := b.Store.ReserveBudget(ctx, tenant, t.hour, min(block, limit), limit)
 	if err != nil {
 		return err
 	}
