@@ -75,7 +75,14 @@ func Reconcile(l ReconciliationLine) ReconciliationRow {
 	if l.PSA == nil {
 		r.Flags = append(r.Flags, FlagLineMissing)
 	} else {
-		q, c := l.PSA.Quantity, l.PSA.UnitCost
+		// Every row of the period from the effective date counts: the
+		// first that is off the target stands for the line.
+		cost := l.PSA.UnitCost
+		if l.HasCost {
+			cost = l.UnitCost
+		}
+		row, _ := l.PSA.FirstOff(r.Target, cost)
+		q, c := row.Quantity, row.UnitCost
 		r.PSAQuantity, r.PSAUnitCost = &q, &c
 		r.QuantityDiff = r.Target - q
 		if r.QuantityDiff != 0 {

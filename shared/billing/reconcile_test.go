@@ -3,6 +3,7 @@ package billing_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -11,6 +12,9 @@ import (
 func TestReconcile(t *testing.T) {
 	m := billing.Mapping{CompanyID: 10, ContractID: 20, NonBillableUsers: 2}
 	state := func(q int64, cost float64) *psa.LineState { return &psa.LineState{Quantity: q, UnitCost: cost} }
+	split := func(q int64, cost float64, laterQ int64, laterCost float64) *psa.LineState {
+		return &psa.LineState{Quantity: q, UnitCost: cost, Later: []psa.LineRow{{Start: time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC), Quantity: laterQ, UnitCost: laterCost}}}
+	}
 	broken := &billing.Health{Status: billing.HealthBroken, Problems: []billing.Problem{{Code: billing.ContractCancelled, Severity: billing.SeverityError}}}
 	for _, tc := range []struct {
 		name     string
@@ -24,6 +28,9 @@ func TestReconcile(t *testing.T) {
 		{"QuantityLow", billing.ReconciliationLine{HWM: 15, UnitCost: 18.5, HasCost: true, PSA: state(10, 18.5)}, 13, 3, []billing.ReconciliationFlag{billing.FlagQuantity}, "10"},
 		{"CostDiffers", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: state(10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
 		{"NoCostSetNotCompared", billing.ReconciliationLine{HWM: 12, PSA: state(10, 17)}, 10, 0, nil, "10"},
+		{"LaterRowOff", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: split(10, 18.5, 13, 18.5)}, 10, -3, []billing.ReconciliationFlag{billing.FlagQuantity}, "13"},
+		{"LaterRowCostOff", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: split(10, 18.5, 10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
+		{"LaterRowAtTarget", billing.ReconciliationLine{HWM: 12, PSA: split(10, 17, 10, 16)}, 10, 0, nil, "10"},
 		{"NonBillableFloorAtZero", billing.ReconciliationLine{HWM: 1, PSA: state(0, 0)}, 0, 0, nil, "0"},
 		{"LineMissing", billing.ReconciliationLine{HWM: 12}, 10, 0, []billing.ReconciliationFlag{billing.FlagLineMissing}, ""},
 		{"MappingBroken", billing.ReconciliationLine{HWM: 12, PSA: state(10, 0), Health: broken}, 10, 0, []billing.ReconciliationFlag{billing.FlagMappingBroken}, "10"},

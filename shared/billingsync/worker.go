@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -380,7 +381,7 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSynce
 			return
 		}
 		state = st
-		current = &billing.LineValue{Quantity: st.Quantity, UnitCost: st.UnitCost}
+		current = readValue(st, lw)
 		if !dryRun {
 			lw.newMem = &billing.LineMemory{ContractID: lw.ref.ContractID, LineID: lw.ref.LineID, Month: month, Value: *current, VerifiedAt: now}
 			if lw.mem != nil {
@@ -420,6 +421,32 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSynce
 		m.VerifiedAt = lw.mem.VerifiedAt
 	}
 	lw.newMem = &m
+}
+
+// readValue is the value of a read line that the decision compares with the
+// target: the line's value on the effective date, or, when a later row of
+// the month holds something else (Autotask splits a period at every
+// adjustment's date), that row's, so a line is unchanged only when every
+// row is at the target. Without a cost of the tenant's, the cost on the
+// effective date is the one kept. The entry names the later rows.
+func readValue(st psa.LineState, lw *lineWork) *billing.LineValue {
+	cost := lw.plan.Target.UnitCost
+	if lw.plan.KeepCost {
+		cost = st.UnitCost
+	}
+	row, _ := st.FirstOff(lw.plan.Target.Quantity, cost)
+	v := billing.LineValue{Quantity: row.Quantity, UnitCost: row.UnitCost}
+	if lw.plan.KeepCost {
+		v.UnitCost = st.UnitCost
+	}
+	var later []string
+	for _, r := range st.Later {
+		later = append(later, fmt.Sprintf("%s from %s", billing.LineValue{Quantity: r.Quantity, UnitCost: r.UnitCost}, r.Start.Format(time.DateOnly)))
+	}
+	if len(later) > 0 {
+		lw.note = "; the PSA's month held further rows: " + strings.Join(later, ", ") + lw.note
+	}
+	return &v
 }
 
 // missingLine handles a mapped line the PSA does not have. Unless the

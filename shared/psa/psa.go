@@ -137,13 +137,49 @@ type LineRef struct {
 	LineID     int64 `json:"lineId"`
 }
 
-// LineState is a line's billed state in the period that contains a date.
+// LineState is a line's billed state from a date to the end of that date's
+// calendar month: its values on the date, and the later rows of the month
+// where they change.
 type LineState struct {
 	Ref       LineRef `json:"ref"`
 	ServiceID int64   `json:"serviceId"`
 	Quantity  int64   `json:"quantity"`
 	UnitCost  float64 `json:"unitCost"`
 	UnitPrice float64 `json:"unitPrice"`
+	// Later are the line's rows that start after the date and within its
+	// month, in date order. Autotask splits a period's ContractServiceUnits
+	// at every adjustment's effective date (anyone's: a technician's,
+	// another integration's, psabridge's own "today" write), so one month
+	// can bill several quantities. Empty when the line holds one value to
+	// the month's end (always on ConnectWise, which has no such rows).
+	Later []LineRow `json:"later,omitempty"`
+}
+
+// LineRow is what a line bills from Start until the next row starts.
+type LineRow struct {
+	Start     time.Time `json:"start"`
+	Quantity  int64     `json:"quantity"`
+	UnitCost  float64   `json:"unitCost"`
+	UnitPrice float64   `json:"unitPrice"`
+}
+
+// Rows returns every row of s from its date on: the one holding on the
+// date (Start zero), then Later.
+func (s LineState) Rows() []LineRow {
+	return append([]LineRow{{Quantity: s.Quantity, UnitCost: s.UnitCost, UnitPrice: s.UnitPrice}}, s.Later...)
+}
+
+// FirstOff returns the first row of s that does not hold quantity at
+// unitCost, and true; or the row holding on the date, and false, when every
+// row does. A line is at a target only when all its rows are.
+func (s LineState) FirstOff(quantity int64, unitCost float64) (LineRow, bool) {
+	rows := s.Rows()
+	for _, r := range rows {
+		if r.Quantity != quantity || r.UnitCost != unitCost {
+			return r, true
+		}
+	}
+	return rows[0], false
 }
 
 // LineUpdate sets a line's quantity and unit cost, effective from a date.
@@ -274,13 +310,15 @@ type LineSyncer interface {
 	ContractsByID(ctx context.Context, ids []int64) (map[int64]Contract, error)
 	// Lines lists the service lines of a contract.
 	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
-	// ReadLines returns the state, in the period containing at, of every
-	// line in refs that exists, in as few requests as the API allows. Lines
-	// that do not exist are absent from the map (not an error).
+	// ReadLines returns the state from at to the end of at's month (every
+	// row, see LineState) of every line in refs that exists, in as few
+	// requests as the API allows. Lines that do not exist are absent from
+	// the map (not an error).
 	ReadLines(ctx context.Context, refs []LineRef, at time.Time) (map[LineRef]LineState, error)
-	// SetLine brings a line to u.Quantity and u.UnitCost from u.EffectiveDate.
-	// It is not idempotent on Autotask (a delta is posted): after a Transient
-	// error, read the line again before retrying.
+	// SetLine brings a line to u.Quantity and u.UnitCost from u.EffectiveDate
+	// to the end of that month, every row of it (see LineState). It is not
+	// idempotent on Autotask (deltas are posted): after a Transient error,
+	// read the line again before retrying.
 	SetLine(ctx context.Context, u LineUpdate) error
 	// CreateLine adds a line billing catalog item serviceID to a contract,
 	// holding quantity at unitCost from effective (the catalog item's

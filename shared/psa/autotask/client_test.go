@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -267,7 +268,7 @@ func TestReadAndSetLines(t *testing.T) {
 		got, err := f.client.ReadLines(ctx, []psa.LineRef{refs[3], {ContractID: 50001, LineID: 100000}, {ContractID: 50000, LineID: 1}}, at)
 		MustNoErr(t, "ReadLines", err)
 		want := psa.LineState{Ref: refs[3], ServiceID: 901, UnitCost: 18.5, UnitPrice: 22}
-		if len(got) != 1 || got[refs[3]] != want {
+		if len(got) != 1 || !reflect.DeepEqual(got[refs[3]], want) {
 			t.Fatalf("got %+v, want only %+v (0 units; a line under the wrong contract and an unknown line are absent)", got, want)
 		}
 		counts := f.sb.Counts()
@@ -347,7 +348,7 @@ func TestCreateLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := f.client.ReadLines(ctx, []psa.LineRef{ref}, tc.at)
 			MustNoErr(t, "ReadLines", err)
-			if got[ref] != tc.want {
+			if !reflect.DeepEqual(got[ref], tc.want) {
 				t.Fatalf("got %+v, want %+v", got[ref], tc.want)
 			}
 		})

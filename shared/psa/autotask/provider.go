@@ -47,13 +47,14 @@ type contractService struct {
 }
 
 type serviceUnit struct {
-	ID                int64   `json:"id"`
-	ContractServiceID int64   `json:"contractServiceID"`
-	ContractID        int64   `json:"contractID"`
-	ServiceID         int64   `json:"serviceID"`
-	Units             int64   `json:"units"`
-	Price             float64 `json:"price"`
-	Cost              float64 `json:"cost"`
+	ID                int64    `json:"id"`
+	ContractServiceID int64    `json:"contractServiceID"`
+	ContractID        int64    `json:"contractID"`
+	ServiceID         int64    `json:"serviceID"`
+	StartDate         dateTime `json:"startDate"`
+	Units             int64    `json:"units"`
+	Price             float64  `json:"price"`
+	Cost              float64  `json:"cost"`
 }
 
 type service struct {
@@ -223,33 +224,41 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 // and adjustments.
 func day(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
 
-// ReadLines returns the units, price and cost of each line in the period
-// containing at. ContractServiceUnits rows carry the contract, service,
-// units, price and cost of their period, so it costs ⌈lines/500⌉
-// ContractServiceUnits queries (contractServiceID in […] and the period),
+// ReadLines returns, for each line, the units, price and cost on at's day
+// and every later row of that calendar month. Autotask starts a new
+// ContractServiceUnits row at each adjustment's effective date (§1.6 of the
+// API notes), so a month can hold several rows; reading only the one
+// covering at would under-read what the month bills. Rows carry the
+// contract, service, units, price and cost, so it costs ⌈lines/500⌉
+// ContractServiceUnits queries (contractServiceID in […], endDate ≥ the
+// day, startDate ≤ the month's last day; more pages only past 500 rows),
 // whatever the number of contracts, plus one ContractServices query (id in
-// […]) per 500 lines that have no unit row in the period, which tells a
-// line that exists without units then (quantity 0 at the line's own price
-// and cost) from one that does not. A line whose contract differs from its
-// ref is treated as absent.
+// […]) per 500 lines that have no unit row on the day, which tells a line
+// that exists without units then (quantity 0 at the line's own price and
+// cost) from one that does not. A line whose contract differs from its ref
+// is treated as absent.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
 	ids := psa.DistinctIDs(lineIDs(refs))
-	d := day(at).Format(time.RFC3339)
-	units := map[int64]serviceUnit{}
+	d := day(at)
+	last := d.AddDate(0, 1, -d.Day())
+	rows := map[int64][]serviceUnit{}
 	for chunk := range slices.Chunk(ids, MaxRecords) {
 		us, err := query[serviceUnit](ctx, c, "ContractServiceUnits",
-			[]string{"id", "contractServiceID", "contractID", "serviceID", "units", "price", "cost"},
-			in("contractServiceID", chunk), filter{Op: "lte", Field: "startDate", Value: d}, filter{Op: "gte", Field: "endDate", Value: d})
+			[]string{"id", "contractServiceID", "contractID", "serviceID", "startDate", "units", "price", "cost"},
+			in("contractServiceID", chunk), filter{Op: "gte", Field: "endDate", Value: d.Format(time.RFC3339)},
+			filter{Op: "lte", Field: "startDate", Value: last.Format(time.RFC3339)})
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range us {
-			units[u.ContractServiceID] = u
+			rows[u.ContractServiceID] = append(rows[u.ContractServiceID], u)
 		}
 	}
 	var rest []int64
 	for _, id := range ids {
-		if _, ok := units[id]; !ok {
+		rs := rows[id]
+		slices.SortFunc(rs, func(a, b serviceUnit) int { return time.Time(a.StartDate).Compare(time.Time(b.StartDate)) })
+		if len(rs) == 0 || time.Time(rs[0].StartDate).After(d) {
 			rest = append(rest, id)
 		}
 	}
@@ -266,15 +275,25 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 	}
 	out := make(map[psa.LineRef]psa.LineState, len(refs))
 	for _, r := range refs {
-		if u, ok := units[r.LineID]; ok {
-			if u.ContractID == r.ContractID {
-				out[r] = psa.LineState{Ref: r, ServiceID: u.ServiceID, Quantity: u.Units, UnitCost: u.Cost, UnitPrice: u.Price}
+		rs := rows[r.LineID]
+		var st psa.LineState
+		switch cs, ok := lines[r.LineID]; {
+		case len(rs) > 0 && !time.Time(rs[0].StartDate).After(d):
+			u := rs[0]
+			st = psa.LineState{Ref: r, ServiceID: u.ServiceID, Quantity: u.Units, UnitCost: u.Cost, UnitPrice: u.Price}
+			rs = rs[1:]
+			if u.ContractID != r.ContractID {
+				continue
 			}
+		case ok && cs.ContractID == r.ContractID:
+			st = psa.LineState{Ref: r, ServiceID: cs.ServiceID, UnitCost: cs.UnitCost, UnitPrice: cs.UnitPrice}
+		default:
 			continue
 		}
-		if cs, ok := lines[r.LineID]; ok && cs.ContractID == r.ContractID {
-			out[r] = psa.LineState{Ref: r, ServiceID: cs.ServiceID, UnitCost: cs.UnitCost, UnitPrice: cs.UnitPrice}
+		for _, u := range rs {
+			st.Later = append(st.Later, psa.LineRow{Start: time.Time(u.StartDate), Quantity: u.Units, UnitCost: u.Cost, UnitPrice: u.Price})
 		}
+		out[r] = st
 	}
 	return out, nil
 }
@@ -299,13 +318,18 @@ type adjustment struct {
 	AllowRepeatService bool    `json:"allowRepeatService"`
 }
 
-// SetLine posts one ContractServiceAdjustment with unitChange = u.Quantity −
-// u.Current.Quantity and the new unit cost (the price stays u.Current's),
-// effective on u.EffectiveDate's day. Autotask changes units only through
-// these create-only deltas, so the request is never resent after an
-// ambiguous failure: on Transient, read the line again before retrying.
-// When u.Current is not this line's state it is read first; NotFound when
-// the line does not exist. Nothing is sent when nothing changes.
+// SetLine brings every row of the line from u.EffectiveDate's day to the
+// end of that month to u.Quantity at u.UnitCost (each row keeps its own
+// price). Autotask changes units only through ContractServiceAdjustments,
+// create-only deltas that apply from their effective date on and start a
+// new row there (§1.6 of the API notes), so it posts one adjustment at the
+// effective date for the row covering it, then a correcting one at the
+// start of each later row that would still differ (a technician's edit
+// after the effective date, an earlier prorated write of psabridge's own).
+// Nothing is resent after an ambiguous failure: on Transient, read the
+// line again before retrying. When u.Current is not this line's state it
+// is read first; NotFound when the line does not exist. Nothing is sent
+// when every row holds the target.
 func (c *Client) SetLine(ctx context.Context, u psa.LineUpdate) error {
 	if u.Quantity < 0 || u.EffectiveDate.IsZero() {
 		return apperr.New(apperr.Invalid, "a line needs a quantity of at least 0 and an effective date")
@@ -322,14 +346,40 @@ func (c *Client) SetLine(ctx context.Context, u psa.LineUpdate) error {
 		}
 		cur = st
 	}
-	delta := u.Quantity - cur.Quantity
-	if delta == 0 && u.UnitCost == cur.UnitCost {
-		return nil
+	for _, a := range adjustmentsFor(cur, u) {
+		if err := c.call(ctx, http.MethodPost, "V1.0/ContractServiceAdjustments", a, false, nil); err != nil {
+			return err
+		}
 	}
-	body := adjustment{ContractID: u.Ref.ContractID, ContractServiceID: u.Ref.LineID, ServiceID: cur.ServiceID,
-		EffectiveDate: day(u.EffectiveDate).Format(time.RFC3339), UnitChange: delta,
-		AdjustedUnitCost: u.UnitCost, AdjustedUnitPrice: cur.UnitPrice}
-	return c.call(ctx, http.MethodPost, "V1.0/ContractServiceAdjustments", body, false, nil)
+	return nil
+}
+
+// adjustmentsFor plans the adjustments that bring every row of cur to u:
+// a row's units are its own plus the deltas posted before it, and after a
+// post its cost is the post's (an adjustment's units and cost apply from
+// its effective date on), so a later row needs a correction only when it
+// still differs, or when its own price would otherwise be lost.
+func adjustmentsFor(cur psa.LineState, u psa.LineUpdate) []adjustment {
+	var out []adjustment
+	var carried int64
+	for i, r := range cur.Rows() {
+		q, cost, price := r.Quantity+carried, r.UnitCost, r.UnitPrice
+		if n := len(out); n > 0 {
+			cost, price = out[n-1].AdjustedUnitCost, out[n-1].AdjustedUnitPrice
+		}
+		if q == u.Quantity && cost == u.UnitCost && price == r.UnitPrice {
+			continue
+		}
+		eff := day(u.EffectiveDate)
+		if i > 0 {
+			eff = day(r.Start)
+		}
+		out = append(out, adjustment{ContractID: u.Ref.ContractID, ContractServiceID: u.Ref.LineID, ServiceID: cur.ServiceID,
+			EffectiveDate: eff.Format(time.RFC3339), UnitChange: u.Quantity - q,
+			AdjustedUnitCost: u.UnitCost, AdjustedUnitPrice: r.UnitPrice})
+		carried += u.Quantity - q
+	}
+	return out
 }
 
 // CreateLine adds serviceID to a recurring-service contract and sets its

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -323,7 +324,7 @@ func TestReadLines(t *testing.T) {
 		t.Errorf("got %d lines, want %d: %+v", len(got), len(want), got)
 	}
 	for k, w := range want {
-		if got[k] != w {
+		if !reflect.DeepEqual(got[k], w) {
 			t.Errorf("line %v: got %+v, want %+v", k, got[k], w)
 		}
 	}
@@ -380,7 +381,7 @@ func TestCreateLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (psa.LineState{Ref: ref, ServiceID: 5502, Quantity: 9, UnitCost: 0.75}); states[ref] != want {
+	if want := (psa.LineState{Ref: ref, ServiceID: 5502, Quantity: 9, UnitCost: 0.75}); !reflect.DeepEqual(states[ref], want) {
 		t.Fatalf("got %+v, want %+v", states[ref], want)
 	}
 	got, _ := e.sb.ConnectWise.Addition(testCompany, line.ID)

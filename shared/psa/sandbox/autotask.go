@@ -577,6 +577,56 @@ func (a *Autotask) Units(username string, contractServiceID int64, at time.Time)
 	return r.n, r.ok
 }
 
+// PostAdjustment applies a ContractServiceAdjustment as someone else posts
+// it (a technician in the UI, another integration): it splits the unit row
+// at its effective date like one psabridge posts, and joins the write log.
+// The error carries Autotask's refusal.
+func (a *Autotask) PostAdjustment(username string, adj AutotaskAdjustment) error {
+	body, err := json.Marshal(map[string]any{"contractID": adj.ContractID, "contractServiceID": adj.ContractServiceID,
+		"serviceID": adj.ServiceID, "effectiveDate": atTime(adj.EffectiveDate), "unitChange": adj.UnitChange,
+		"adjustedUnitPrice": adj.AdjustedUnitPrice, "adjustedUnitCost": adj.AdjustedUnitCost})
+	if err != nil {
+		return err
+	}
+	r := withInstance(a, username, func(in *atInstance) *atResponse {
+		res := in.createAdjustment(body, 0)
+		return &res
+	})
+	if r == nil {
+		return fmt.Errorf("sandbox: no Autotask instance for %s", username)
+	}
+	if r.status != http.StatusOK {
+		return fmt.Errorf("sandbox: adjustment refused: %v", r.body)
+	}
+	return nil
+}
+
+// AutotaskUnitRow is one ContractServiceUnits row as the sandbox holds it.
+type AutotaskUnitRow struct {
+	Start, End time.Time
+	Units      int64
+	Price      float64
+	Cost       float64
+}
+
+// UnitRows returns a contract service's unit rows that overlap [from, to]
+// (days), in date order: the write log's result, row by row.
+func (a *Autotask) UnitRows(username string, contractServiceID int64, from, to time.Time) []AutotaskUnitRow {
+	return withInstance(a, username, func(in *atInstance) []AutotaskUnitRow {
+		var out []AutotaskUnitRow
+		for _, u := range in.unitsByCS[contractServiceID] {
+			s, _ := parseATTime(u["startDate"].(string))
+			e, _ := parseATTime(u["endDate"].(string))
+			if s.After(to) || e.Before(from) {
+				continue
+			}
+			out = append(out, AutotaskUnitRow{Start: s, End: e, Units: rowInt(u, "units"), Price: rowFloat(u, "price"), Cost: rowFloat(u, "cost")})
+		}
+		slices.SortFunc(out, func(a, b AutotaskUnitRow) int { return a.Start.Compare(b.Start) })
+		return out
+	})
+}
+
 func withInstance[T any](a *Autotask, username string, f func(*atInstance) T) T {
 	a.mu.Lock()
 	defer a.mu.Unlock()
