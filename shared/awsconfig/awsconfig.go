@@ -19,8 +19,17 @@ import (
 )
 
 // Load returns the default SDK configuration (environment, shared config,
-// Lambda role). Local runs get dummy credentials from the environment.
+// Lambda role). Local runs get dummy credentials from the environment. When
+// CallLogEnv names a file, every client built from the configuration records
+// its calls there; an error when the file cannot be opened.
 func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	if path := os.Getenv(CallLogEnv); path != "" {
+		log, err := OpenCallLog(path)
+		if err != nil {
+			return aws.Config{}, err
+		}
+		optFns = append(optFns, config.WithAPIOptions([]func(*middleware.Stack) error{log.Middleware()}))
+	}
 	return config.LoadDefaultConfig(ctx, optFns...)
 }
 
