@@ -191,7 +191,7 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	syncWorker := fn(FnSyncWorker, nil, nil)
 	ticketWorker := fn(FnTicketWorker, nil, nil)
 
-	// Permissions, function by function. infra tests hold the exact list.
+	// Permissions, function by function.
 	tableArn := s.Table.TableArn()
 	indexArn := jsii.String(*tableArn + "/index/" + schema.MappedIndex)
 	platformSecrets := secretArn(stack, "platform/*")
@@ -202,15 +202,21 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 			Resources: &resources,
 		}))
 	}
-	ddbRead := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
-	ddbWrite := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"}
+	// Each grant is a call the function's handler makes, recorded by the
+	// Runtime API smoke test (infra/testdata/aws-calls.json); the infra tests
+	// fail on a call no grant allows and on a grant no call uses.
 	secretRead := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+	// Secret writes: put creates a missing secret, or restores one scheduled
+	// for deletion (a tenant re-provisioned or an integration saved again).
+	secretPut := append([]string{"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"}, secretRead...)
 
-	allow(api, []*string{tableArn, indexArn}, append(ddbRead, ddbWrite...)...)
-	allow(api, []*string{platformSecrets, psaSecrets}, append(secretRead,
-		"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
-		// A tenant re-provisioned while its old secret awaits deletion restores it.
-		"secretsmanager:RestoreSecret")...)
+	allow(api, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+		"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+	// Platform signing secrets are created and rotated, never deleted.
+	allow(api, []*string{platformSecrets}, secretPut...)
+	// PSA credentials are deleted with the integration and restored when it
+	// is saved again within the recovery window.
+	allow(api, []*string{psaSecrets}, append(secretPut, "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret")...)
 	// Unqualified ARN only: the api invokes $LATEST, never a version or alias.
 	allow(api, []*string{fanout.FunctionArn()}, "lambda:InvokeFunction")
 
@@ -221,12 +227,15 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	allow(webhook, []*string{s.TicketQ.QueueArn()}, "sqs:SendMessage")
 
 	allow(fanout, []*string{indexArn}, "dynamodb:Query")
-	allow(fanout, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+	// BatchGetItem: the HWMs and line memories that order a large tenant's orgs.
+	allow(fanout, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 	allow(fanout, []*string{s.SyncQueue.QueueArn()}, "sqs:SendMessage")
 
-	allow(syncWorker, []*string{tableArn, indexArn}, append(ddbRead, ddbWrite...)...)
+	// The mapped-org index: the worker's mapping health check.
+	allow(syncWorker, []*string{indexArn}, "dynamodb:Query")
+	allow(syncWorker, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
 	allow(syncWorker, []*string{psaSecrets}, secretRead...)
-	allow(ticketWorker, []*string{tableArn}, append(ddbRead, ddbWrite...)...)
+	allow(ticketWorker, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 	allow(ticketWorker, []*string{psaSecrets}, secretRead...)
 	for _, f := range []awslambda.Function{api, webhook, syncWorker, ticketWorker} {
 		cdknag.NagSuppressions_AddResourceSuppressions(f.Role(), &[]*cdknag.NagPackSuppression{{

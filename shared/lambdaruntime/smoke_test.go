@@ -23,6 +23,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/lambdaruntime"
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
@@ -43,9 +44,9 @@ var functions = []struct {
 	// extra invokes the warm function with events derived from its samples.
 	extra func(v *verifier, t *testing.T, samples map[string][]byte, invoke func([]byte) []byte)
 }{
-	{name: "api", check: apiGatewayV2Response, prepare: (*verifier).signAPI, verify: (*verifier).api},
+	{name: "api", check: apiGatewayV2Response, prepare: (*verifier).signAPI, verify: (*verifier).api, extra: (*verifier).apiAdmin},
 	{name: "webhook", check: apiGatewayV2Response, prepare: (*verifier).signWebhook, verify: (*verifier).webhook},
-	{name: "fanout", check: jsonResult, verify: (*verifier).fanout},
+	{name: "fanout", check: jsonResult, verify: (*verifier).fanout, extra: (*verifier).fanoutOrdered},
 	{name: "syncworker", check: sqsBatchResponse, verify: (*verifier).syncDryRun, extra: (*verifier).syncLive},
 	{name: "ticketworker", check: sqsBatchResponse, verify: (*verifier).tickets},
 }
@@ -88,6 +89,9 @@ type FunctionEnv struct {
 	Run     string
 	Store   *dynamo.Store
 	Secrets *secrets.Store
+	// Names maps this environment's resource names to the stack's (see
+	// iamcalls), to record calls independently of the run's random names.
+	Names resourceNames
 }
 
 // MustFunctionEnv creates what the functions expect to exist (table, FIFO
@@ -109,6 +113,7 @@ func MustFunctionEnv(tb testing.TB) FunctionEnv {
 		tb.Fatalf("create table: %v", err)
 	}
 	q := awsconfig.SQS(cfg)
+	names := resourceNames{table: table, queues: map[string]string{}, functions: map[string]string{}}
 	queue := func(name string) string {
 		out, err := q.CreateQueue(c, &sqs.CreateQueueInput{
 			QueueName: aws.String(run + "-" + name + ".fifo"),
@@ -120,6 +125,7 @@ func MustFunctionEnv(tb testing.TB) FunctionEnv {
 		if err != nil {
 			tb.Fatalf("create queue %s: %v", name, err)
 		}
+		names.queues[*out.QueueUrl] = name
 		return *out.QueueUrl
 	}
 	prefix := "psabridge-" + run + "/"
@@ -127,7 +133,9 @@ func MustFunctionEnv(tb testing.TB) FunctionEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return FunctionEnv{Run: run, Store: dynamo.New(awsconfig.DynamoDB(cfg), table), Secrets: sec, Env: append(os.Environ(),
+	names.secretPrefix = prefix
+	names.functions["psabridge-"+run+"-fanout"] = "fanout"
+	return FunctionEnv{Run: run, Names: names, Store: dynamo.New(awsconfig.DynamoDB(cfg), table), Secrets: sec, Env: append(os.Environ(),
 		"PSABRIDGE_TABLE="+table,
 		"PSABRIDGE_SYNC_QUEUE_URL="+queue("sync"),
 		"PSABRIDGE_TICKET_QUEUE_URL="+queue("ticket"),
@@ -161,17 +169,24 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 	t.Cleanup(srv.Close)
 	refs := MustSampleRefs(t)
 	demo := MustDemoTenant(t, seeded, refs, sb, srv.URL)
-	v := &verifier{demo: demo, refs: refs}
+	lambdaAPI := &lambdaEndpoint{function: "psabridge-" + blank.Run + "-fanout"}
+	lambdaSrv := httptest.NewServer(lambdaAPI)
+	t.Cleanup(lambdaSrv.Close)
+	v := &verifier{demo: demo, refs: refs, sandboxURL: srv.URL, lambda: lambdaAPI}
+	recorded := iamcalls.Record{}
 	for _, fn := range functions {
 		t.Run(fn.name, func(t *testing.T) {
 			if slices.Contains(missing, fn.name) {
 				t.Fatalf("functions/%s/main.go does not exist yet: there is no %s binary to run under the Runtime API", fn.name, fn.name)
 			}
-			env := seeded.Env
+			fe, env := seeded, seeded.Env
 			if fn.name == "api" {
-				env = blank.Env
+				// The api's run-now invokes the fan-out through the test's
+				// Lambda endpoint; its integration points at the sandbox.
+				fe, env = blank, append(blank.Env, "AWS_ENDPOINT_URL_LAMBDA="+lambdaSrv.URL, "PSABRIDGE_ALLOW_CUSTOM_ENDPOINTS=true")
 			}
-			p := MustStart(t, bins[fn.name], append(env, "AWS_LAMBDA_FUNCTION_NAME=psabridge-"+fn.name)...)
+			callLog := filepath.Join(t.TempDir(), fn.name+"-calls.jsonl")
+			p := MustStart(t, bins[fn.name], append(env, "AWS_LAMBDA_FUNCTION_NAME=psabridge-"+fn.name, awsconfig.CallLogEnv+"="+callLog)...)
 			init, err := p.WaitInit(ctx(t))
 			if err != nil {
 				t.Fatalf("init: %v", err)
@@ -207,7 +222,14 @@ func TestFunctionsUnderRuntimeAPI(t *testing.T) {
 			if fn.extra != nil {
 				fn.extra(v, t, samples, func(event []byte) []byte { return invoke(t, event) })
 			}
+			recorded[fn.name] = MustRecordedCalls(t, callLog, fe.Names)
+			if !*updateCalls {
+				MustMatchGolden(t, root, fn.name, recorded[fn.name])
+			}
 		})
+	}
+	if *updateCalls && !t.Failed() {
+		MustWriteGolden(t, root, recorded)
 	}
 }
 
