@@ -21,6 +21,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/fanoutevent"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -185,7 +186,9 @@ func (f *Fanout) startIfDue(ctx context.Context, tenant string, tick time.Time, 
 		return billing.Run{}, false, nil
 	}
 	now := f.now()
-	r := billing.Run{ID: billing.NewRunID(now), Kind: billing.Scheduled, Status: billing.Running, StartedAt: now.UTC()}
+	// The month billed is the tick's, not the delivery's: a tick of the
+	// month's last evening retried after midnight still bills that month.
+	r := billing.Run{ID: billing.NewRunID(now), Kind: billing.Scheduled, Status: billing.Running, StartedAt: now.UTC(), Month: set.BilledMonth(tick)}
 	r, err = f.startRun(ctx, tenant, r, string(day), set, orgs)
 	return r, true, err
 }
@@ -376,12 +379,8 @@ func PlanOf(tenant, org string, m billing.Mapping, l billing.LineMapping, month 
 }
 
 // StartRequest is the fan-out's run-now input, sent by the API as an
-// asynchronous invocation. The scheduler's event has no tenant field.
-type StartRequest struct {
-	Tenant string `json:"tenant"`
-	DryRun bool   `json:"dryRun"`
-	RunID  string `json:"runId"`
-}
+// asynchronous invocation (decoded strictly by fanoutevent).
+type StartRequest = fanoutevent.RunNow
 
 // Result is the fan-out's answer: the runs it started or found.
 type Result struct {
@@ -395,45 +394,44 @@ type RunStarted struct {
 	Orgs   int64  `json:"orgs"`
 }
 
-// HandleEvent is the fan-out's Lambda handler: an EventBridge Scheduler
-// event (any JSON without "tenant"; hourly) starts the scheduled runs of the
-// tenants whose local run time came in the hour up to the event's time; a
-// StartRequest starts that tenant's run with the given id.
+// HandleEvent is the fan-out's Lambda handler. A scheduled tick (the
+// schedule target's fanoutevent.ScheduleInput, filled in by EventBridge
+// Scheduler) starts the scheduled runs of the tenants whose local run time
+// came in the hour up to the tick's scheduled time, however late the
+// delivery; a run-now request starts that tenant's run with the given id.
+// Any other event starts nothing: it is logged as an error and the Invalid
+// error returned, so Lambda counts the failure and, after its retries, puts
+// the event in the fan-out's on-failure queue.
 func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
-	var req StartRequest
-	_ = json.Unmarshal(raw, &req)
+	res := Result{Runs: []RunStarted{}}
+	ev, err := fanoutevent.Decode(raw)
+	if err != nil {
+		f.log().ErrorContext(ctx, "fan-out event refused: nothing started", "err", err, "event", clip(raw, 512))
+		return res, err
+	}
 	var runs []billing.Run
-	var err error
-	if req.Tenant == "" {
-		runs, err = f.Scheduled(ctx, f.tickOf(raw))
+	if t := ev.Tick; t != nil {
+		f.log().InfoContext(ctx, "scheduled tick", "scheduledTime", t.ScheduledTime, "attempt", t.Attempt, "execution", t.ExecutionID)
+		runs, err = f.Scheduled(ctx, t.ScheduledTime)
 	} else {
-		r := f.NewManualRun(req.DryRun)
-		if req.RunID != "" {
-			r.ID = req.RunID
-		}
+		r := f.NewManualRun(ev.RunNow.DryRun)
+		r.ID = ev.RunNow.RunID
 		var one billing.Run
-		one, err = f.Manual(ctx, req.Tenant, r)
+		one, err = f.Manual(ctx, ev.RunNow.Tenant, r)
 		if one.ID != "" {
 			runs = append(runs, one)
 		}
 	}
-	res := Result{Runs: []RunStarted{}}
 	for _, r := range runs {
 		res.Runs = append(res.Runs, RunStarted{Tenant: r.Tenant, ID: r.ID, Orgs: r.Counts.Total})
 	}
 	return res, err
 }
 
-// tickOf returns the scheduled time of a scheduler event ("time"; the
-// scheduler sets it to the invocation's scheduled time, so a delayed or
-// retried delivery still names its hour), or the current hour when the
-// event has none.
-func (f *Fanout) tickOf(raw json.RawMessage) time.Time {
-	var ev struct {
-		Time time.Time `json:"time"`
+// clip returns at most n bytes of b as a string, for a log line.
+func clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
 	}
-	if json.Unmarshal(raw, &ev) == nil && !ev.Time.IsZero() {
-		return ev.Time
-	}
-	return f.now().Truncate(time.Hour)
+	return string(b)
 }
