@@ -27,6 +27,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/fanoutevent"
 )
 
 // FanoutSchedule is the EventBridge Scheduler expression of the billing
@@ -99,6 +100,23 @@ const (
 	// budgetDeferralsPerHour above which operators are paged: a few deferrals
 	// are the budget working; a sustained stream means syncs fall behind.
 	budgetDeferralsPerHour = 50
+	// syncOldestMessageSeconds: a sync message older than this has waited
+	// out a whole budget window (an hour) and its retries; the tenant's run
+	// is falling behind its day.
+	syncOldestMessageSeconds = 2 * 60 * 60
+	// ticketOldestMessageSeconds: an alert should be a ticket within
+	// minutes; older than this, the ticket worker or the PSA is stuck.
+	ticketOldestMessageSeconds = 15 * 60
+	// DegradedMetric is the EMF metric (namespace MetricsNamespace, no
+	// dimensions) counting dependency errors a function carried on after;
+	// the log line with the same operation says which and why.
+	DegradedMetric = "Degraded"
+	// degradedPerHour: one is a blip; this many an hour is a dependency (or
+	// a missing grant) failing every time.
+	degradedPerHour = 5
+	// apiServerErrorsPer5Minutes: a lone 503 while a dependency throttles is
+	// retried by callers; this many in five minutes is an outage or a bug.
+	apiServerErrorsPer5Minutes = 5
 )
 
 // logRetention applies to every log group of the stack.
@@ -267,6 +285,19 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 				Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
 			}), 1)
 	}
+	for _, q := range []struct {
+		queue      awssqs.Queue
+		maxSeconds float64
+	}{{s.SyncQueue, syncOldestMessageSeconds}, {s.TicketQ, ticketOldestMessageSeconds}} {
+		alarm(stack, s.AlarmTopic, *q.queue.Node().Id()+"OldestMessage", "Messages wait too long in a work queue: its worker is failing, throttled or stalled.",
+			q.queue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+				Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum"),
+			}), q.maxSeconds)
+	}
+	alarm(stack, s.AlarmTopic, "HttpApi5xx", "The HTTP API answers 5xx: a dependency is down or a function fails.",
+		s.HTTPAPI.MetricServerError(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+		}), apiServerErrorsPer5Minutes)
 	for _, name := range Functions {
 		f := s.Functions[name]
 		opts := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
@@ -280,6 +311,14 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 			Period:     awscdk.Duration_Hours(jsii.Number(1)),
 			Statistic:  jsii.String("Sum"),
 		}), budgetDeferralsPerHour)
+
+	alarm(stack, s.AlarmTopic, "Degraded", "Functions carry on after failed AWS calls (see the logs' operation and err): work is done worse or slower.",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:  jsii.String(MetricsNamespace),
+			MetricName: jsii.String(DegradedMetric),
+			Period:     awscdk.Duration_Hours(jsii.Number(1)),
+			Statistic:  jsii.String("Sum"),
+		}), degradedPerHour)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value:       s.HTTPAPI.ApiEndpoint(),
@@ -516,6 +555,9 @@ func newSchedule(stack awscdk.Stack, fanout awslambda.Function, dlq awssqs.Queue
 				MaximumEventAgeInSeconds: jsii.Number(scheduleMaxEventAgeSeconds),
 			},
 			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+			// The scheduled time travels with every delivery, retries included,
+			// so the fan-out starts the tenants of the tick's own hour.
+			Input: jsii.String(fanoutevent.ScheduleInput),
 		},
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/fanoutevent"
 )
 
 const (
@@ -470,6 +472,20 @@ func TestSchedule(t *testing.T) {
 			"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^ScheduleDLQ")), "Arn"}}},
 		},
 	})
+	// The Input carries the Scheduler's scheduled time; filled in as the
+	// Scheduler does, it is a tick of exactly that time to the fan-out.
+	_, schedules := ofType("AWS::Scheduler::Schedule")
+	input, _ := schedules[0].Properties["Target"].(map[string]any)["Input"].(string)
+	if !strings.Contains(input, "<aws.scheduler.scheduled-time>") {
+		t.Fatalf("schedule target Input: got %q, want one carrying <aws.scheduler.scheduled-time>", input)
+	}
+	filled := strings.NewReplacer("<aws.scheduler.scheduled-time>", "2026-11-30T23:00:00Z",
+		"<aws.scheduler.schedule-arn>", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-DailySync-1",
+		"<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3", "<aws.scheduler.attempt-number>", "2").Replace(input)
+	ev, err := fanoutevent.Decode([]byte(filled))
+	if err != nil || ev.Tick == nil || !ev.Tick.ScheduledTime.Equal(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)) {
+		t.Errorf("the fan-out reads the delivered Input %s as %+v, %v; want a tick at 2026-11-30T23:00:00Z", filled, ev, err)
+	}
 	if FanoutSchedule != "cron(0 * * * ? *)" {
 		t.Errorf("schedule: got %s, want the hourly cron (tenants' run times are their billing settings)", FanoutSchedule)
 	}
@@ -489,9 +505,12 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("alarm %v/%v: actions %v ok %v, want the alarm topic", p["Namespace"], p["MetricName"], p["AlarmActions"], p["OKActions"])
 		}
 	}
-	want := map[string]bool{"psabridge/BudgetDeferrals ": true}
+	want := map[string]bool{"psabridge/BudgetDeferrals ": true, "psabridge/Degraded ": true, "AWS/ApiGateway/5xx HttpApi": true}
 	for _, q := range []string{"SyncDLQ", "TicketDLQ", "ScheduleDLQ", "FanoutFailures"} {
 		want["AWS/SQS/ApproximateNumberOfMessagesVisible "+q+".QueueName"] = true
+	}
+	for _, q := range []string{"SyncQueue", "TicketQueue"} {
+		want["AWS/SQS/ApproximateAgeOfOldestMessage "+q+".QueueName"] = true
 	}
 	for _, fn := range Functions {
 		want["AWS/Lambda/Errors "+functionID(fn)] = true

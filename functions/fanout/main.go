@@ -1,5 +1,5 @@
 // Command fanout is the Lambda behind the billing sync's hourly tick
-// (EventBridge Scheduler, no custom input) and the API's run-now requests
+// (EventBridge Scheduler, Input fanoutevent.ScheduleInput) and the API's run-now requests
 // (asynchronous invocation with {"tenant","dryRun","runId"}): it starts a
 // run per tenant and queues one message per mapped org on the FIFO sync
 // queue (package billingsync). Wiring only.

@@ -23,6 +23,7 @@ import (
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/fanoutevent"
 	"github.com/psabridge/psabridge/shared/integration"
+	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -77,6 +78,9 @@ type Fanout struct {
 	Shards int
 	Now    func() time.Time
 	Log    *slog.Logger
+	// Metrics receives the Degraded count of errors the fan-out carries on
+	// after (nil emits none; they are logged either way).
+	Metrics *metrics.Emitter
 	// Invoke, when set, hands run-now requests to the fan-out function
 	// (asynchronous Lambda invocation) instead of queueing the orgs in the
 	// caller's process: StartRun stores the run and returns at once.
@@ -309,14 +313,22 @@ func dedupID(run, org string) string {
 // targets on delta-writing PSAs, drift checks due) first, so the workers'
 // batched reads cover ten such orgs at once instead of one in every batch.
 // It only orders: the worker decides again. Any failure leaves the order
-// as it is.
+// as it is, and is logged (operation "fanout.order") and counted
+// (metrics.Degraded): the run goes on, but more slowly.
 func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings, month billing.Month, orgs []MappedOrg) []MappedOrg {
 	if len(orgs) <= 10 {
 		return orgs
 	}
+	unordered := func(what string, err error) []MappedOrg {
+		f.log().WarnContext(ctx, "orgs queued unordered: "+what+" failed", "operation", "fanout.order", "tenant", tenant, "err", err)
+		if f.Metrics != nil {
+			f.Metrics.Count(metrics.Degraded, 1, nil)
+		}
+		return orgs
+	}
 	in, err := f.Store.Integration(ctx, tenant)
 	if err != nil {
-		return orgs
+		return unordered("reading the integration", err)
 	}
 	var keys []billing.LineKey
 	for _, o := range orgs {
@@ -326,11 +338,11 @@ func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings,
 	}
 	hwms, err := f.Store.HighWaterMarks(ctx, tenant, month, keys)
 	if err != nil {
-		return orgs
+		return unordered("reading the HWMs", err)
 	}
 	mems, err := f.Store.LineMemories(ctx, tenant, keys)
 	if err != nil {
-		return orgs
+		return unordered("reading the line memories", err)
 	}
 	now := f.now()
 	needs := make(map[string]bool, len(orgs))

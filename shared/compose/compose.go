@@ -156,9 +156,10 @@ func (r *Root) Fanout() *billingsync.Fanout {
 	return &billingsync.Fanout{
 		Store:  syncstore.Adapter{Store: r.Store},
 		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.SyncQueueURL}},
-		Shards: schema.MappedShards,
-		Now:    r.Env.Now,
-		Log:    r.Env.Logger,
+		Shards:  schema.MappedShards,
+		Now:     r.Env.Now,
+		Log:     r.Env.Logger,
+		Metrics: r.Env.Metrics,
 	}
 }
 

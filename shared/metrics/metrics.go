@@ -23,6 +23,11 @@ const (
 	BudgetDeferrals = "BudgetDeferrals" // no dimension (the alarm watches the total)
 	Tickets         = "Tickets"         // dimension Action: opened, noted, closed, skipped
 	WebhookRejects  = "WebhookRejects"  // dimension Reason
+	// Degraded counts dependency errors handled by carrying on without the
+	// result. No dimension, so one alarm watches them all; each is logged
+	// with its error and operation, so a denied or failing call never hides
+	// behind a working fallback.
+	Degraded = "Degraded"
 )
 
 // Emitter writes EMF lines. The zero value writes to stdout.
