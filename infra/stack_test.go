@@ -479,9 +479,8 @@ func TestSchedule(t *testing.T) {
 	if !strings.Contains(input, "<aws.scheduler.scheduled-time>") {
 		t.Fatalf("schedule target Input: got %q, want one carrying <aws.scheduler.scheduled-time>", input)
 	}
-	filled := strings.NewReplacer("<aws.scheduler.scheduled-time>", "2026-11-30T23:00:00Z",
-		"<aws.scheduler.schedule-arn>", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-DailySync-1",
-		"<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3", "<aws.scheduler.attempt-number>", "2").Replace(input)
+	filled := fanoutevent.Deliver(input, "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-SyncTick-1",
+		time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC), "d32c5kddcf5bb8c3", 2)
 	ev, err := fanoutevent.Decode([]byte(filled))
 	if err != nil || ev.Tick == nil || !ev.Tick.ScheduledTime.Equal(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)) {
 		t.Errorf("the fan-out reads the delivered Input %s as %+v, %v; want a tick at 2026-11-30T23:00:00Z", filled, ev, err)

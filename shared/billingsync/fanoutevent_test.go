@@ -2,7 +2,6 @@ package billingsync_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +14,9 @@ import (
 // schedulerEvent is the fan-out's event exactly as EventBridge Scheduler
 // sends it for the stack's schedule: the target's Input
 // (fanoutevent.ScheduleInput) with the context keywords filled in.
-func schedulerEvent(scheduled time.Time, attempt string) []byte {
-	return []byte(strings.NewReplacer(
-		"<aws.scheduler.scheduled-time>", scheduled.UTC().Format(time.RFC3339),
-		"<aws.scheduler.schedule-arn>", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-DailySync-1A2B3C4D5E6F",
-		"<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3",
-		"<aws.scheduler.attempt-number>", attempt,
-	).Replace(fanoutevent.ScheduleInput))
+func schedulerEvent(scheduled time.Time, attempt int) []byte {
+	return []byte(fanoutevent.Deliver(fanoutevent.ScheduleInput,
+		"arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-SyncTick-1A2B3C4D5E6F", scheduled, "d32c5kddcf5bb8c3", attempt))
 }
 
 // TestFanoutEventTable: every malformed payload, with a tenant due in the
@@ -59,7 +54,7 @@ func TestFanoutEventTable(t *testing.T) {
 		t.Errorf("after the malformed events: got runs %+v (%v) and %d messages, want none", runs, err, len(q.msgs))
 	}
 	// The same tenant is due: the Scheduler's own event starts its run.
-	res, err := f.HandleEvent(ctx, schedulerEvent(time.Date(2026, 11, 16, 17, 0, 0, 0, time.UTC), "1"))
+	res, err := f.HandleEvent(ctx, schedulerEvent(time.Date(2026, 11, 16, 17, 0, 0, 0, time.UTC), 1))
 	if err != nil || len(res.Runs) != 1 || res.Runs[0].Tenant != tn.name {
 		t.Fatalf("scheduled tick: got %+v, %v; want one run of %s", res, err, tn.name)
 	}
@@ -92,7 +87,7 @@ func TestLateTick(t *testing.T) {
 		time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC),
 		time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC),
 	} {
-		res, err := f.HandleEvent(ctx, schedulerEvent(tick, "3"))
+		res, err := f.HandleEvent(ctx, schedulerEvent(tick, 3))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +105,7 @@ func TestLateTick(t *testing.T) {
 		}
 	}
 	// A fourth delivery of the first tick starts nothing new.
-	res, err := f.HandleEvent(ctx, schedulerEvent(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), "4"))
+	res, err := f.HandleEvent(ctx, schedulerEvent(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 4))
 	if err != nil || len(res.Runs) != 1 || res.Runs[0].Tenant != tenants[0] {
 		t.Errorf("re-delivered tick: got %+v, %v; want the day's run of %s found again", res, err, tenants[0])
 	}

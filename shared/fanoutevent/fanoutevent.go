@@ -127,3 +127,16 @@ func (in tickJSON) tick() (Tick, error) {
 	}
 	return Tick{ScheduledTime: at.UTC(), ScheduleArn: *in.ScheduleArn, ExecutionID: *in.ExecutionID, Attempt: n}, nil
 }
+
+// Deliver returns a schedule target's input as EventBridge Scheduler
+// delivers it for one invocation: each context keyword replaced by its
+// value (scheduled time in RFC 3339 UTC, as the Scheduler writes it). Tests
+// use it to send the fan-out exactly what the Scheduler sends.
+func Deliver(input, scheduleArn string, scheduled time.Time, executionID string, attempt int) string {
+	return strings.NewReplacer(
+		"<aws.scheduler.scheduled-time>", scheduled.UTC().Format(time.RFC3339),
+		"<aws.scheduler.schedule-arn>", scheduleArn,
+		"<aws.scheduler.execution-id>", executionID,
+		"<aws.scheduler.attempt-number>", strconv.Itoa(attempt),
+	).Replace(input)
+}

@@ -9,20 +9,15 @@ import (
 	"github.com/psabridge/psabridge/shared/fanoutevent"
 )
 
-// MustSchedulerPayload is ScheduleInput as EventBridge Scheduler delivers
-// it: each context keyword replaced by its value.
-func MustSchedulerPayload(tb testing.TB, scheduled string, attempt string) string {
-	tb.Helper()
-	return strings.NewReplacer(
-		"<aws.scheduler.scheduled-time>", scheduled,
-		"<aws.scheduler.schedule-arn>", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-DailySync-1A2B3C",
-		"<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3",
-		"<aws.scheduler.attempt-number>", attempt,
-	).Replace(fanoutevent.ScheduleInput)
+const scheduleArn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/psabridge-SyncTick-1A2B3C"
+
+// delivered is ScheduleInput as EventBridge Scheduler delivers it.
+func delivered(scheduled time.Time, attempt int) string {
+	return fanoutevent.Deliver(fanoutevent.ScheduleInput, scheduleArn, scheduled, "d32c5kddcf5bb8c3", attempt)
 }
 
 func TestDecode(t *testing.T) {
-	tick := MustSchedulerPayload(t, "2026-11-16T17:00:00Z", "3")
+	tick := delivered(time.Date(2026, 11, 16, 17, 0, 0, 0, time.UTC), 3)
 	t.Run("Tick", func(t *testing.T) {
 		ev, err := fanoutevent.Decode([]byte(tick))
 		if err != nil || ev.Tick == nil || ev.RunNow != nil {
@@ -58,12 +53,13 @@ func TestDecode(t *testing.T) {
 		{"ErrEventBridgeRuleShape", `{"version":"0","detail-type":"Scheduled Event","source":"aws.events","time":"2026-11-16T17:00:00Z","detail":{}}`},
 		{"ErrSchedulerDefaultPayload", `{"time":"2026-11-16T17:00:00Z"}`},
 		{"ErrKeywordNotFilled", fanoutevent.ScheduleInput},
-		{"ErrTickTimeMalformed", MustSchedulerPayload(t, "2026-11-16 17:00", "1")},
-		{"ErrTickAttemptZero", MustSchedulerPayload(t, "2026-11-16T17:00:00Z", "0")},
+		{"ErrTickTimeMalformed", strings.Replace(tick, "2026-11-16T17:00:00Z", "2026-11-16 17:00", 1)},
+		{"ErrTickAttemptZero", strings.Replace(tick, `"attempt":"3"`, `"attempt":"0"`, 1)},
+		{"ErrTickAttemptNumber", strings.Replace(tick, `"attempt":"3"`, `"attempt":3`, 1)},
 		{"ErrTickTimeNumber", `{"scheduledTime":1795280400,"scheduleArn":"arn:aws:scheduler:us-east-1:1:schedule/default/s","executionId":"e","attempt":"1"}`},
 		{"ErrTickMissingField", `{"scheduledTime":"2026-11-16T17:00:00Z"}`},
 		{"ErrTickAndTenant", strings.Replace(tick, `{`, `{"tenant":"x",`, 1)},
-		{"ErrTickNotAScheduleArn", strings.Replace(tick, "arn:aws:scheduler:us-east-1:123456789012:schedule/", "arn:aws:lambda:us-east-1:1:function/", 1)},
+		{"ErrTickNotAScheduleArn", strings.Replace(tick, "arn:aws:scheduler:us-east-1:123456789012:schedule/default/", "arn:aws:lambda:us-east-1:1:function:", 1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, err := fanoutevent.Decode([]byte(tc.raw))
