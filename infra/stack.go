@@ -241,7 +241,9 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	// The webhook stores an alert (conditional put) and deletes it again only
 	// when the SQS send fails, so the platform's retry counts as new.
 	allow(webhook, []*string{tableArn}, "dynamodb:PutItem", "dynamodb:DeleteItem")
-	allow(webhook, []*string{platformSecrets}, secretRead...)
+	// Signing secrets are read fresh (signature.Verifier rations the reads),
+	// never through the caching library's DescribeSecret.
+	allow(webhook, []*string{platformSecrets}, "secretsmanager:GetSecretValue")
 	allow(webhook, []*string{s.TicketQ.QueueArn()}, "sqs:SendMessage")
 
 	allow(fanout, []*string{indexArn}, "dynamodb:Query")

@@ -75,11 +75,14 @@ func (r Record) Sorted() Record {
 // Marshal returns the record as the golden file holds it: indented JSON,
 // functions and calls in a stable order, so a regenerated file diffs cleanly.
 func (r Record) Marshal() ([]byte, error) {
-	b, err := json.MarshalIndent(r.Sorted(), "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false) // "<tenant>", not "\u003ctenant\u003e"
+	e.SetIndent("", "  ")
+	if err := e.Encode(r.Sorted()); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // Read reads a golden file strictly: unknown fields and trailing data are
