@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/fanoutevent"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
@@ -34,11 +35,11 @@ func MustEvents(tb testing.TB, function string, now time.Time) map[string][]byte
 // sample.
 func scheduledRunAt(tb testing.TB, scheduled []byte, loc *time.Location) string {
 	tb.Helper()
-	var ev struct{ Time time.Time }
-	if err := json.Unmarshal(scheduled, &ev); err != nil || ev.Time.IsZero() {
-		tb.Fatalf("the scheduled sample has no time: %v", err)
+	ev, err := fanoutevent.Decode(scheduled)
+	if err != nil || ev.Tick == nil {
+		tb.Fatalf("the scheduled sample is not a scheduled tick: %v", err)
 	}
-	return ev.Time.In(loc).Format("15:04")
+	return ev.Tick.ScheduledTime.In(loc).Format("15:04")
 }
 
 // TestHandlersWithSampleEvents invokes the fan-out and worker handlers with

@@ -14,6 +14,7 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/fanoutevent"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
@@ -127,13 +128,15 @@ func MustSampleRefs(tb testing.TB) sampleRefs {
 // fan-out sample, re-dated like every sample, is the tenant's tick.
 func (r sampleRefs) scheduledRunAt(tb testing.TB, tz string) string {
 	tb.Helper()
-	var ev struct{ Time time.Time }
-	mustUnmarshal(tb, MustSamples(tb, "fanout")["scheduled.json"], &ev)
-	loc, err := billing.LoadLocation(tz)
-	if err != nil || ev.Time.IsZero() {
-		tb.Fatalf("scheduled sample time %v in %s: %v", ev.Time, tz, err)
+	ev, err := fanoutevent.Decode(MustSamples(tb, "fanout")["scheduled.json"])
+	if err != nil || ev.Tick == nil {
+		tb.Fatalf("the scheduled sample is not a scheduled tick: %v", err)
 	}
-	return ev.Time.In(loc).Format("15:04")
+	loc, err := billing.LoadLocation(tz)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ev.Tick.ScheduledTime.In(loc).Format("15:04")
 }
 
 func (r sampleRefs) tenant() string {

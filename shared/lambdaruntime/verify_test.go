@@ -10,11 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
@@ -102,7 +102,7 @@ func (v *verifier) fanoutOrdered(t *testing.T, _ map[string][]byte, invoke func(
 	c := ctx(t)
 	store := v.demo.store
 	if _, err := store.PutIntegration(c, tenant, integration.Integration{Provider: psa.Autotask, Username: "many@smoke.example",
-		IntegrationCode: atCode, CredentialsUpdatedAt: time.Now().UTC()}, 0); err != nil {
+		IntegrationCode: atCode, CredentialsUpdatedAt: clock.Now().UTC()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < orgs; i++ {
@@ -113,7 +113,7 @@ func (v *verifier) fanoutOrdered(t *testing.T, _ map[string][]byte, invoke func(
 		}
 	}
 	run := "20261116T190000Z-many01"
-	r := billing.Run{ID: run, Kind: billing.Manual, Status: billing.Running, StartedAt: time.Now().UTC(), Month: v.refs.month}
+	r := billing.Run{ID: run, Kind: billing.Manual, Status: billing.Running, StartedAt: clock.Now().UTC(), Month: v.refs.month}
 	if _, _, err := store.CreateRun(c, tenant, r, ""); err != nil {
 		t.Fatal(err)
 	}
