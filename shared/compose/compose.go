@@ -154,8 +154,8 @@ func (r *Root) connectOptions() connect.Options {
 // Fanout is the billing sync's fan-out, queueing on SyncQueueURL.
 func (r *Root) Fanout() *billingsync.Fanout {
 	return &billingsync.Fanout{
-		Store:  syncstore.Adapter{Store: r.Store},
-		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.SyncQueueURL}},
+		Store:   syncstore.Adapter{Store: r.Store},
+		Queue:   syncstore.Queue{Sender: &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.SyncQueueURL}},
 		Shards:  schema.MappedShards,
 		Now:     r.Env.Now,
 		Log:     r.Env.Logger,
