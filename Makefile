@@ -31,12 +31,12 @@ TEST_INSTANTS := 2027-04-30T22:30:00-04:00 2027-03-01T00:30:00-05:00 2028-02-29T
 DATE_PKGS := ./shared/clock/ ./shared/samples/ ./shared/billing/ ./shared/alerting/ ./functions/... \
              ./shared/devstack/ ./shared/lambdaruntime/
 DATE_LOOP := for at in $(TEST_INSTANTS); do echo "== date-sensitive suites at $$at"; \
-             PSABRIDGE_TEST_NOW=$$at $(GO) test -count=1 $(TESTFLAGS) $(DATE_PKGS) || rc=1; done
+             PSABRIDGE_TEST_NOW=$$at $(GO) test -count=1 -timeout 30m $(TESTFLAGS) $(DATE_PKGS) || rc=1; done
 
 ## test: every test of both modules, with DynamoDB Local and moto started for the run,
 ## then the date-sensitive suites at each of TEST_INSTANTS.
 test: tools
-	$(WITHAWS) bash -c 'rc=0; $(GO) test -count=1 $(TESTFLAGS) ./... || rc=1; (cd infra && $(GO) test -count=1 $(TESTFLAGS) ./...) || rc=1; \
+	$(WITHAWS) bash -c 'rc=0; $(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./... || rc=1; (cd infra && $(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./...) || rc=1; \
 	  $(DATE_LOOP); exit $$rc'
 
 ## test-dates: only the date-sensitive suites at each of TEST_INSTANTS.
