@@ -22,6 +22,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -42,7 +43,8 @@ func run() int {
 		adminFor = flag.String("admin-token", "", "print a billing-admin token of this tenant for the running stack (-api), then exit")
 		seed     = flag.String("seed", "", "sandbox JSON seed file replacing the demo PSA data")
 		noDemo   = flag.Bool("no-demo", false, "start the stack without seeding the demo tenants")
-		verbose  = flag.Bool("v", false, "show the services' logs and DynamoDB Local's and moto's output")
+		verbose  = flag.Bool("v", false, "show the services' JSON logs, their EMF metric lines and DynamoDB Local's output")
+		motoLog  = flag.Bool("moto-log", false, "show moto's output too (its access log: a line per SQS and Secrets Manager request)")
 		postFile = flag.String("post-usage", "", "sign and post this usage sample to a running instance, then exit")
 		api      = flag.String("api", "http://"+devstack.DefaultAddr, "with -post-usage or -admin-token: the API's base URL")
 		tenant   = flag.String("tenant", "demo-autotask", "with -post-usage: the tenant")
@@ -71,9 +73,13 @@ func run() int {
 		return 0
 	}
 
-	level, serverLog := slog.LevelWarn, (*os.File)(nil)
+	level, serverLog, metricLines := slog.LevelWarn, (*os.File)(nil), io.Writer(nil)
 	if *verbose {
-		level, serverLog = slog.LevelInfo, os.Stderr
+		level, serverLog, metricLines = slog.LevelInfo, os.Stderr, os.Stderr
+	}
+	var moto *os.File
+	if *motoLog {
+		moto = os.Stderr
 	}
 	opt := devstack.Options{
 		Addr:      *addr,
@@ -81,6 +87,8 @@ func run() int {
 		LogOutput: os.Stderr,
 		LogLevel:  level,
 		ServerLog: serverLog,
+		MotoLog:   moto,
+		Metrics:   metricLines,
 		KeyFile:   devstack.DefaultKeyFile,
 		KeepKey:   *persist,
 	}

@@ -183,3 +183,27 @@ func TestNonBillableFor(t *testing.T) {
 		})
 	}
 }
+
+func TestRunEstimatedFinish(t *testing.T) {
+	start := time.Date(2026, 11, 30, 23, 50, 0, 0, time.UTC)
+	now := start.Add(2 * time.Minute)
+	for _, tc := range []struct {
+		name   string
+		run    billing.Run
+		want   time.Time
+		wantOK bool
+	}{
+		{"Quarter", billing.Run{Status: billing.Running, StartedAt: start, Counts: billing.Counts{Total: 40, Updated: 6, Failed: 2, Deferred: 2}}, start.Add(8 * time.Minute), true},
+		{"Half", billing.Run{Status: billing.Running, StartedAt: start, Counts: billing.Counts{Total: 10, Unchanged: 4, Skipped: 1}}, start.Add(4 * time.Minute), true},
+		{"AllDoneNotYetFinished", billing.Run{Status: billing.Running, StartedAt: start, Counts: billing.Counts{Total: 3, Updated: 3}}, now, true},
+		{"NoneDone", billing.Run{Status: billing.Running, StartedAt: start, Counts: billing.Counts{Total: 10}}, time.Time{}, false},
+		{"Finished", billing.Run{Status: billing.Succeeded, StartedAt: start, Counts: billing.Counts{Total: 2, Updated: 2}}, time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.run.EstimatedFinish(now)
+			if !got.Equal(tc.want) || ok != tc.wantOK {
+				t.Fatalf("got %s %v, want %s %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}

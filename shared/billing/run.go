@@ -64,6 +64,27 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
+// Progress is how many of the run's orgs have a final outcome, of how many.
+func (r Run) Progress() (done, total int64) {
+	k := r.Counts
+	return k.Updated + k.Unchanged + k.Skipped + k.Failed + k.Deferred, k.Total
+}
+
+// EstimatedFinish is when the run should be done if the orgs left go at
+// the pace of those done so far: startedAt + elapsed × total ÷ done. ok is
+// false before the first org is done, and for a run no longer running.
+func (r Run) EstimatedFinish(now time.Time) (at time.Time, ok bool) {
+	done, total := r.Progress()
+	if r.Status != Running || done <= 0 || total <= 0 {
+		return time.Time{}, false
+	}
+	if done >= total {
+		return now, true
+	}
+	elapsed := now.Sub(r.StartedAt)
+	return r.StartedAt.Add(time.Duration(float64(elapsed) * float64(total) / float64(done))), true
+}
+
 // FinalStatus is the status of a run whose orgs all have a final outcome.
 func (c Counts) FinalStatus() RunStatus {
 	ok := c.Updated + c.Unchanged + c.Skipped

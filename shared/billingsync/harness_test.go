@@ -3,6 +3,7 @@ package billingsync_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"sort"
 	"sync"
@@ -88,6 +89,8 @@ type env struct {
 	queue   sqsqueue.FIFOQueue
 	fanout  *billingsync.Fanout
 	tenants []*tenantFixture
+	// log, when set, is the workers' logger (the fan-out's is e.fanout.Log).
+	log *slog.Logger
 }
 
 // MustEnv builds an env with no tenants.
@@ -221,7 +224,7 @@ func (e *env) NewWorker() *billingsync.Worker {
 	b := &budget.Budget{Store: e.store, Limits: budget.SettingsLimits(e.store), Now: e.clock.Now}
 	conn := &integration.Connector{Store: e.store, Credentials: e.secrets,
 		Dial: b.Dialer(connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now})}
-	return &billingsync.Worker{Store: st, Connector: conn, Budget: b, Now: e.clock.Now}
+	return &billingsync.Worker{Store: st, Connector: conn, Budget: b, Now: e.clock.Now, Log: e.log}
 }
 
 // handler wraps a worker's handler, e.g. to deliver every batch twice.

@@ -608,6 +608,8 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 	mems := map[billing.LineKey]billing.LineMemory{}
 	var changes []billing.OutcomeChange
 	deferrals := 0
+	// batch counts this call's orgs by outcome (retried ones as "retry").
+	batch := map[string]int{}
 	for _, o := range work {
 		last := w.lastDelivery(o.d)
 		var outcomes []billing.Outcome
@@ -631,12 +633,21 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		case (transient || deferred) && !last:
 			retry = append(retry, o.d.ID)
 			if !deferred {
+				batch["retry"]++
+				log.WarnContext(ctx, "org failed", "org", o.d.msg.Org, "code", problemCodes(o), "final", false)
 				continue // no outcome yet; the entries say why meanwhile
 			}
 			next = billing.OutcomeState{Outcome: billing.OutcomeDeferred}
 			deferrals++
 		case transient:
 			next.Outcome = billing.OutcomeFailed
+		}
+		batch[string(next.Outcome)]++
+		switch next.Outcome {
+		case billing.OutcomeDeferred:
+			log.WarnContext(ctx, "org deferred", "org", o.d.msg.Org, "code", problemCodes(o), "final", next.Final)
+		case billing.OutcomeFailed:
+			log.WarnContext(ctx, "org failed", "org", o.d.msg.Org, "code", problemCodes(o), "final", true)
 		}
 		changes = append(changes, billing.OutcomeChange{Org: o.d.msg.Org, Prev: prev[o.d.msg.Org], Next: next})
 	}
@@ -669,9 +680,11 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		log.WarnContext(ctx, "recording outcomes failed", "err", err)
 		return allIDs()
 	}
-	if _, err := w.Store.FinishRunIfDone(ctx, tenant, runID); err != nil {
+	run, err := w.Store.FinishRunIfDone(ctx, tenant, runID)
+	if err != nil {
 		log.WarnContext(ctx, "finishing run failed", "err", err)
 	}
+	w.logBatch(ctx, log, batch, run, err == nil)
 	if w.Metrics != nil {
 		byCode := map[billing.Code]int{}
 		for _, e := range entries {
@@ -685,6 +698,50 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		}
 	}
 	return retry
+}
+
+// problemCodes are the codes of an org's entries that are not plain
+// success, comma-separated (what a failed or deferred org's log line names).
+func problemCodes(o *orgWork) string {
+	var codes []string
+	add := func(e billing.Entry) {
+		if e.Level != billing.Info && !slices.Contains(codes, string(e.Code)) {
+			codes = append(codes, string(e.Code))
+		}
+	}
+	if o.skip != nil {
+		add(*o.skip)
+	}
+	for _, lw := range o.lines {
+		add(lw.entry)
+	}
+	return strings.Join(codes, ",")
+}
+
+// logBatch logs one line per batch: this batch's orgs by outcome and the
+// run's progress (done/total, estimated finish); and one line when the
+// run has finished, with its counts and duration.
+func (w *Worker) logBatch(ctx context.Context, log *slog.Logger, batch map[string]int, run billing.Run, known bool) {
+	args := []any{"updated", batch[string(billing.OutcomeUpdated)], "unchanged", batch[string(billing.OutcomeUnchanged)],
+		"skipped", batch[string(billing.OutcomeSkipped)], "failed", batch[string(billing.OutcomeFailed)],
+		"deferred", batch[string(billing.OutcomeDeferred)], "retry", batch["retry"]}
+	if !known {
+		log.InfoContext(ctx, "run batch", args...)
+		return
+	}
+	done, total := run.Progress()
+	args = append(args, "done", done, "total", total)
+	if at, ok := run.EstimatedFinish(w.now()); ok {
+		args = append(args, "estimatedFinish", at.UTC().Format(time.RFC3339))
+	}
+	log.InfoContext(ctx, "run batch", args...)
+	if run.Status == billing.Running || run.FinishedAt == nil {
+		return
+	}
+	k := run.Counts
+	log.InfoContext(ctx, "run finished", "status", run.Status, "total", k.Total, "updated", k.Updated, "unchanged", k.Unchanged,
+		"skipped", k.Skipped, "failed", k.Failed, "deferred", k.Deferred,
+		"durationMs", run.FinishedAt.Sub(run.StartedAt).Milliseconds())
 }
 
 // recordOutcomes applies the changes, re-reading the outcomes and retrying

@@ -33,6 +33,7 @@ import (
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/logging"
+	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/secrets"
@@ -83,8 +84,14 @@ type Options struct {
 	// redacted); nil discards them. LogLevel is their threshold.
 	LogOutput io.Writer
 	LogLevel  slog.Level
-	// ServerLog receives DynamoDB Local's and moto's output; nil discards it.
+	// ServerLog receives DynamoDB Local's output, MotoLog moto's (its
+	// access log: a line per queue poll); nil discards each.
 	ServerLog *os.File
+	MotoLog   *os.File
+	// Metrics receives the workers' CloudWatch EMF lines (sync entries by
+	// code, budget deferrals, tickets), as the Lambdas print them; nil
+	// discards them.
+	Metrics io.Writer
 	// Now is the clock (default clock.Now).
 	Now func() time.Time
 	// OnSchedule, when set, is told each time the hourly schedule ticked:
@@ -205,7 +212,7 @@ func (s *Stack) startAWS(ctx context.Context) error {
 		}
 		dir = abs
 	}
-	a, err := localaws.Start(ctx, localaws.Options{Dir: dir, Log: s.opt.ServerLog})
+	a, err := localaws.Start(ctx, localaws.Options{Dir: dir, Log: s.opt.ServerLog, MotoLog: s.opt.MotoLog})
 	if err != nil {
 		return err
 	}
@@ -302,6 +309,7 @@ func (s *Stack) compose() error {
 		BillingRole: BillingRole,
 		Logger:      s.log,
 		Redactor:    s.redact,
+		Metrics:     s.metrics(),
 		Now:         s.now,
 	})
 	if err != nil {
@@ -312,6 +320,14 @@ func (s *Stack) compose() error {
 	s.syncWorker = root.SyncWorker()
 	s.ticketWorker = root.TicketWorker()
 	return nil
+}
+
+// metrics is the services' EMF emitter: Options.Metrics, or nil (none).
+func (s *Stack) metrics() *metrics.Emitter {
+	if s.opt.Metrics == nil {
+		return nil
+	}
+	return &metrics.Emitter{W: s.opt.Metrics, Now: s.now}
 }
 
 // serve listens on addr and serves h until Close.

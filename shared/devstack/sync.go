@@ -37,11 +37,15 @@ func (d *Demo) runSync(ctx context.Context, c *Client, tr TenantResult) (SyncRes
 			return res, err
 		}
 		k := res.Run.Counts
-		done := k.Updated + k.Unchanged + k.Skipped + k.Failed + k.Deferred
+		done, total := res.Run.Progress()
 		if done != last {
 			last = done
-			d.printf("  %-17s run %s  %s %d/%d orgs  (updated %d, unchanged %d, skipped %d, failed %d, deferred %d)\n",
-				tr.ID, res.Run.ID, progressBar(done, k.Total, 20), done, k.Total, k.Updated, k.Unchanged, k.Skipped, k.Failed, k.Deferred)
+			eta := ""
+			if at, ok := res.Run.EstimatedFinish(d.Stack.now()); ok {
+				eta = "  done by ~" + at.Local().Format("15:04:05")
+			}
+			d.printf("  %-17s run %s  %s %d/%d orgs  (updated %d, unchanged %d, skipped %d, failed %d, deferred %d)%s\n",
+				tr.ID, res.Run.ID, progressBar(done, total, 20), done, total, k.Updated, k.Unchanged, k.Skipped, k.Failed, k.Deferred, eta)
 		}
 		if res.Run.Status != billing.Running {
 			break

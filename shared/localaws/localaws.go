@@ -40,8 +40,12 @@ type Stack struct {
 type Options struct {
 	// Dir is where DynamoDB Local keeps its files; empty means in memory.
 	Dir string
-	// Log receives the servers' output; nil discards it.
+	// Log receives DynamoDB Local's output; nil discards it.
 	Log *os.File
+	// MotoLog receives moto's output, its access log included (a line per
+	// SQS or Secrets Manager request: hundreds a minute while pollers
+	// run); nil discards it.
+	MotoLog *os.File
 }
 
 // Start launches DynamoDB Local and moto on free loopback ports and waits
@@ -98,7 +102,7 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	if err := s.spawn(opt.Log, "", python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort)); err != nil {
+	if err := s.spawn(opt.MotoLog, "", python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort)); err != nil {
 		s.Stop()
 		return nil, err
 	}

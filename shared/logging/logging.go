@@ -11,6 +11,7 @@ package logging
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"io"
 	"log/slog"
 	"regexp"
@@ -90,9 +91,14 @@ func New(w io.Writer, level slog.Leveler, redactor *Redactor) *slog.Logger {
 func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 // Handle implements slog.Handler: it rebuilds the record with redacted
-// message and attributes.
+// message and attributes, and adds requestId, the Lambda request id, when
+// ctx is an invocation's (lambdacontext), so every line of an invocation
+// can be found from its CloudWatch REPORT line.
 func (h *Handler) Handle(ctx context.Context, rec slog.Record) error {
 	out := slog.NewRecord(rec.Time, rec.Level, h.redactor.mask(rec.Message), rec.PC)
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		out.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.attr(a))
 		return true

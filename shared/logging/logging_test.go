@@ -1,8 +1,11 @@
 package logging_test
 
 import (
+	"context"
+
 	"bytes"
 	"errors"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"log/slog"
 	"strings"
 	"testing"
@@ -94,5 +97,19 @@ func BenchmarkHandler(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		buf.Reset()
 		l.Info("request refused", "tenant", "acme", "org", "o1", "err", errors.New("unauthorized: bad"))
+	}
+}
+
+// TestRequestID: every line logged with an invocation's context carries its
+// Lambda request id; a line without one has none.
+func TestRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	l := logging.New(&buf, slog.LevelInfo, nil)
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f5c2a1e-req"})
+	l.With("tenant", "acme").InfoContext(ctx, "run started")
+	l.InfoContext(context.Background(), "no invocation")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"requestId":"8f5c2a1e-req"`) || strings.Contains(lines[1], "requestId") {
+		t.Fatalf("got %q, want the request id on the first line only", lines)
 	}
 }
