@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -187,11 +188,19 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
 		return "", apperr.New(apperr.Transient, "the Autotask zone lookup answered no usable URL")
 	}
+	if c.zoneURL == DefaultZoneURL && (pu.Scheme != "https" || pu.Port() != "" || !zoneHost.MatchString(strings.ToLower(pu.Hostname()))) {
+		// Asked Autotask itself: the zone must be one of Autotask's hosts,
+		// whatever the answer says (custom endpoints are set on purpose).
+		return "", apperr.New(apperr.Rejected, "the Autotask zone lookup named a host that is not Autotask's")
+	}
 	if !strings.HasSuffix(zi.URL, "/") {
 		zi.URL += "/"
 	}
 	return zi.URL, nil
 }
+
+// zoneHost is an Autotask zone's API host (webservices5.autotask.net…).
+var zoneHost = regexp.MustCompile(`^webservices[0-9]*\.autotask\.net$`)
 
 // sem returns the semaphore of an endpoint ("tickets", "companies"…).
 func (c *Client) sem(endpoint string) chan struct{} {
