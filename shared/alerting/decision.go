@@ -59,6 +59,11 @@ type Record struct {
 	Error      string    `json:"error,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
+	// Enqueued is true once the webhook handed the occurrence to the
+	// ticket queue. A replay of a Queued occurrence that is not Enqueued
+	// (the first delivery failed or timed out after storing it) is queued
+	// again, so no accepted alert is lost.
+	Enqueued bool `json:"-"`
 }
 
 // NewRecord is the record the webhook stores for a fresh alert: queued for

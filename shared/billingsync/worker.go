@@ -15,6 +15,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -89,7 +90,11 @@ type Delivery struct {
 }
 
 // HandleSQS is the Lambda handler of the sync queue (ReportBatchItemFailures).
+// The batch's work ends deadline.Margin before the function's timeout, so
+// what ran out of time is reported as failed instead of being killed.
 func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ctx, cancel := deadline.Reserve(ctx, deadline.Margin, 0)
+	defer cancel()
 	ds := make([]Delivery, len(ev.Records))
 	for i, r := range ev.Records {
 		ds[i] = Delivery{ID: r.MessageId, Body: r.Body, ReceiveCount: atoi(r.Attributes["ApproximateReceiveCount"])}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -37,27 +38,43 @@ func alertSK(a alerting.Alert) string { return skAlert + a.OccurrenceKey() }
 func streamSK(alertID string) string { return skStream + alertID }
 
 // PutAlert stores a new alert occurrence with a conditional put (one
-// DynamoDB request). It returns false, and changes nothing, when the
-// occurrence is already stored: a replay.
+// DynamoDB request) and returns it with created true. When the occurrence
+// is already stored (a replay) it changes nothing and returns the stored
+// record, read from the failed condition (no second request), with created
+// false.
 //
-// Errors: Transient when DynamoDB is busy; Internal otherwise.
-func (s *Store) PutAlert(ctx context.Context, tenant string, r alerting.Record) (created bool, err error) {
+// Errors: Transient when DynamoDB is unavailable; Internal otherwise.
+func (s *Store) PutAlert(ctx context.Context, tenant string, r alerting.Record) (stored alerting.Record, created bool, err error) {
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: s.alertItem(tenant, r),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		ConditionExpression:                 aws.String("attribute_not_exists(PK)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	err = classify(err, "store alert")
-	if apperr.Is(err, apperr.Conflict) {
-		return false, nil
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && ccf.Item != nil {
+		return recordFromItem(ccf.Item), false, nil
 	}
-	return err == nil, err
+	if err = classify(err, "store alert"); err != nil {
+		return alerting.Record{}, false, err
+	}
+	return r, true, nil
 }
 
-// DeleteAlert removes an occurrence, so that a delivery that could not be
-// queued is treated as new when the platform sends it again.
-func (s *Store) DeleteAlert(ctx context.Context, tenant string, a alerting.Alert) error {
-	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: key(tenantPK(tenant), alertSK(a))})
-	return classify(err, "delete alert")
+// MarkAlertEnqueued records that an occurrence was handed to the ticket
+// queue (Record.Enqueued), so later replays are acknowledged without
+// queueing it again. It never creates an item: marking an occurrence that
+// is gone is Conflict.
+//
+// Errors: Conflict when the occurrence is not stored; Transient when
+// DynamoDB is unavailable.
+func (s *Store) MarkAlertEnqueued(ctx context.Context, tenant string, a alerting.Alert) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(tenantPK(tenant), alertSK(a)),
+		UpdateExpression:          aws.String("SET enqueued = :t"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	})
+	return classify(err, "mark alert enqueued")
 }
 
 // Alert returns a stored occurrence (consistent read). NotFound when none.
@@ -144,6 +161,9 @@ func (s *Store) alertItem(tenant string, r alerting.Record) map[string]types.Att
 	sv("error", r.Error)
 	sv("receivedAt", r.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	sv("updatedAt", r.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	if r.Enqueued {
+		item["enqueued"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	if r.TicketID != 0 {
 		item["ticketId"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.TicketID, 10)}
 	}
@@ -164,6 +184,9 @@ func recordFromItem(item map[string]types.AttributeValue) alerting.Record {
 	}
 	if d := str(item, "details"); d != "" {
 		r.Details = json.RawMessage(d)
+	}
+	if b, ok := item["enqueued"].(*types.AttributeValueMemberBOOL); ok {
+		r.Enqueued = b.Value
 	}
 	return r
 }

@@ -48,9 +48,12 @@ func TestPutAlertReplay(t *testing.T) {
 				tenant = "t2"
 			}
 			counter.Reset()
-			got, err := store.PutAlert(ctx, tenant, alerting.NewRecord(tc.alert, t0))
+			stored, got, err := store.PutAlert(ctx, tenant, alerting.NewRecord(tc.alert, t0))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if stored.ID != tc.alert.ID || !stored.OccurredAt.Equal(tc.alert.OccurredAt) || stored.State != alerting.Queued {
+				t.Fatalf("got stored %+v, want the queued occurrence", stored)
 			}
 			if got != tc.want {
 				t.Fatalf("got created=%v, want %v", got, tc.want)
@@ -74,12 +77,26 @@ func TestPutAlertReplay(t *testing.T) {
 	if err != nil || out.Item[schema.TTLAttribute] == nil {
 		t.Fatalf("got %v %v, want an item with %s", out.Item, err, schema.TTLAttribute)
 	}
-	t.Run("DeleteMakesItNewAgain", func(t *testing.T) {
-		if err := store.DeleteAlert(ctx, "t1", a); err != nil {
+	t.Run("ReplayReadsEnqueued", func(t *testing.T) {
+		if err := store.MarkAlertEnqueued(ctx, "t1", a); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := store.PutAlert(ctx, "t1", alerting.NewRecord(a, t0)); err != nil || !got {
-			t.Fatalf("got %v %v, want created", got, err)
+		counter.Reset()
+		stored, created, err := store.PutAlert(ctx, "t1", alerting.NewRecord(a, t0.Add(time.Hour)))
+		if err != nil || created || !stored.Enqueued || !stored.ReceivedAt.Equal(t0) {
+			t.Fatalf("got %+v created=%v %v, want the stored, enqueued record", stored, created, err)
+		}
+		if n := counter.Total(); n != 1 {
+			t.Fatalf("got %d DynamoDB requests, want 1", n)
+		}
+	})
+	t.Run("MarkNeverCreates", func(t *testing.T) {
+		gone := testAlert("never-stored", "o1", alerting.Open, t0)
+		if err := store.MarkAlertEnqueued(ctx, "t1", gone); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("got %v, want conflict", err)
+		}
+		if _, err := store.Alert(ctx, "t1", gone); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("got %v, want not_found: marking must not create an item", err)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
@@ -137,11 +154,11 @@ func TestAlertsListing(t *testing.T) {
 		if i%3 == 0 {
 			rec.State = alerting.Skipped
 		}
-		if _, err := store.PutAlert(ctx, "t1", rec); err != nil {
+		if _, _, err := store.PutAlert(ctx, "t1", rec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.PutAlert(ctx, "t2", alerting.NewRecord(testAlert("b1", "o1", alerting.Open, t0), t0)); err != nil {
+	if _, _, err := store.PutAlert(ctx, "t2", alerting.NewRecord(testAlert("b1", "o1", alerting.Open, t0), t0)); err != nil {
 		t.Fatal(err)
 	}
 	list := func(t *testing.T, f dynamo.AlertFilter, limit int) []alerting.Record {

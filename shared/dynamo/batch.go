@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
 
@@ -21,19 +22,16 @@ import (
 const maxBatchAttempts = 9
 
 // unprocessedBackoff waits before retry attempt (1, 2, …) of unprocessed
-// batch items; Transient once the attempts are spent or ctx ends.
+// batch items; Transient once the attempts are spent, or at once when ctx
+// ends before the wait would (no try is started that has no time left).
 func unprocessedBackoff(ctx context.Context, attempt int) error {
 	if attempt >= maxBatchAttempts {
 		return apperr.New(apperr.Transient, "storage is busy")
 	}
-	t := time.NewTimer(time.Duration(attempt*attempt) * 20 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return apperr.Wrap(ctx.Err(), apperr.Transient, "storage request interrupted")
-	case <-t.C:
-		return nil
+	if err := deadline.Sleep(ctx, time.Duration(attempt*attempt)*20*time.Millisecond); err != nil {
+		return apperr.Wrap(err, apperr.Transient, "storage is busy")
 	}
+	return nil
 }
 
 // batchGet reads keys with BatchGetItem, 100 a request, retrying

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/awserr"
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
@@ -152,7 +153,9 @@ func (s *Store) ttl(d time.Duration) types.AttributeValue {
 const Retention = 13 * 31 * 24 * time.Hour
 
 // classify maps SDK errors to the error vocabulary: conditional failures to
-// conflict, throttling and service faults to transient, the rest to internal.
+// conflict, a transaction cancelled for other reasons (a conflicting
+// transaction, throttling) to transient, and everything else as package
+// awserr decides (transport errors, timeouts, throttling, 5xx: transient).
 func classify(err error, op string) error {
 	if err == nil {
 		return nil
@@ -170,10 +173,7 @@ func classify(err error, op string) error {
 		}
 		return apperr.Wrap(err, apperr.Transient, "%s: storage is busy", op)
 	}
-	var thr *types.ProvisionedThroughputExceededException
-	var lim *types.RequestLimitExceeded
-	var ise *types.InternalServerError
-	if errors.As(err, &thr) || errors.As(err, &lim) || errors.As(err, &ise) || errors.Is(err, context.DeadlineExceeded) {
+	if awserr.IsTransient(err) {
 		return apperr.Wrap(err, apperr.Transient, "%s: storage is busy", op)
 	}
 	return apperr.Wrap(err, apperr.Internal, "%s failed", op)

@@ -39,7 +39,7 @@ func TestGetAlerts(t *testing.T) {
 		if i == 5 {
 			rec.State, rec.Decision, rec.Error = alerting.Failed, alerting.OpenTicket, "rejected: Value 99 is not a valid priority."
 		}
-		if _, err := a.Store.PutAlert(ctx, "acme-msp", rec); err != nil {
+		if _, _, err := a.Store.PutAlert(ctx, "acme-msp", rec); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
@@ -135,7 +136,22 @@ type Config struct {
 	TicketQueue TicketQueue
 	// Metrics receives EMF metrics (webhook rejects); nil emits none.
 	Metrics *metrics.Emitter
+
+	// Timeout bounds a request whose context carries no deadline (net/http
+	// locally, tests); in Lambda the context carries the function's own.
+	// Either way the work ends deadline.Margin early, so even a request
+	// whose dependency hangs is answered (503) before the function's
+	// timeout. Default DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Config.Timeout's default: API Gateway's HTTP API
+// integrations time out at 30 s.
+const DefaultTimeout = 29 * time.Second
+
+// DefaultRetryAfter is the Retry-After of a transient failure whose cause
+// named no wait (an AWS dependency down, a timeout).
+const DefaultRetryAfter = 5 * time.Second
 
 // Handler serves the REST API.
 type Handler struct {
@@ -231,6 +247,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	timeout := h.cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := deadline.Reserve(r.Context(), deadline.Margin, timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	if p := r.URL.Path; p == "" || path.Clean(p) != p {
 		// ServeMux would redirect to the clean path, which is not part of
 		// the documented API.
@@ -299,6 +322,9 @@ func detailsOf(err error) []errorDetail {
 	return out
 }
 
+// fail writes err as {"code","message","details"} with the status of its
+// code. Internal errors are logged and never shown. Transient errors always
+// carry Retry-After: the wait the cause asked for, else DefaultRetryAfter.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := apperr.CodeOf(err)
 	if code == apperr.Internal {
@@ -306,7 +332,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		h.log.InfoContext(r.Context(), "request refused", "code", code, "err", err, "method", r.Method, "path", r.URL.Path)
 	}
-	if d := apperr.RetryAfterOf(err); d > 0 {
+	d := apperr.RetryAfterOf(err)
+	if d <= 0 && code == apperr.Transient {
+		d = DefaultRetryAfter
+	}
+	if d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
 	writeJSON(w, HTTPStatus(code), errorBody{Code: code, Message: apperr.MessageOf(err), Details: detailsOf(err)})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
@@ -20,10 +19,12 @@ import (
 // AlertStore stores alert occurrences for the webhook and lists them for
 // GET /v1/alerts (implemented by *dynamo.Store).
 type AlertStore interface {
-	// PutAlert stores a new occurrence; false when it is already stored.
-	PutAlert(ctx context.Context, tenant string, r alerting.Record) (bool, error)
-	// DeleteAlert removes an occurrence that could not be queued.
-	DeleteAlert(ctx context.Context, tenant string, a alerting.Alert) error
+	// PutAlert stores a new occurrence and returns it with created true;
+	// for one already stored it returns the stored record, created false.
+	PutAlert(ctx context.Context, tenant string, r alerting.Record) (stored alerting.Record, created bool, err error)
+	// MarkAlertEnqueued records that an occurrence was handed to the
+	// ticket queue (alerting.Record.Enqueued).
+	MarkAlertEnqueued(ctx context.Context, tenant string, a alerting.Alert) error
 	// Alerts lists occurrences newest first, one page at a time.
 	Alerts(ctx context.Context, tenant string, f dynamo.AlertFilter, cursor string, limit int) ([]alerting.Record, string, error)
 }
@@ -52,12 +53,26 @@ type acceptedBody struct {
 }
 
 // postAlert records a platform alert and queues it for the ticket worker.
-// A new alert costs one DynamoDB write (a conditional put that also detects
-// replays) and one SQS send; a replay costs the failed put only. Alerts of
-// unknown types are stored as skipped and never queued.
 //
-// Unknown fields are ignored, so that a platform that adds a field does not
-// lose alerts; everything else is strict (strictjson: one JSON value, no
+// The protocol loses no accepted alert, whichever step fails or times out:
+//  1. a conditional put stores the occurrence (Queued, not Enqueued), or
+//     finds it stored by an earlier delivery;
+//  2. unless the stored occurrence is skipped, already handled by the
+//     worker, or marked Enqueued, it is sent to the FIFO ticket queue;
+//  3. it is marked Enqueued, and the delivery is answered 202.
+//
+// A failure in 1 or 2 answers 503 (transient) and leaves at most a stored,
+// not-Enqueued occurrence, which the platform's next delivery queues again
+// (step 2). Sending twice is safe: the queue drops a duplicate within its
+// deduplication window (the id is tenant + alert + status + time) and the
+// worker acknowledges an occurrence it already handled. A failure in 3
+// only costs a redundant send on a later replay, so it is logged, not
+// answered 503. A new alert costs one put, one send and one update; a
+// replay of a queued alert the failed put only.
+//
+// Alerts of unknown types are stored as skipped and never queued. Unknown
+// fields are ignored, so that a platform that adds a field does not lose
+// alerts; everything else is strict (strictjson: one JSON value, no
 // duplicate keys, valid UTF-8 everywhere, details included, since SQS
 // refuses invalid UTF-8), and the fields psabridge uses are validated.
 func (h *Handler) postAlert(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
@@ -75,30 +90,31 @@ func (h *Handler) postAlert(w http.ResponseWriter, r *http.Request, tenant strin
 		return
 	}
 	ctx := r.Context()
-	rec := alerting.NewRecord(a, h.now())
-	created, err := h.cfg.Alerts.PutAlert(ctx, tenant, rec)
+	stored, created, err := h.cfg.Alerts.PutAlert(ctx, tenant, alerting.NewRecord(a, h.now()))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	log := h.log.With("tenant", tenant, "org", a.Org, "alert", a.ID, "status", a.Status)
 	switch {
-	case !created:
-		log.InfoContext(ctx, "alert replay acknowledged")
-	case rec.State == alerting.Skipped:
-		log.InfoContext(ctx, "alert stored, not ticketed", "reason", rec.Reason, "type", a.Type)
+	case stored.State == alerting.Skipped && created:
+		log.InfoContext(ctx, "alert stored, not ticketed", "reason", stored.Reason, "type", a.Type)
+	case stored.State != alerting.Queued || stored.Enqueued:
+		log.InfoContext(ctx, "alert replay acknowledged", "state", stored.State)
 	default:
+		if !created {
+			log.WarnContext(ctx, "alert replay of an occurrence never queued: queueing it now")
+		}
 		if err := h.enqueue(ctx, tenant, a); err != nil {
-			// Forget the occurrence, so the platform's retry is new again
-			// instead of a replay that would never be queued.
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if derr := h.cfg.Alerts.DeleteAlert(dctx, tenant, a); derr != nil {
-				log.ErrorContext(ctx, "alert stored but neither queued nor removed", "err", derr)
+			log.WarnContext(ctx, "alert stored, not queued yet; the next delivery queues it", "err", err)
+			if !apperr.Is(err, apperr.Invalid) {
+				err = apperr.Wrap(err, apperr.Transient, "the alert could not be queued; send it again")
 			}
-			cancel()
-			log.WarnContext(ctx, "alert not queued", "err", err)
-			h.fail(w, r, apperr.Wrap(err, apperr.Transient, "the alert could not be queued; send it again"))
+			h.fail(w, r, err)
 			return
+		}
+		if err := h.cfg.Alerts.MarkAlertEnqueued(ctx, tenant, a); err != nil {
+			log.WarnContext(ctx, "alert queued, not marked; a replay will queue it again", "err", err)
 		}
 		log.InfoContext(ctx, "alert queued")
 	}

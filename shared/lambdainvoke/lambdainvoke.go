@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/awserr"
 )
 
 // Invoker sends events to one function.
@@ -22,7 +23,8 @@ type Invoker struct {
 
 // InvokeAsync queues payload (JSON-encoded) for the function (InvocationType
 // Event: Lambda retries it and sends failures to the function's on-failure
-// destination). Transient when Lambda does not accept it.
+// destination). Transient when Lambda is unavailable (package awserr);
+// Internal for any other refusal (a missing grant, an unknown function).
 func (i Invoker) InvokeAsync(ctx context.Context, payload any) error {
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -34,7 +36,7 @@ func (i Invoker) InvokeAsync(ctx context.Context, payload any) error {
 		Payload:        b,
 	})
 	if err != nil {
-		return apperr.Wrap(err, apperr.Transient, "the run could not be started; try again")
+		return awserr.Wrap(err, "the run could not be started; try again")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/awserr"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -127,7 +128,7 @@ func (s *Store) DeletePSACredentials(ctx context.Context, tenant string) error {
 	})
 	var nf *smtypes.ResourceNotFoundException
 	if err != nil && !errors.As(err, &nf) {
-		return apperr.Wrap(err, apperr.Transient, "could not delete the PSA credentials")
+		return awserr.Wrap(err, "could not delete the PSA credentials")
 	}
 	return nil
 }
@@ -155,7 +156,7 @@ func decodeSecret(str string, err error, v any) error {
 		if errors.As(err, &nf) || errors.As(err, &inv) {
 			return apperr.Wrap(err, apperr.NotFound, "no secret stored")
 		}
-		return apperr.Wrap(err, apperr.Transient, "secrets are unavailable")
+		return awserr.Wrap(err, "secrets are unavailable")
 	}
 	if err := json.Unmarshal([]byte(str), v); err != nil {
 		return apperr.Wrap(err, apperr.Internal, "stored secret is malformed")
@@ -188,7 +189,7 @@ func (s *Store) put(ctx context.Context, name string, v any) error {
 		_, err = s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: value})
 	}
 	if err != nil {
-		return apperr.Wrap(err, apperr.Transient, "could not store the secret")
+		return awserr.Wrap(err, "could not store the secret")
 	}
 	return nil
 }

@@ -8,14 +8,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/awserr"
+	"github.com/psabridge/psabridge/shared/deadline"
 )
 
 // MaxBatch is the most entries SQS accepts in one SendMessageBatch.
@@ -55,11 +59,26 @@ type Sender struct {
 // SQS reports as failed are sent again (in the next batch together with the
 // following messages), so no message is dropped; duplicates that a retry
 // might create on a FIFO queue are removed by SQS through the DedupID.
-// It returns the number of SendMessageBatch calls made and, when some
-// message could not be sent after Attempts tries or ctx ended, an error with
-// code transient (sender or throttling faults) or invalid (SQS rejected an
-// entry as the caller's fault, e.g. a body that is too large).
+//
+// Only transient failures are tried again (package awserr: transport
+// errors, timeouts, throttling, 5xx; entries failed without SenderFault),
+// and only while ctx's deadline leaves time for the pause before the next
+// try: Send never waits past the deadline to make a try that could not
+// finish. It returns the number of SendMessageBatch calls made and, when
+// some message was not sent:
+//   - Invalid, without calling SQS, when a body is empty or holds a
+//     character SQS refuses (ValidBody), and when SQS refuses an entry as
+//     the sender's fault (e.g. a body that is too large);
+//   - Transient when SQS stayed unavailable for Attempts tries or until the
+//     deadline; some messages may have been sent, and sending all of them
+//     again is safe on a FIFO queue (the DedupID);
+//   - Internal for any other refusal (a missing grant, an unknown queue).
 func (s *Sender) Send(ctx context.Context, msgs []Message) (int, error) {
+	for i, m := range msgs {
+		if err := ValidBody(m.Body); err != nil {
+			return 0, apperr.Wrap(err, apperr.Invalid, "message %d cannot be queued: %v", i, err)
+		}
+	}
 	attempts := s.Attempts
 	if attempts <= 0 {
 		attempts = 8
@@ -97,11 +116,15 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) (int, error) {
 		out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
 		var retry []pending
 		if err != nil {
+			err = awserr.Wrap(err, "the queue did not accept the messages")
+			if !apperr.IsTransient(err) {
+				return calls, err
+			}
 			// The whole call failed: every entry of it is retried.
 			for _, p := range batch {
 				p.tries++
 				if p.tries >= attempts {
-					return calls, apperr.Wrap(err, apperr.Transient, "the queue did not accept the messages")
+					return calls, err
 				}
 				retry = append(retry, p)
 			}
@@ -123,10 +146,8 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) (int, error) {
 			}
 		}
 		if len(retry) > 0 {
-			select {
-			case <-ctx.Done():
-				return calls, apperr.Wrap(ctx.Err(), apperr.Transient, "sending was interrupted")
-			case <-time.After(wait):
+			if err := deadline.Sleep(ctx, wait); err != nil {
+				return calls, apperr.Wrap(err, apperr.Transient, "the queue did not accept the messages in time")
 			}
 			wait *= 2
 		} else {
@@ -137,6 +158,33 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) (int, error) {
 		queue = append(retry, rest...)
 	}
 	return calls, nil
+}
+
+// ValidBody reports why SQS would refuse body, or nil: SQS accepts a
+// non-empty body of valid UTF-8 whose characters are #x9, #xA, #xD,
+// #x20-#xD7FF, #xE000-#xFFFD or #x10000-#x10FFFF
+// (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+// Checking before sending keeps such a body from being retried as if SQS
+// were at fault: the SDK reports it as a checksum mismatch.
+func ValidBody(body string) error {
+	if body == "" {
+		return errors.New("the body is empty")
+	}
+	for i := 0; i < len(body); {
+		r, size := utf8.DecodeRuneInString(body[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return fmt.Errorf("the body is not valid UTF-8 at byte %d", i)
+		case r == 0x9 || r == 0xA || r == 0xD,
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return fmt.Errorf("the body holds character %U, which SQS refuses", r)
+		}
+		i += size
+	}
+	return nil
 }
 
 // QueueAdmin is the part of the SQS client CreateFIFO uses.
@@ -157,7 +205,7 @@ type FIFOQueue struct {
 // missing) and its FIFO dead-letter queue `name-dlq.fifo`, with a
 // RedrivePolicy of MaxReceiveCount receives, the same shape as the deployed
 // stack. Creating a queue that exists with the same attributes is not an
-// error. Errors carry code transient.
+// error. Errors are classified by package awserr.
 func CreateFIFO(ctx context.Context, client QueueAdmin, name string) (FIFOQueue, error) {
 	base := name
 	if len(base) > 5 && base[len(base)-5:] == ".fifo" {
@@ -181,12 +229,12 @@ func createQueue(ctx context.Context, client QueueAdmin, name string, extra map[
 	}
 	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
-		return "", "", apperr.Wrap(err, apperr.Transient, "create queue %s", name)
+		return "", "", awserr.Wrap(err, "create queue "+name)
 	}
 	url = aws.ToString(out.QueueUrl)
 	ga, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
 	if err != nil {
-		return "", "", apperr.Wrap(err, apperr.Transient, "queue attributes of %s", name)
+		return "", "", awserr.Wrap(err, "queue attributes of "+name)
 	}
 	arn = ga.Attributes[string(types.QueueAttributeNameQueueArn)]
 	if arn == "" {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/awsconfig"
@@ -34,7 +39,7 @@ type flaky struct {
 func (f *flaky) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	f.calls++
 	if f.failCall && f.calls == 2 {
-		return nil, errors.New("connection reset")
+		return nil, &smithyhttp.RequestSendError{Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}
 	}
 	var keep []types.SendMessageBatchRequestEntry
 	var failed []types.BatchResultErrorEntry
@@ -122,6 +127,150 @@ func TestSendSenderFault(t *testing.T) {
 	if got, want := apperr.CodeOf(err), apperr.Invalid; got != want {
 		t.Errorf("code: got %s, want %s (%v)", got, want, err)
 	}
+}
+
+// failing answers every call with err and counts the calls.
+type failing struct {
+	err   error
+	calls int
+}
+
+func (f *failing) SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	f.calls++
+	return nil, f.err
+}
+
+// TestSendRetriesOnlyTransient: a call that fails for SQS's sake is tried
+// Attempts times; one that fails for ours (a missing grant, the SDK's
+// checksum mismatch of a body SQS altered) is not tried again.
+func TestSendRetriesOnlyTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantCode  apperr.Code
+		wantCalls int
+	}{
+		{"ConnectionRefused", &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, apperr.Transient, 3},
+		{"Throttled", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down", Fault: smithy.FaultClient}, apperr.Transient, 3},
+		{"ServerFault", &smithy.GenericAPIError{Code: "InternalError", Fault: smithy.FaultServer}, apperr.Transient, 3},
+		{"AccessDenied", &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized", Fault: smithy.FaultClient}, apperr.Internal, 1},
+		{"ChecksumMismatch", fmt.Errorf("message checksum validation failed, %w", errors.New("expected MD5 checksum")), apperr.Internal, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &failing{err: &smithy.OperationError{ServiceID: "SQS", OperationName: "SendMessageBatch", Err: tc.err}}
+			s := &sqsqueue.Sender{Client: api, QueueURL: "https://sqs.example/q.fifo", Attempts: 3, Backoff: 1}
+			_, err := s.Send(context.Background(), []sqsqueue.Message{{Body: "a", GroupID: "g", DedupID: "a"}})
+			if got := apperr.CodeOf(err); got != tc.wantCode {
+				t.Errorf("code: got %s, want %s (%v)", got, tc.wantCode, err)
+			}
+			if api.calls != tc.wantCalls {
+				t.Errorf("calls: got %d, want %d", api.calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestSendRefusesWhatSQSRefuses: a body SQS would refuse is Invalid before
+// any call, so it is never retried (invalid UTF-8 once made 7 copies).
+func TestSendRefusesWhatSQSRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"Empty", "", false},
+		{"EscapedInJSON", `{"details":"\u00ff\ufffe"}`, true},
+		{"RawInvalidUTF8", "{\"details\":\"\xff\xfe\"}", false},
+		{"NUL", "a\x00b", false},
+		{"ControlChar", "a\x1bb", false},
+		{"NonCharacterFFFE", "a\uFFFEb", false},
+		{"ReplacementCharacter", "a\uFFFDb", true},
+		{"TabsAndNewlines", "a\tb\r\nc", true},
+		{"Astral", "a\U0001F600b", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := sqsqueue.ValidBody(tc.body); (err == nil) != tc.ok {
+				t.Fatalf("ValidBody: got %v, want ok=%v", err, tc.ok)
+			}
+			if tc.ok {
+				return
+			}
+			api := &failing{err: errors.New("must not be called")}
+			s := &sqsqueue.Sender{Client: api, QueueURL: "https://sqs.example/q.fifo"}
+			_, err := s.Send(context.Background(), []sqsqueue.Message{{Body: "fine", GroupID: "g", DedupID: "1"}, {Body: tc.body, GroupID: "g", DedupID: "2"}})
+			if got := apperr.CodeOf(err); got != apperr.Invalid {
+				t.Errorf("code: got %s, want invalid (%v)", got, err)
+			}
+			if api.calls != 0 {
+				t.Errorf("calls: got %d, want 0", api.calls)
+			}
+		})
+	}
+}
+
+// TestSendHonoursDeadline: the sender never waits for a retry that the
+// context's deadline would cut short, and a real SDK client at an endpoint
+// that never answers gives up at the deadline, after one call.
+func TestSendHonoursDeadline(t *testing.T) {
+	msgs := []sqsqueue.Message{{Body: "a", GroupID: "g", DedupID: "a"}}
+	t.Run("NoWaitPastDeadline", func(t *testing.T) {
+		api := &failing{err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}}
+		s := &sqsqueue.Sender{Client: api, QueueURL: "https://sqs.example/q.fifo", Backoff: time.Hour}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := s.Send(ctx, msgs)
+		if got := apperr.CodeOf(err); got != apperr.Transient {
+			t.Errorf("code: got %s, want transient (%v)", got, err)
+		}
+		if api.calls != 1 {
+			t.Errorf("calls: got %d, want 1 (the backoff does not fit before the deadline)", api.calls)
+		}
+	})
+	t.Run("EndpointNeverAnswers", func(t *testing.T) {
+		var counter awsconfig.RequestCounter
+		client := sqstest.MustClient(t, &counter)
+		silent := mustSilentListener(t)
+		api := sqs.New(client.Options(), func(o *sqs.Options) { o.BaseEndpoint = aws.String("http://" + silent) })
+		s := &sqsqueue.Sender{Client: api, QueueURL: "http://" + silent + "/123456789012/q.fifo"}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		calls, err := s.Send(ctx, msgs)
+		if got := apperr.CodeOf(err); got != apperr.Transient {
+			t.Errorf("code: got %s, want transient (%v)", got, err)
+		}
+		if calls != 1 || counter.Total() != 1 {
+			t.Errorf("calls: got %d (SDK operations %d), want 1: the first call hangs until the deadline", calls, counter.Total())
+		}
+	})
+}
+
+// mustSilentListener accepts connections and never answers, like a
+// blackholed endpoint.
+func mustSilentListener(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return l.Addr().String()
 }
 
 func TestCreateFIFO(t *testing.T) {

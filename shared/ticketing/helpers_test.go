@@ -342,7 +342,7 @@ func mustEvent(tb testing.TB, msgs ...alerting.Message) events.SQSEvent {
 // mustStore stores the occurrence as the webhook would.
 func (f *fixture) mustStore(tb testing.TB, a alerting.Alert) alerting.Message {
 	tb.Helper()
-	if _, err := f.store.PutAlert(context.Background(), tenant, alerting.NewRecord(a, f.now)); err != nil {
+	if _, _, err := f.store.PutAlert(context.Background(), tenant, alerting.NewRecord(a, f.now)); err != nil {
 		tb.Fatal(err)
 	}
 	return alerting.Message{Tenant: tenant, Alert: a}

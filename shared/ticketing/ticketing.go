@@ -26,6 +26,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -85,8 +86,12 @@ func (w *Worker) log() *slog.Logger {
 // failure and so is every later message of its group in the batch, so a
 // group's order holds. Permanent failures (the PSA refused) are recorded on
 // the alert and acknowledged. A body that is not a message is logged and
-// acknowledged: retrying cannot fix it.
+// acknowledged: retrying cannot fix it. The batch's work ends
+// deadline.Margin before the function's timeout, so what ran out of time is
+// reported as failed instead of being killed.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ctx, cancel := deadline.Reserve(ctx, deadline.Margin, 0)
+	defer cancel()
 	var order []string
 	groups := map[string][]events.SQSMessage{}
 	for _, r := range ev.Records {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/deadline"
 )
 
 // Policy says which destinations a PSA client may reach.
@@ -145,7 +146,8 @@ type Retrier struct {
 	BaseDelay time.Duration
 	// MaxDelay caps one wait (Retry-After included), default 30 s.
 	MaxDelay time.Duration
-	// Sleep waits; tests replace it. Default: a timer that honours ctx.
+	// Sleep waits; tests replace it. Default: deadline.Sleep, which
+	// returns at once when ctx's deadline comes first.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
@@ -162,7 +164,10 @@ type Attempt struct {
 // Do calls try until it succeeds or returns a non-transient error. A
 // transient failure is retried only if idempotent is true or the attempt says
 // the PSA did not process it, so an Autotask adjustment is never posted twice
-// after a timeout. The last error is returned as it came (codes preserved).
+// after a timeout. It never waits past ctx's deadline: when the pause before
+// the next try (a Retry-After included) would end after it, Do stops at once.
+// The last error is returned as it came (codes and Retry-After preserved, so
+// the caller can defer the work instead).
 func (r Retrier) Do(ctx context.Context, idempotent bool, try func(ctx context.Context) Attempt) error {
 	max := r.MaxAttempts
 	if max <= 0 {
@@ -206,14 +211,7 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return deadline.Sleep(ctx, d)
 }
 
 // RetryAfter parses a Retry-After header (seconds or HTTP date); zero when
