@@ -234,8 +234,8 @@ func (f *failingQueue) Send(context.Context, []sqsqueue.Message) (int, error) {
 }
 
 // TestWebhookQueueDown: when the alert cannot be queued the platform gets
-// 503 and its retry is treated as new, not as a replay that would never be
-// queued.
+// 503 with Retry-After, and its retry queues the stored occurrence instead
+// of acknowledging a replay that was never queued.
 func TestWebhookQueueDown(t *testing.T) {
 	down := &failingQueue{}
 	w := newWebhookAPI(t, nil)
@@ -243,14 +243,63 @@ func TestWebhookQueueDown(t *testing.T) {
 	broken := newAPI(t, func(c *httpapi.Config) { c.TicketQueue = down; c.Store = w.Store; c.Secrets = w.Secrets })
 	broken.Now = w.Now
 	body := alertJSON("al-1", "user_lockout", "org-1", "open", w.Now)
-	if rec := broken.signed("POST", webhookPath, "acme-msp", body, secret); rec.Code != http.StatusServiceUnavailable || down.calls != 1 {
-		t.Fatalf("got %d %s after %d sends, want 503 after 1", rec.Code, rec.Body, down.calls)
+	rec := broken.signed("POST", webhookPath, "acme-msp", body, secret)
+	if rec.Code != http.StatusServiceUnavailable || down.calls != 1 || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("got %d %s (Retry-After %q) after %d sends, want 503 with Retry-After after 1", rec.Code, rec.Body, rec.Header().Get("Retry-After"), down.calls)
 	}
-	if rec := w.signed("POST", webhookPath, "acme-msp", body, secret); rec.Code != http.StatusAccepted {
-		t.Fatalf("retry: got %d %s, want 202", rec.Code, rec.Body)
+	for i, want := range []int{1, 0} {
+		if rec := w.signed("POST", webhookPath, "acme-msp", body, secret); rec.Code != http.StatusAccepted {
+			t.Fatalf("retry %d: got %d %s, want 202", i+1, rec.Code, rec.Body)
+		}
+		if msgs := w.messages(t); len(msgs) != want {
+			t.Fatalf("retry %d: got %d messages, want %d (queued once, then a replay of a queued alert)", i+1, len(msgs), want)
+		}
 	}
-	if msgs := w.messages(t); len(msgs) != 1 {
-		t.Fatalf("got %d messages after the retry, want 1", len(msgs))
+}
+
+// TestWebhookStoredNeverQueued: a delivery that stored its alert and then
+// ended (Lambda's timeout killed it) left the occurrence Queued but not
+// Enqueued; the next delivery queues it, and the ticket worker receives
+// it. An occurrence the worker already handled is only acknowledged.
+func TestWebhookStoredNeverQueued(t *testing.T) {
+	w := newWebhookAPI(t, nil)
+	secret := w.mustProvision("acme-msp")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		state    alerting.State
+		wantMsgs int
+	}{
+		{"Queued", alerting.Queued, 1},
+		{"AlreadyHandled", alerting.Done, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := alerting.Alert{ID: "killed-" + tc.name, Type: alerting.UserLockout, Severity: alerting.Error, Org: "org-1",
+				Status: alerting.Open, OccurredAt: w.Now.Truncate(time.Second)}
+			rec := alerting.NewRecord(a, w.Now)
+			rec.State = tc.state
+			if _, _, err := w.Store.PutAlert(ctx, "acme-msp", rec); err != nil {
+				t.Fatal(err)
+			}
+			body := alertJSON(a.ID, string(a.Type), a.Org, string(a.Status), a.OccurredAt)
+			if got := w.signed("POST", webhookPath, "acme-msp", body, secret); got.Code != http.StatusAccepted {
+				t.Fatalf("got %d %s, want 202", got.Code, got.Body)
+			}
+			msgs := w.messages(t)
+			if len(msgs) != tc.wantMsgs {
+				t.Fatalf("got %d messages, want %d", len(msgs), tc.wantMsgs)
+			}
+			if tc.wantMsgs == 1 {
+				var m alerting.Message
+				if err := json.Unmarshal([]byte(aws.ToString(msgs[0].Body)), &m); err != nil || m.Alert.ID != a.ID {
+					t.Fatalf("got %s %v, want the alert %s", aws.ToString(msgs[0].Body), err, a.ID)
+				}
+				stored, err := w.Store.Alert(ctx, "acme-msp", a)
+				if err != nil || !stored.Enqueued {
+					t.Fatalf("got %+v %v, want the occurrence marked enqueued", stored, err)
+				}
+			}
+		})
 	}
 }
 
@@ -289,8 +338,9 @@ func FuzzWebhook(f *testing.F) {
 	})
 }
 
-// BenchmarkWebhook reports the AWS requests one new alert costs (goal: one
-// DynamoDB write and one SQS send; signing secrets are cached).
+// BenchmarkWebhook reports the AWS requests one new alert costs (goal: two
+// DynamoDB writes, the conditional put and the Enqueued mark, and one SQS
+// send; signing secrets are cached).
 func BenchmarkWebhook(b *testing.B) {
 	var ddb, sq awsconfig.RequestCounter
 	store := dynamotest.NewStore(b, &ddb)
