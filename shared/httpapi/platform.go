@@ -108,6 +108,9 @@ type usageResponse struct {
 
 // postUsage records a batch of observations: each costs exactly one
 // DynamoDB request; a bad one is rejected by index and never drops the good.
+// An observation storage could not take now is rejected with code
+// transient (send it again); when none was recorded and some failed so,
+// the whole request is 503 with Retry-After, so the platform retries it.
 func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
 	var req usageRequest
 	if err := strictjson.Decode(body, &req); err != nil {
@@ -165,6 +168,10 @@ func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant strin
 		}()
 	}
 	wg.Wait()
+	if resp.Accepted == 0 && slices.ContainsFunc(resp.Rejected, func(x rejection) bool { return x.Code == apperr.Transient }) {
+		h.fail(w, r, apperr.New(apperr.Transient, "usage storage is unavailable; send the observations again"))
+		return
+	}
 	slices.SortFunc(resp.Rejected, func(a, b rejection) int { return a.Index - b.Index })
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -69,6 +69,7 @@ type Call struct {
 // Injector decides which calls fail. Safe for concurrent use.
 type Injector struct {
 	// Decide is asked once per operation call; nil lets every call through.
+	// Set it before the first call, or change it with Set.
 	Decide func(Call) Kind
 
 	mu       sync.Mutex
@@ -86,6 +87,25 @@ func (i *Injector) Injected() map[string]int {
 	return out
 }
 
+// Set replaces Decide, e.g. to take a service down and bring it back
+// between requests.
+func (i *Injector) Set(decide func(Call) Kind) {
+	i.mu.Lock()
+	i.Decide = decide
+	i.mu.Unlock()
+}
+
+// Down returns a Decide that makes every call to service (an SDK service
+// id: "DynamoDB", "SQS", "Secrets Manager") meet kind.
+func Down(service string, kind Kind) func(Call) Kind {
+	return func(c Call) Kind {
+		if c.Service == service {
+			return kind
+		}
+		return None
+	}
+}
+
 type faultKey struct{}
 
 // decide is an Initialize step: it runs once per operation call, before
@@ -93,8 +113,11 @@ type faultKey struct{}
 func (i *Injector) decide(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("faultinject", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		kind := None
-		if i.Decide != nil {
-			kind = i.Decide(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx), Input: in.Parameters})
+		i.mu.Lock()
+		decide := i.Decide
+		i.mu.Unlock()
+		if decide != nil {
+			kind = decide(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx), Input: in.Parameters})
 		}
 		if kind != None {
 			i.mu.Lock()
