@@ -214,6 +214,9 @@ type tenantResponse struct {
 }
 
 // postTenant provisions a tenant and returns its first signing secret once.
+// It stores the tenant, then its secret; when the second write fails (503)
+// the operator's retry finishes the creation instead of getting 409, so a
+// failure never leaves a tenant that can neither be used nor created.
 func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 	var req tenantRequest
 	if err := readJSON(r, &req); err != nil {
@@ -225,8 +228,23 @@ func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.cfg.Store.CreateTenant(r.Context(), req.ID); err != nil {
-		h.fail(w, r, err)
-		return
+		if !apperr.Is(err, apperr.Conflict) {
+			h.fail(w, r, err)
+			return
+		}
+		// The tenant exists. If it has no signing secret, an earlier
+		// request created it and then failed, or was cut off, before
+		// storing one: this request finishes it. Otherwise it is taken.
+		list, serr := h.cfg.Secrets.FreshSigningSecrets(r.Context(), req.ID)
+		switch {
+		case serr == nil && len(list) > 0:
+			h.fail(w, r, err)
+			return
+		case serr != nil && !apperr.Is(serr, apperr.NotFound):
+			h.fail(w, r, serr)
+			return
+		}
+		h.log.WarnContext(r.Context(), "tenant had no signing secret: finishing its creation", "tenant", req.ID)
 	}
 	sec := h.newSigningSecret()
 	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), req.ID, []secrets.SigningSecret{sec}); err != nil {

@@ -216,6 +216,19 @@ var isolationCases = map[operation]isolationCase{
 	"GET /v1/reconciliation":                 {want: []int{200}},
 }
 
+// everyOperation lists the documented operations and the routes h
+// serves, the deleting ones (deleteLast) last.
+func everyOperation(h *httpapi.Handler) []operation {
+	ops := slices.Clone(documentedOperations())
+	for _, r := range h.Routes() {
+		if !slices.Contains(ops, r) {
+			ops = append(ops, r)
+		}
+	}
+	slices.SortStableFunc(ops, func(x, y operation) int { return slices.Index(deleteLast, x) - slices.Index(deleteLast, y) })
+	return ops
+}
+
 var deleteLast = []operation{"DELETE /v1/orgs/{org}/mapping", "DELETE /v1/integration"}
 
 // TestTenantIsolation: for every route, tenant B's credentials cannot read,
@@ -257,13 +270,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ops := slices.Clone(documentedOperations())
-	for _, r := range e.Handler.Routes() {
-		if !slices.Contains(ops, r) {
-			ops = append(ops, r)
-		}
-	}
-	slices.SortStableFunc(ops, func(x, y operation) int { return slices.Index(deleteLast, x) - slices.Index(deleteLast, y) })
+	ops := everyOperation(e.Handler)
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
 			tc, ok := isolationCases[op]
