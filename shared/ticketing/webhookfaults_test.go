@@ -141,7 +141,7 @@ func TestWebhookFaultInjection(t *testing.T) {
 		}
 		sqsClient := sqstest.MustClient(t, nil)
 		queue := sqstest.MustFIFO(t, sqsClient)
-		// Moto's SQS must see one request at a time (see serialSQS); here
+		// Moto's SQS must see one request at a time (see sqstest.Serial); here
 		// the lock is taken per HTTP request, beneath the faults, so a
 		// call hanging past its deadline does not hold it.
 		oneAtATime := &lockedHTTP{next: awshttp.NewBuildableClient()}
@@ -161,7 +161,7 @@ func TestWebhookFaultInjection(t *testing.T) {
 		}
 		var bodies [][]byte
 		for i := range alerts {
-			b, err := json.Marshal(exactlyOnceAlert(f, i, orgs))
+			b, err := json.Marshal(exactlyOnceAlert(f, i, orgs, alerting.Open))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +222,7 @@ func TestWebhookFaultInjection(t *testing.T) {
 		}
 		seen := map[int64]bool{}
 		for i := range alerts {
-			a := exactlyOnceAlert(f, i, orgs)
+			a := exactlyOnceAlert(f, i, orgs, alerting.Open)
 			if accepted[a.ID] == 0 {
 				t.Errorf("%s: no delivery was accepted", a.ID)
 			}
