@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +21,12 @@ import (
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/samples"
+	"github.com/psabridge/psabridge/shared/localaws/faultinject"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
@@ -254,6 +258,68 @@ func TestWebhookQueueDown(t *testing.T) {
 		if msgs := w.messages(t); len(msgs) != want {
 			t.Fatalf("retry %d: got %d messages, want %d (queued once, then a replay of a queued alert)", i+1, len(msgs), want)
 		}
+	}
+}
+
+// TestWebhookQueueHangs: with SQS blackholed (a call never answers), a
+// delivery is answered 503 with Retry-After when its work's deadline
+// passes, a margin before the function's timeout, after one SQS call: no
+// retry is started that could not finish. (Before, the sender's tries on
+// top of the SDK's retries took 27-30 s against the webhook's 10 s.)
+func TestWebhookQueueHangs(t *testing.T) {
+	var counter awsconfig.RequestCounter
+	client := sqstest.MustClient(t, &counter)
+	hole := faultinject.Blackhole(t)
+	queue := &sqsqueue.Sender{Client: sqs.New(client.Options(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(hole) }),
+		QueueURL: hole + "/123456789012/tickets.fifo"}
+	w := newWebhookAPI(t, nil, func(c *httpapi.Config) { c.TicketQueue = queue; c.Timeout = 2 * time.Second })
+	secret := w.mustProvision("acme-msp")
+	counter.Reset()
+	rec := w.signed("POST", webhookPath, "acme-msp", alertJSON("al-1", "user_lockout", "org-1", "open", w.Now), secret)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("got %d %s (Retry-After %q), want 503 with Retry-After", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+	}
+	if n := counter.Total(); n != 1 {
+		t.Fatalf("got %d SQS calls, want 1: the first hangs until the deadline", n)
+	}
+}
+
+// deadlineQueue records the deadline of the context it is called with.
+type deadlineQueue struct{ got time.Time }
+
+func (q *deadlineQueue) Send(ctx context.Context, _ []sqsqueue.Message) (int, error) {
+	q.got, _ = ctx.Deadline()
+	return 1, nil
+}
+
+// TestWebhookWorkDeadline: the dependencies of a request see its context's
+// deadline (in Lambda, the function's) moved a margin earlier, and a
+// request without one gets Config.Timeout.
+func TestWebhookWorkDeadline(t *testing.T) {
+	q := &deadlineQueue{}
+	w := newWebhookAPI(t, nil, func(c *httpapi.Config) { c.TicketQueue = q; c.Timeout = time.Hour })
+	secret := w.mustProvision("acme-msp")
+	end := time.Now().Add(10 * time.Second)
+	body := alertJSON("al-1", "user_lockout", "org-1", "open", w.Now)
+	req := httptest.NewRequest("POST", webhookPath, bytes.NewReader(body))
+	req.Header.Set(signature.TenantHeader, "acme-msp")
+	req.Header.Set(signature.Header, signature.Sign(body, w.Now, secret))
+	ctx, cancel := context.WithDeadline(context.Background(), end)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	w.Handler.ServeHTTP(rec, req.WithContext(ctx))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202", rec.Code, rec.Body)
+	}
+	if want := end.Add(-deadline.Margin); !q.got.Equal(want) {
+		t.Fatalf("got the queue's deadline %v, want %v (the request's, a margin early)", q.got, want)
+	}
+	before := time.Now()
+	if rec := w.signed("POST", webhookPath, "acme-msp", alertJSON("al-2", "user_lockout", "org-1", "open", w.Now), secret); rec.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202", rec.Code, rec.Body)
+	}
+	if q.got.Before(before.Add(time.Hour-deadline.Margin)) || q.got.After(time.Now().Add(time.Hour-deadline.Margin)) {
+		t.Fatalf("got the queue's deadline %v, want Config.Timeout less the margin from the request", q.got)
 	}
 }
 

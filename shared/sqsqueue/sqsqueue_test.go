@@ -20,6 +20,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/awsconfig"
 	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/localaws/faultinject"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
 )
@@ -228,9 +229,9 @@ func TestSendHonoursDeadline(t *testing.T) {
 	t.Run("EndpointNeverAnswers", func(t *testing.T) {
 		var counter awsconfig.RequestCounter
 		client := sqstest.MustClient(t, &counter)
-		silent := mustSilentListener(t)
-		api := sqs.New(client.Options(), func(o *sqs.Options) { o.BaseEndpoint = aws.String("http://" + silent) })
-		s := &sqsqueue.Sender{Client: api, QueueURL: "http://" + silent + "/123456789012/q.fifo"}
+		silent := faultinject.Blackhole(t)
+		api := sqs.New(client.Options(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(silent) })
+		s := &sqsqueue.Sender{Client: api, QueueURL: silent + "/123456789012/q.fifo"}
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		calls, err := s.Send(ctx, msgs)
@@ -241,36 +242,6 @@ func TestSendHonoursDeadline(t *testing.T) {
 			t.Errorf("calls: got %d (SDK operations %d), want 1: the first call hangs until the deadline", calls, counter.Total())
 		}
 	})
-}
-
-// mustSilentListener accepts connections and never answers, like a
-// blackholed endpoint.
-func mustSilentListener(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	tb.Cleanup(func() {
-		_ = l.Close()
-		<-done
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
 }
 
 func TestCreateFIFO(t *testing.T) {

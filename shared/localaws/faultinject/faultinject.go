@@ -20,6 +20,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -192,4 +193,39 @@ func (i *Injector) SQS(o *sqs.Options) {
 func (i *Injector) SecretsManager(o *secretsmanager.Options) {
 	o.APIOptions = append(o.APIOptions, i.decide)
 	o.HTTPClient = i.httpClient(o.HTTPClient)
+}
+
+// Blackhole returns the URL of a loopback endpoint that accepts
+// connections and never answers, like an address whose packets are
+// dropped: a call to it ends only when its context does. It closes when
+// the test ends.
+func Blackhole(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
 }
