@@ -21,8 +21,9 @@ import (
 )
 
 // outageCase is a request tenant A (or the operators) would send to a
-// route; "{phase}" in the body and path names is replaced by the phase, so
-// creating routes create something new in each.
+// route; "{phase}" in the body is replaced by the phase, so creating routes
+// create something new in each, and "{now}" by an hour before the test's
+// clock.
 type outageCase struct {
 	body     string
 	signed   bool
@@ -56,9 +57,9 @@ var outageCases = map[operation]outageCase{
 	"PATCH /v1/alert-rules/{alertType}":                {body: `{"enabled":true}`},
 	"PUT /v1/alert-rules/{alertType}":                  {body: `{"enabled":false}`},
 	"GET /v1/openapi.json":                             {},
-	"POST /v1/usage":                                   {body: `{"observations":[{"org":"acme-org-1","value":31,"observedAt":"2026-11-20T10:00:00Z"}]}`, signed: true},
+	"POST /v1/usage":                                   {body: `{"observations":[{"org":"acme-org-1","value":31,"observedAt":"{now}"}]}`, signed: true},
 	"PUT /v1/orgs/{org}":                               {body: `{"name":"Acme Org {phase}"}`, signed: true},
-	"POST /v1/webhooks/alerts":                         {body: `{"id":"down-{phase}","type":"user_lockout","severity":"error","org":"acme-org-1","status":"open","occurredAt":"2026-11-21T10:00:00Z"}`, signed: true},
+	"POST /v1/webhooks/alerts":                         {body: `{"id":"down-{phase}","type":"user_lockout","severity":"error","org":"acme-org-1","status":"open","occurredAt":"{now}"}`, signed: true},
 	"POST /v1/platform/tenants":                        {body: `{"id":"new-{phase}-msp"}`, operator: true},
 	"POST /v1/platform/tenants/{tenant}/rotate-secret": {operator: true},
 	"POST /v1/sync-runs":                               {body: `{"dryRun":true}`},
@@ -171,7 +172,7 @@ func TestDependencyDown(t *testing.T) {
 					}
 					newTenant := "new-" + phase.name + "-msp"
 					method, path := samplePath(op)
-					body := []byte(strings.ReplaceAll(tc.body, "{phase}", phase.name))
+					body := []byte(strings.NewReplacer("{phase}", phase.name, "{now}", api.Now.Add(-time.Hour).UTC().Format(time.RFC3339)).Replace(tc.body))
 					if tc.body == "A_AUTOTASK" {
 						body = e.autotaskBody(atSecret)
 					}
