@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -75,9 +76,20 @@ func TestOwnTenant(t *testing.T) {
 			t.Fatalf("GET %s: got %s (%v), want %s", path, got, err, want)
 		}
 	}
-	mapping := map[string]any{"companyId": 301, "contractId": 501, "lines": []map[string]any{{"product": "users", "lineId": 901}}, "nonBillableUsers": 0}
-	if err := c.Call(ctx, http.MethodPut, "/v1/orgs/org-harbor-dental/mapping", token, mapping, nil); err != nil {
+	// The mapping through the generated client, as docs/CLIENT.md's
+	// example script does it.
+	api, err := apiclient.NewClientWithResponses(s.APIURL, apiclient.WithRequestEditorFn(apiclient.Bearer(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := "users"
+	mapped, err := api.PutMappingWithResponse(ctx, "org-harbor-dental", nil, apiclient.MappingRequest{
+		CompanyId: 301, ContractId: 501, Lines: []apiclient.LineMapping{{Product: &users, LineId: 901}}})
+	if err != nil {
 		t.Fatalf("mapping: %v", err)
+	}
+	if mapped.JSON200 == nil || mapped.JSON200.ContractId != 501 {
+		t.Fatalf("mapping: got %s %s, want 200 with the mapping", mapped.Status(), mapped.Body)
 	}
 	// 6. Sync.
 	d := &Demo{Stack: s, Out: io.Discard}
