@@ -186,3 +186,9 @@ func (s Stream) Apply(a Alert, p Plan, ticketID int64) Stream {
 	}
 	return s
 }
+
+// Filter narrows an alert listing; empty fields match everything.
+type Filter struct {
+	Org   string
+	State State
+}

@@ -38,6 +38,15 @@ type Entry struct {
 	At         time.Time  `json:"at" dynamodbav:"At"`
 }
 
+// LastEntry is the newest entry of one org line from a real (not dry) run,
+// and the run that wrote it.
+type LastEntry struct {
+	// Entry is embedded untagged: its attributes sit beside RunID in the
+	// stored document, named by Entry's own dynamodbav tags.
+	Entry
+	RunID string `json:"runId" dynamodbav:"RunID"`
+}
+
 // EntryFilter selects entries: by level, by code, and by a text that must
 // occur (case-insensitively) in the org, product or message. Zero fields
 // select everything.

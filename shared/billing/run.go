@@ -157,3 +157,9 @@ type OutcomeChange struct {
 	Prev OutcomeState
 	Next OutcomeState
 }
+
+// Tenant is a provisioned tenant: one MSP account on the vendor's platform.
+type Tenant struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+}

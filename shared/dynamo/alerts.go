@@ -191,11 +191,8 @@ func recordFromItem(item map[string]types.AttributeValue) alerting.Record {
 	return r
 }
 
-// AlertFilter narrows an alert listing; empty fields match everything.
-type AlertFilter struct {
-	Org   string
-	State alerting.State
-}
+// AlertFilter narrows an alert listing (alerting.Filter).
+type AlertFilter = alerting.Filter
 
 // maxAlertQueries bounds the Query calls of one listing page, so a filter
 // that matches little cannot make one request scan a whole partition; the

@@ -26,14 +26,8 @@ const skLast = "LAST#"
 
 func lastSK(org string, p billing.Product) string { return skLast + org + "#" + string(p) }
 
-// LastEntry is the newest entry of one org line from a real (not dry) run,
-// and the run that wrote it.
-type LastEntry struct {
-	// Entry is embedded untagged: its attributes sit beside RunID in the
-	// stored document, named by billing.Entry's own dynamodbav tags.
-	billing.Entry
-	RunID string `json:"runId" dynamodbav:"RunID"`
-}
+// LastEntry is billing.LastEntry, stored under "doc".
+type LastEntry = billing.LastEntry
 
 // lastEntryItems returns the LAST# items of a run's entries.
 func (s *Store) lastEntryItems(tenant, runID string, entries []billing.Entry) ([]map[string]types.AttributeValue, error) {

@@ -9,13 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/billing"
 )
 
-// Tenant is a provisioned tenant.
-type Tenant struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"createdAt"`
-}
+// Tenant is a provisioned tenant (billing.Tenant).
+type Tenant = billing.Tenant
 
 // CreateTenant records a new tenant. Conflict when it exists.
 func (s *Store) CreateTenant(ctx context.Context, tenant string) (Tenant, error) {

@@ -8,7 +8,6 @@ import (
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/dynamo"
 )
 
 // alertView is one alert occurrence in GET /v1/alerts.
@@ -44,7 +43,7 @@ func (h *Handler) getAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := dynamo.AlertFilter{Org: q.Get("org"), State: alerting.State(q.Get("state"))}
+	f := alerting.Filter{Org: q.Get("org"), State: alerting.State(q.Get("state"))}
 	if f.Org != "" && !billing.ValidOrgID(f.Org) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "org must be 1-128 letters, digits, '.', '_', ':' or '-'"))
 		return

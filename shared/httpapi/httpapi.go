@@ -31,12 +31,10 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/deadline"
-	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/connect"
-	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
@@ -46,8 +44,8 @@ const MaxBodyBytes = 1 << 20
 
 // Store is what the API needs from storage (implemented by *dynamo.Store).
 type Store interface {
-	CreateTenant(ctx context.Context, tenant string) (dynamo.Tenant, error)
-	Tenant(ctx context.Context, tenant string) (dynamo.Tenant, error)
+	CreateTenant(ctx context.Context, tenant string) (billing.Tenant, error)
+	Tenant(ctx context.Context, tenant string) (billing.Tenant, error)
 	RecordObservation(ctx context.Context, tenant string, loc *time.Location, o billing.Observation) (bool, error)
 	RegisterOrg(ctx context.Context, tenant, org, name string) error
 	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
@@ -70,15 +68,15 @@ type Store interface {
 	// LatestRunHealth is the mapping health the newest run recorded.
 	LatestRunHealth(ctx context.Context, tenant string) (billing.RunHealth, bool, error)
 	// LastEntries is the newest run entry of every org line (one Query).
-	LastEntries(ctx context.Context, tenant string) ([]dynamo.LastEntry, error)
+	LastEntries(ctx context.Context, tenant string) ([]billing.LastEntry, error)
 }
 
 // Secrets is what the API needs from the secret store (implemented by
 // *secrets.Store).
 type Secrets interface {
-	SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
-	FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
-	PutSigningSecrets(ctx context.Context, tenant string, list []secrets.SigningSecret) error
+	SigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
+	FreshSigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
+	PutSigningSecrets(ctx context.Context, tenant string, list []signature.Secret) error
 
 	PSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)
 	FreshPSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)

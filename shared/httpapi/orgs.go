@@ -10,7 +10,6 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -27,7 +26,7 @@ type orgView struct {
 	// LastSync is the org's entries of the newest run that recorded one
 	// (one per line, or one for the whole org when the run skipped it), by
 	// product; empty when no run recorded any.
-	LastSync []dynamo.LastEntry `json:"lastSync"`
+	LastSync []billing.LastEntry `json:"lastSync"`
 }
 
 // orgHealth is the health column of GET /v1/orgs.
@@ -125,11 +124,11 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 	resp := orgsResponse{Month: m.month, Orgs: make([]orgView, 0, len(m.orgs))}
 	for _, o := range m.orgs {
 		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{},
-			Health: healthColumn(o, m), LastSync: []dynamo.LastEntry{}})
+			Health: healthColumn(o, m), LastSync: []billing.LastEntry{}})
 	}
 	for _, u := range m.usage {
 		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
-			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}, LastSync: []dynamo.LastEntry{}})
+			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}, LastSync: []billing.LastEntry{}})
 		}
 	}
 	for i := range resp.Orgs {
@@ -151,14 +150,14 @@ func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
 // those of its newest run: a line dropped from the mapping, or an org-level
 // entry (not mapped, no integration) a later run superseded, keeps its old
 // item until Retention, and would otherwise show as current.
-func lastSyncs(last []dynamo.LastEntry) map[string][]dynamo.LastEntry {
-	newest := map[string]dynamo.LastEntry{}
+func lastSyncs(last []billing.LastEntry) map[string][]billing.LastEntry {
+	newest := map[string]billing.LastEntry{}
 	for _, e := range last {
 		if n, ok := newest[e.Org]; !ok || e.At.After(n.At) || (e.At.Equal(n.At) && e.RunID > n.RunID) {
 			newest[e.Org] = e
 		}
 	}
-	out := map[string][]dynamo.LastEntry{}
+	out := map[string][]billing.LastEntry{}
 	for _, e := range last {
 		if e.RunID == newest[e.Org].RunID {
 			out[e.Org] = append(out[e.Org], e)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
@@ -210,7 +209,7 @@ type tenantRequest struct {
 type tenantResponse struct {
 	ID string `json:"id"`
 	// SigningSecret is shown once, here and nowhere else.
-	SigningSecret secrets.SigningSecret `json:"signingSecret"`
+	SigningSecret signature.Secret `json:"signingSecret"`
 }
 
 // postTenant provisions a tenant and returns its first signing secret once.
@@ -247,7 +246,7 @@ func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 		h.log.WarnContext(r.Context(), "tenant had no signing secret: finishing its creation", "tenant", req.ID)
 	}
 	sec := h.newSigningSecret()
-	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), req.ID, []secrets.SigningSecret{sec}); err != nil {
+	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), req.ID, []signature.Secret{sec}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -273,7 +272,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sec := h.newSigningSecret()
-	keep := []secrets.SigningSecret{sec}
+	keep := []signature.Secret{sec}
 	if len(list) > 0 {
 		keep = append(keep, list[len(list)-1])
 		keep[0], keep[1] = keep[1], keep[0]
@@ -286,10 +285,10 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tenantResponse{ID: tenant, SigningSecret: sec})
 }
 
-func (h *Handler) newSigningSecret() secrets.SigningSecret {
+func (h *Handler) newSigningSecret() signature.Secret {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
-	return secrets.SigningSecret{ID: "sk_" + hex.EncodeToString(id), Value: "whsec_" + hex.EncodeToString(b), CreatedAt: h.now().UTC()}
+	return signature.Secret{ID: "sk_" + hex.EncodeToString(id), Value: "whsec_" + hex.EncodeToString(b), CreatedAt: h.now().UTC()}
 }

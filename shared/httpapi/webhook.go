@@ -8,11 +8,10 @@ import (
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
-	"github.com/psabridge/psabridge/shared/secrets"
-	"github.com/psabridge/psabridge/shared/sqsqueue"
+	"github.com/psabridge/psabridge/shared/queue"
+	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
@@ -26,13 +25,13 @@ type AlertStore interface {
 	// ticket queue (alerting.Record.Enqueued).
 	MarkAlertEnqueued(ctx context.Context, tenant string, a alerting.Alert) error
 	// Alerts lists occurrences newest first, one page at a time.
-	Alerts(ctx context.Context, tenant string, f dynamo.AlertFilter, cursor string, limit int) ([]alerting.Record, string, error)
+	Alerts(ctx context.Context, tenant string, f alerting.Filter, cursor string, limit int) ([]alerting.Record, string, error)
 }
 
 // TicketQueue sends messages to the FIFO ticket queue (implemented by
 // *sqsqueue.Sender): one SendMessageBatch per call of up to ten.
 type TicketQueue interface {
-	Send(ctx context.Context, msgs []sqsqueue.Message) (int, error)
+	Send(ctx context.Context, msgs []queue.Message) (int, error)
 }
 
 func init() { routeSets = append(routeSets, (*Handler).routesWebhook) }
@@ -129,7 +128,7 @@ func (h *Handler) enqueue(ctx context.Context, tenant string, a alerting.Alert) 
 	if err != nil {
 		return apperr.Wrap(err, apperr.Internal, "encode queue message")
 	}
-	_, err = h.cfg.TicketQueue.Send(ctx, []sqsqueue.Message{{Body: string(body), GroupID: a.QueueGroup(tenant), DedupID: a.QueueDedup(tenant)}})
+	_, err = h.cfg.TicketQueue.Send(ctx, []queue.Message{{Body: string(body), GroupID: a.QueueGroup(tenant), DedupID: a.QueueDedup(tenant)}})
 	return err
 }
 
@@ -162,8 +161,8 @@ func (h *Handler) countRejects(next http.HandlerFunc) http.HandlerFunc {
 // SigningSecrets reads the platform signing secrets (implemented by
 // *secrets.Store).
 type SigningSecrets interface {
-	SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
-	FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error)
+	SigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
+	FreshSigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
 }
 
 // SigningOnly narrows a secret store to reading signing secrets: every
@@ -174,11 +173,11 @@ func SigningOnly(s SigningSecrets) Secrets { return signingOnly{s} }
 
 type signingOnly struct{ s SigningSecrets }
 
-func (o signingOnly) SigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error) {
+func (o signingOnly) SigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error) {
 	return o.s.SigningSecrets(ctx, tenant)
 }
 
-func (o signingOnly) FreshSigningSecrets(ctx context.Context, tenant string) ([]secrets.SigningSecret, error) {
+func (o signingOnly) FreshSigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error) {
 	return o.s.FreshSigningSecrets(ctx, tenant)
 }
 
@@ -186,7 +185,7 @@ func (signingOnly) refused() error {
 	return apperr.New(apperr.Forbidden, "this process reads signing secrets only")
 }
 
-func (s signingOnly) PutSigningSecrets(context.Context, string, []secrets.SigningSecret) error {
+func (s signingOnly) PutSigningSecrets(context.Context, string, []signature.Secret) error {
 	return s.refused()
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/awserr"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/signature"
 )
 
 // DefaultPrefix is the name prefix of every psabridge secret.
@@ -59,12 +60,8 @@ func New(client *secretsmanager.Client, prefix string) (*Store, error) {
 func (s *Store) platformName(tenant string) string { return s.prefix + "platform/" + tenant }
 func (s *Store) psaName(tenant string) string      { return s.prefix + "psa/" + tenant }
 
-// SigningSecret is one platform signing secret of a tenant.
-type SigningSecret struct {
-	ID        string    `json:"id"`
-	Value     string    `json:"value"`
-	CreatedAt time.Time `json:"createdAt"`
-}
+// SigningSecret is a platform signing secret as stored (signature.Secret).
+type SigningSecret = signature.Secret
 
 type platformDoc struct {
 	Secrets []SigningSecret `json:"secrets"`

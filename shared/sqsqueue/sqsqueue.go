@@ -20,6 +20,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/awserr"
 	"github.com/psabridge/psabridge/shared/deadline"
+	"github.com/psabridge/psabridge/shared/queue"
 )
 
 // MaxBatch is the most entries SQS accepts in one SendMessageBatch.
@@ -35,13 +36,8 @@ type API interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// Message is one message to send. GroupID and DedupID are required on FIFO
-// queues and must be empty on standard ones.
-type Message struct {
-	Body    string
-	GroupID string
-	DedupID string
-}
+// Message is one message to send (queue.Message).
+type Message = queue.Message
 
 // Sender sends messages to one queue.
 type Sender struct {
