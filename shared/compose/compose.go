@@ -229,7 +229,7 @@ func (r *Root) API() *httpapi.Handler {
 // Webhook is the handler of POST /v1/webhooks/alerts alone: platform signing
 // secrets (never PSA credentials), the alert store and the ticket queue.
 func (r *Root) Webhook() *httpapi.Handler {
-	return httpapi.New(httpapi.Config{
+	return httpapi.NewWebhook(httpapi.Config{
 		Secrets:     httpapi.SigningOnly(r.secrets),
 		Alerts:      r.Store,
 		TicketQueue: &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.TicketQueueURL},

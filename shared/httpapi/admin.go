@@ -11,40 +11,6 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
-// routesAdmin registers the tenant admins' routes. Every one needs the
-// billing role, and acts on the tenant of the caller's token only.
-func (h *Handler) routesAdmin() {
-	h.handle("GET /v1/integration", h.billingAdmin(h.getIntegration))
-	h.handle("PUT /v1/integration", h.billingAdmin(h.putIntegration))
-	h.handle("DELETE /v1/integration", h.billingAdmin(h.deleteIntegration))
-	h.handle("GET /v1/integration/company-types", h.billingAdmin(h.getChosenCompanyTypes))
-	h.handle("PUT /v1/integration/company-types", h.billingAdmin(h.putCompanyTypes))
-	h.handle("GET /v1/ticketing", h.billingAdmin(h.getTicketing))
-	h.handle("PUT /v1/ticketing", h.billingAdmin(h.putTicketing))
-	h.handle("PATCH /v1/ticketing", h.billingAdmin(h.mergePatch(h.ticketing, h.putTicketing)))
-
-	h.handle("GET /v1/psa/company-types", h.billingAdmin(h.getCompanyTypes))
-	h.handle("GET /v1/psa/companies", h.billingAdmin(h.getCompanies))
-	h.handle("GET /v1/psa/companies/{id}/contracts", h.billingAdmin(h.getContracts))
-	h.handle("GET /v1/psa/contracts/{id}/lines", h.billingAdmin(h.getLines))
-	h.handle("GET /v1/psa/ticket-options", h.billingAdmin(h.getTicketOptions))
-
-	h.handle("GET /v1/orgs", h.billingAdmin(h.getOrgs))
-	h.handle("GET /v1/orgs/{org}/mapping", h.billingAdmin(h.getMapping))
-	h.handle("PUT /v1/orgs/{org}/mapping", h.billingAdmin(h.putMapping))
-	h.handle("PATCH /v1/orgs/{org}/mapping", h.billingAdmin(h.mergePatch(h.mapping, h.putMapping)))
-	h.handle("DELETE /v1/orgs/{org}/mapping", h.billingAdmin(h.deleteMapping))
-
-	h.handle("GET /v1/billing-settings", h.billingAdmin(h.getBillingSettings))
-	h.handle("PUT /v1/billing-settings", h.billingAdmin(h.putBillingSettings))
-	h.handle("PATCH /v1/billing-settings", h.billingAdmin(h.mergePatch(h.billingSettings, h.putBillingSettings)))
-
-	h.handle("GET /v1/alert-rules", h.billingAdmin(h.getAlertRules))
-	h.handle("GET /v1/alert-rules/{alertType}", h.billingAdmin(h.getAlertRule))
-	h.handle("PUT /v1/alert-rules/{alertType}", h.billingAdmin(h.putAlertRule))
-	h.handle("PATCH /v1/alert-rules/{alertType}", h.billingAdmin(h.mergePatch(h.alertRule, h.putAlertRule)))
-}
-
 // billingAdmin guards fn with the billing role (the role of every tenant
 // admin route).
 func (h *Handler) billingAdmin(fn http.HandlerFunc) http.HandlerFunc {

@@ -16,15 +16,6 @@ import (
 // instead of typing them, and so mapping health can tell a line that bills
 // the wrong product.
 
-func init() { routeSets = append(routeSets, (*Handler).routesCatalog) }
-
-func (h *Handler) routesCatalog() {
-	h.handle("GET /v1/catalog", h.billingAdmin(h.getCatalog))
-	h.handle("PUT /v1/catalog", h.billingAdmin(h.putCatalog))
-	h.handle("POST /v1/catalog/push", h.billingAdmin(h.pushCatalog))
-	h.handle("GET /v1/psa/catalog-options", h.billingAdmin(h.getCatalogOptions))
-}
-
 func (h *Handler) getCatalog(w http.ResponseWriter, r *http.Request) {
 	c, err := h.cfg.Store.Catalog(r.Context(), tenantOf(r))
 	if err != nil {

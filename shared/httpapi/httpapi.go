@@ -164,10 +164,6 @@ type Handler struct {
 	signing *signature.Verifier
 }
 
-// routeSets lets each file of the package add its routes from init, so a
-// new file adds routes without editing New.
-var routeSets []func(*Handler)
-
 // handle registers a route. Every route goes through here, so Routes can
 // list them (the tests check each has an OpenAPI operation and a tenant
 // isolation case).
@@ -179,8 +175,25 @@ func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
 // Routes lists the registered route patterns ("GET /v1/orgs").
 func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 
-// New returns the API handler.
+// New returns the REST API handler: every route of the route table.
 func New(cfg Config) *Handler {
+	h := newHandler(cfg)
+	h.routeTable()
+	h.mux.HandleFunc("/", h.noRoute)
+	return h
+}
+
+// NewWebhook returns the handler of the alert webhook alone (POST
+// /v1/webhooks/alerts): cfg needs only Secrets (platform signing secrets),
+// Alerts and TicketQueue. Every other path is 404.
+func NewWebhook(cfg Config) *Handler {
+	h := newHandler(cfg)
+	h.webhookRoutes()
+	h.mux.HandleFunc("/", h.noRoute)
+	return h
+}
+
+func newHandler(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, now: cfg.Now}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -202,13 +215,10 @@ func New(cfg Config) *Handler {
 	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
 	h.pickers = newPickerCache(h.cfg.PickerTTL, h.now)
 	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
-	h.routesPlatform()
-	h.routesAdmin()
-	for _, add := range routeSets {
-		add(h)
+	if h.cfg.Alerts == nil {
+		// The API's own store holds the alerts unless told otherwise.
+		h.cfg.Alerts, _ = h.cfg.Store.(AlertStore)
 	}
-	h.handle("GET /v1/openapi.json", h.getOpenAPI)
-	h.mux.HandleFunc("/", h.noRoute)
 	return h
 }
 

@@ -16,15 +16,6 @@ import (
 // health check of a mapping, suggested mappings (never applied without an
 // explicit PUT), and the month-end reconciliation report.
 
-func init() { routeSets = append(routeSets, (*Handler).routesMappingTools) }
-
-func (h *Handler) routesMappingTools() {
-	h.handle("GET /v1/orgs/{org}/mapping/health", h.billingAdmin(h.getMappingHealth))
-	h.handle("GET /v1/orgs/{org}/mapping/suggestions", h.billingAdmin(h.getMappingSuggestions))
-	h.handle("GET /v1/mapping-suggestions", h.billingAdmin(h.getBulkSuggestions))
-	h.handle("GET /v1/reconciliation", h.billingAdmin(h.getReconciliation))
-}
-
 // psaView reads what the PSA says about a mapping: company, contract and
 // the contract's lines (3 requests). NotFound answers become nil parts.
 func psaView(ctx context.Context, c psa.Picker, m billing.Mapping) (billing.PSAView, error) {

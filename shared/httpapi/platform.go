@@ -26,13 +26,6 @@ var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
 func validTenantID(t string) bool { return tenantPattern.MatchString(t) }
 
-func (h *Handler) routesPlatform() {
-	h.handle("POST /v1/usage", h.platform(h.postUsage))
-	h.handle("PUT /v1/orgs/{org}", h.platform(h.putOrg))
-	h.handle("POST /v1/platform/tenants", h.operator(h.postTenant))
-	h.handle("POST /v1/platform/tenants/{tenant}/rotate-secret", h.operator(h.rotateSecret))
-}
-
 // platformHandler handles a verified platform request: the tenant the
 // signing secret belongs to and the raw body the signature covered.
 type platformHandler func(w http.ResponseWriter, r *http.Request, tenant string, body []byte)

@@ -16,8 +16,6 @@ import (
 // read or export its entries. Runs are started through Config.Runs (the
 // billing sync's fan-out); they are read from the store.
 
-func init() { routeSets = append(routeSets, (*Handler).routesRuns) }
-
 // RunLog reads runs and their entries (implemented by *dynamo.Store; the
 // API takes it from Config.Store).
 type RunLog interface {
@@ -27,13 +25,6 @@ type RunLog interface {
 	Run(ctx context.Context, tenant, id string) (billing.Run, error)
 	// Entries lists a run's entries that match a filter.
 	Entries(ctx context.Context, tenant, runID string, f billing.EntryFilter) ([]billing.Entry, error)
-}
-
-func (h *Handler) routesRuns() {
-	h.handle("POST /v1/sync-runs", h.admin(h.cfg.BillingRole, h.postRun))
-	h.handle("GET /v1/sync-runs", h.admin(h.cfg.BillingRole, h.getRuns))
-	h.handle("GET /v1/sync-runs/{id}", h.admin(h.cfg.BillingRole, h.getRun))
-	h.handle("GET /v1/sync-runs/{id}/entries", h.admin(h.cfg.BillingRole, h.getRunEntries))
 }
 
 func (h *Handler) runLog() (RunLog, error) {

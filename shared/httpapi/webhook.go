@@ -34,17 +34,6 @@ type TicketQueue interface {
 	Send(ctx context.Context, msgs []queue.Message) (int, error)
 }
 
-func init() { routeSets = append(routeSets, (*Handler).routesWebhook) }
-
-func (h *Handler) routesWebhook() {
-	if h.cfg.Alerts == nil {
-		// The API's own store holds the alerts unless told otherwise.
-		h.cfg.Alerts, _ = h.cfg.Store.(AlertStore)
-	}
-	h.handle("POST /v1/webhooks/alerts", h.countRejects(h.platform(h.postAlert)))
-	h.handle("GET /v1/alerts", h.admin(h.cfg.BillingRole, h.getAlerts))
-}
-
 // acceptedBody is the webhook's answer to every accepted delivery, new or
 // replayed, so the platform cannot tell (and need not care) which it was.
 type acceptedBody struct {
