@@ -30,16 +30,17 @@ type runsEnv struct {
 	mapping *esm.Mapping
 }
 
-func newRunsEnv(tb testing.TB) *runsEnv {
+// newRunsEnv builds it; mutate, if given, adjusts the config as for newPSAEnv.
+func newRunsEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *runsEnv {
 	tb.Helper()
 	client := sqstest.MustClient(tb, nil)
 	q := sqstest.MustFIFO(tb, client)
 	e := &runsEnv{}
-	e.psaEnv = newPSAEnv(tb, func(c *httpapi.Config) {
+	e.psaEnv = newPSAEnv(tb, append([]func(*httpapi.Config){func(c *httpapi.Config) {
 		c.Runs = &billingsync.Fanout{Store: syncstore.Adapter{Store: c.Store.(*dynamo.Store)},
 			Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: client, QueueURL: q.URL}},
 			Shards: schema.MappedShards, Now: c.Now}
-	})
+	}}, mutate...)...)
 	st := syncstore.Adapter{Store: e.Store}
 	w := &billingsync.Worker{Store: st, Now: func() time.Time { return e.Now },
 		Connector: &integration.Connector{Store: e.Store, Credentials: e.Secrets,
