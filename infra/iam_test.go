@@ -42,6 +42,11 @@ var untestedGrants = map[string][]pair{
 	"ApiRole": {{"dynamodb:BatchGetItem", "Table.Arn"}},
 	// The webhook deletes the alert it stored when the SQS send fails.
 	"WebhookRole": {{"dynamodb:DeleteItem", "Table.Arn"}},
+	// The sync worker re-queues an org that must wait (a deferral, a retry
+	// after a transient failure); the e2e tests exercise it on moto
+	// (TestWaitingOrgsDoNotHoldTheirTenant, TestDeferral*), the smoke
+	// test's sample syncs at once.
+	"SyncWorkerRole": {{"sqs:SendMessage", "SyncQueue.Arn"}},
 }
 
 func logGrants(group string) []pair {

@@ -206,8 +206,15 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	webhook := fn(FnWebhook, map[string]*string{
 		"PSABRIDGE_TICKET_QUEUE_URL": s.TicketQ.QueueUrl(),
 	}, nil)
-	syncWorker := fn(FnSyncWorker, nil, nil)
-	ticketWorker := fn(FnTicketWorker, nil, nil)
+	// The sync worker re-queues an org that must wait (a deferral, a retry
+	// after backoff) on its own queue, so the tenant's message group moves
+	// on (docs/SYNC.md, Waiting).
+	syncWorker := fn(FnSyncWorker, map[string]*string{
+		"PSABRIDGE_SYNC_QUEUE_URL": s.SyncQueue.QueueUrl(),
+	}, nil)
+	ticketWorker := fn(FnTicketWorker, map[string]*string{
+		"PSABRIDGE_TICKET_QUEUE_URL": s.TicketQ.QueueUrl(),
+	}, nil)
 
 	// Permissions, function by function.
 	tableArn := s.Table.TableArn()
@@ -255,6 +262,8 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	allow(syncWorker, []*string{indexArn}, "dynamodb:Query")
 	allow(syncWorker, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
 	allow(syncWorker, []*string{psaSecrets}, secretRead...)
+	// An org that must wait is re-queued on the sync queue (docs/SYNC.md, Waiting).
+	allow(syncWorker, []*string{s.SyncQueue.QueueArn()}, "sqs:SendMessage")
 	allow(ticketWorker, []*string{tableArn}, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 	allow(ticketWorker, []*string{psaSecrets}, secretRead...)
 	for _, f := range []awslambda.Function{api, webhook, syncWorker, ticketWorker} {

@@ -268,8 +268,8 @@ func TestFunctions(t *testing.T) {
 		"Api":          append(common, "PSABRIDGE_FANOUT_FUNCTION", "PSABRIDGE_TENANT_CLAIM", "PSABRIDGE_ROLES_CLAIM", "PSABRIDGE_BILLING_ROLE"),
 		"Webhook":      append(common, "PSABRIDGE_TICKET_QUEUE_URL"),
 		"Fanout":       append(common, "PSABRIDGE_SYNC_QUEUE_URL"),
-		"SyncWorker":   common,
-		"TicketWorker": common,
+		"SyncWorker":   append(common, "PSABRIDGE_SYNC_QUEUE_URL"),
+		"TicketWorker": append(common, "PSABRIDGE_TICKET_QUEUE_URL"),
 	}
 	for _, fn := range Functions {
 		id := functionID(fn)

@@ -6,6 +6,9 @@
 // Environment:
 //
 //	PSABRIDGE_TABLE              DynamoDB table (required)
+//	PSABRIDGE_SYNC_QUEUE_URL     the FIFO sync queue it consumes (required): an
+//	                             org that must wait is re-queued there and its
+//	                             message hidden until then (docs/SYNC.md, Waiting)
 //	PSABRIDGE_SECRET_PREFIX      Secrets Manager name prefix (default psabridge/)
 //	PSABRIDGE_ALLOW_PRIVATE_PSA  "true": PSA clients may reach loopback over http (local runs)
 package main
@@ -31,7 +34,7 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*billingsync.Worker, error) {
-	env, err := compose.FromEnvironment(ctx, getenv)
+	env, err := compose.FromEnvironment(ctx, getenv, "PSABRIDGE_SYNC_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}

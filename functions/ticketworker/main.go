@@ -2,7 +2,10 @@
 // mapping with ReportBatchItemFailures): it opens, notes and closes PSA
 // tickets for queued alerts (package ticketing).
 //
-// Environment: PSABRIDGE_TABLE, PSABRIDGE_SECRET_PREFIX, and optionally
+// Environment: PSABRIDGE_TABLE, PSABRIDGE_SECRET_PREFIX,
+// PSABRIDGE_TICKET_QUEUE_URL (required: the queue it consumes; a malformed
+// message is made visible again at once on its way to the dead-letter
+// queue), and optionally
 // PSABRIDGE_ALERT_LINK_BASE (the platform's alert page tickets link to) and
 // PSABRIDGE_ALLOW_PRIVATE_PSA=true (local runs: the PSA sandboxes on loopback).
 package main
@@ -28,7 +31,7 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*ticketing.Worker, error) {
-	env, err := compose.FromEnvironment(ctx, getenv)
+	env, err := compose.FromEnvironment(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ type Run struct {
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	Month      Month      `json:"month"`
 	Counts     Counts     `json:"counts"`
+	// ResumeAt, while orgs of a running run are deferred, is when the
+	// latest deferral resumes (the budget window or the PSA's Retry-After).
+	ResumeAt *time.Time `json:"resumeAt,omitempty"`
 }
 
 // NewRunID returns a run id that sorts by start time ("20261115T170000Z-3fa2c1"),
@@ -148,6 +151,8 @@ func (c *Counts) Add(o Outcome, final bool) {
 type OutcomeState struct {
 	Outcome Outcome
 	Final   bool
+	// ResumeAt is when a deferred org is tried again (UTC; zero otherwise).
+	ResumeAt time.Time
 }
 
 // OutcomeChange moves an org from Prev (as read; zero when none) to Next in

@@ -83,7 +83,7 @@ func TestCreateMissingLines(t *testing.T) {
 					runID = mustScheduled(t, &f, e.clock.Now())[0].ID
 				}
 				sent := slices.Clone(q.msgs)
-				q.mustDeliver(t, e.NewWorker())
+				q.mustDeliver(t, e, e.NewWorker())
 
 				entries, err := e.store.Entries(ctx, tn.name, runID, billing.EntryFilter{})
 				if err != nil {
@@ -151,7 +151,7 @@ func TestCreateMissingLines(t *testing.T) {
 
 				t.Run("Redelivered", func(t *testing.T) {
 					q.msgs = sent
-					q.mustDeliver(t, e.NewWorker())
+					q.mustDeliver(t, e, e.NewWorker())
 					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
 						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}
@@ -159,7 +159,7 @@ func TestCreateMissingLines(t *testing.T) {
 				t.Run("NextDay", func(t *testing.T) {
 					e.clock.Add(24 * time.Hour)
 					runs := mustScheduled(t, &f, e.clock.Now())
-					q.mustDeliver(t, e.NewWorker())
+					q.mustDeliver(t, e, e.NewWorker())
 					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
 						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}

@@ -12,6 +12,8 @@ package billingsync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"sort"
@@ -25,6 +27,7 @@ import (
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
 // Message is the body of one sync queue message: one org of one run.
@@ -34,6 +37,39 @@ type Message struct {
 	Org    string        `json:"org"`
 	DryRun bool          `json:"dryRun,omitempty"`
 	Month  billing.Month `json:"month"`
+	// Try counts the org's tries that failed transiently before this
+	// message (0 from the fan-out; a re-queued copy carries the next).
+	Try int `json:"try,omitempty"`
+	// NotBefore, on a copy the worker re-queued, is when the org may be
+	// tried again (a deferral's resume time or a retry's backoff).
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+}
+
+// DecodeMessage decodes a sync message strictly (strictjson: exactly one
+// JSON object, no unknown fields or duplicate keys, valid UTF-8) and checks
+// that tenant, run, org and month are there and try is not negative.
+// Errors are Invalid: retrying cannot mend the message.
+func DecodeMessage(body string) (Message, error) {
+	var m Message
+	if err := strictjson.Decode([]byte(body), &m); err != nil {
+		return Message{}, err
+	}
+	if m.Tenant == "" || m.Run == "" || m.Org == "" || m.Try < 0 {
+		return Message{}, apperr.New(apperr.Invalid, "sync message: tenant, run and org are required (try ≥ 0)")
+	}
+	if _, err := billing.ParseMonth(string(m.Month)); err != nil {
+		return Message{}, apperr.New(apperr.Invalid, "sync message: month must be YYYY-MM")
+	}
+	return m, nil
+}
+
+// outMessage is the queue message of m. Every message of a tenant shares
+// one FIFO group (the tenant), so a tenant's PSA traffic is serialised.
+// The deduplication id is the run and key (the org, for a re-queued copy
+// also its try and resume time).
+func outMessage(m Message, key string) OutMessage {
+	body, _ := json.Marshal(m)
+	return OutMessage{Body: string(body), GroupID: m.Tenant, DedupID: dedupID(m.Run, key)}
 }
 
 // OutMessage is a message to send to the FIFO sync queue.
@@ -286,8 +322,7 @@ func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, dat
 	orgs = f.order(ctx, tenant, set, r.Month, orgs)
 	msgs := make([]OutMessage, len(orgs))
 	for i, o := range orgs {
-		body, _ := json.Marshal(Message{Tenant: tenant, Run: r.ID, Org: o.Org, DryRun: r.DryRun, Month: r.Month})
-		msgs[i] = OutMessage{Body: string(body), GroupID: tenant, DedupID: dedupID(r.ID, o.Org)}
+		msgs[i] = outMessage(Message{Tenant: tenant, Run: r.ID, Org: o.Org, DryRun: r.DryRun, Month: r.Month}, o.Org)
 	}
 	if err := f.Queue.Send(ctx, msgs); err != nil {
 		return r, err
@@ -299,12 +334,14 @@ func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, dat
 	return r, nil
 }
 
-// dedupID is the FIFO deduplication id of an org in a run (at most 128
-// characters of alphanumerics and punctuation).
-func dedupID(run, org string) string {
-	id := run + ":" + org
+// dedupID is the FIFO deduplication id of a key in a run (at most 128
+// characters of alphanumerics and punctuation): run:key, or its SHA-256 when
+// longer, so two keys never share one by truncation.
+func dedupID(run, key string) string {
+	id := run + ":" + key
 	if len(id) > 128 {
-		id = id[:128]
+		sum := sha256.Sum256([]byte(id))
+		id = hex.EncodeToString(sum[:])
 	}
 	return id
 }

@@ -39,15 +39,9 @@ func TestMain(m *testing.M) { localaws.Main(m) }
 // contracts' dates (2025-01-01 … 2026-12-31).
 var start = time.Date(2026, 11, 16, 17, 0, 0, 0, time.UTC)
 
-// clock is a settable clock shared by every part of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+// syncVisibility is the stack's sync queue visibility timeout (6 × the
+// sync worker's 120 s timeout): what a failed message waits in AWS.
+const syncVisibility = 720 * time.Second
 
 const unitCost = 4.25
 
@@ -77,8 +71,12 @@ type tenantFixture struct {
 // env is a whole local stack: DynamoDB Local, moto SQS and Secrets Manager,
 // the PSA sandboxes, the fan-out and a factory of workers.
 type env struct {
-	tb      testing.TB
-	clock   *clock
+	tb testing.TB
+	// clock is the simulated clock of every part of a test: the store,
+	// the workers, the PSA clients and the emulated event source mapping,
+	// which jumps it to the next message's return when nothing else can
+	// happen.
+	clock   *esm.Clock
 	store   *dynamo.Store
 	counter *awsconfig.RequestCounter
 	secrets *secrets.Store
@@ -96,7 +94,7 @@ type env struct {
 // MustEnv builds an env with no tenants.
 func MustEnv(tb testing.TB) *env {
 	tb.Helper()
-	e := &env{tb: tb, clock: &clock{t: start}, counter: &awsconfig.RequestCounter{}, sqsN: &awsconfig.RequestCounter{}}
+	e := &env{tb: tb, clock: esm.NewClock(start), counter: &awsconfig.RequestCounter{}, sqsN: &awsconfig.RequestCounter{}}
 	e.store = dynamotest.NewStore(tb, e.counter)
 	e.store.Now = e.clock.Now
 	e.secrets = secretstest.NewStore(tb)
@@ -240,11 +238,16 @@ func (e *env) MustDrain(workers int, wrap func(handler) handler, produce func())
 	defer cancel()
 	var mappings []*esm.Mapping
 	for i := 0; i < workers; i++ {
-		h := handler(e.NewWorker().HandleSQS)
+		w := e.NewWorker()
+		h := handler(w.HandleSQS)
 		if wrap != nil {
 			h = wrap(h)
 		}
-		mappings = append(mappings, &esm.Mapping{SQS: e.sqs, QueueURL: e.queue.URL, BatchSize: 10, VisibilityTimeout: 60 * time.Second, Handler: h})
+		m := &esm.Mapping{SQS: e.sqs, QueueURL: e.queue.URL, BatchSize: 10, VisibilityTimeout: syncVisibility, Clock: e.clock, Handler: h}
+		// As the syncworker Lambda is wired: waiting orgs are re-queued on
+		// the sync queue and hidden through the mapping's clock.
+		w.Requeue, w.Visibility = e.fanout.Queue, m
+		mappings = append(mappings, m)
 	}
 	errs := make(chan error, 2*workers)
 	if produce != nil {

@@ -52,7 +52,7 @@ func TestRunNeverWritesBrokenMappings(t *testing.T) {
 			f := *e.fanout
 			f.Queue = q
 			runs := mustScheduled(t, &f, e.clock.Now())
-			q.mustDeliver(t, e.NewWorker())
+			q.mustDeliver(t, e, e.NewWorker())
 
 			entries, err := e.store.Entries(ctx, tn.name, runs[0].ID, billing.EntryFilter{})
 			if err != nil {

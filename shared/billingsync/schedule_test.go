@@ -32,9 +32,7 @@ func TestScheduledAcrossDST(t *testing.T) {
 			var started []time.Time
 			for h := 0; h < 72; h++ {
 				tick := from.Add(time.Duration(h) * time.Hour)
-				e.clock.mu.Lock()
-				e.clock.t = tick.Add(90 * time.Second) // delivered a little late
-				e.clock.mu.Unlock()
+				e.clock.Set(tick.Add(90 * time.Second)) // delivered a little late
 				for range 2 {
 					runs, err := f.Scheduled(context.Background(), tick)
 					if err != nil {

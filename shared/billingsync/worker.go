@@ -2,7 +2,6 @@ package billingsync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +49,8 @@ type Connector interface {
 // MaxReceives is the queue's maxReceiveCount: on the last delivery a
 // transient failure or a deferral becomes the org's final outcome, so a run
 // always finishes and the DLQ only holds messages a crash kept from that.
+// It also bounds an org's tries after transient failures across the copies
+// the worker re-queues (Message.Try).
 const MaxReceives = 5
 
 // Budget is the tenant's PSA request budget the Connector's clients spend
@@ -66,6 +67,22 @@ type Budget interface {
 // PSA, because the budget is known to be spent.
 var errBudgetSpent = apperr.New(apperr.Transient, "the tenant's PSA request budget for this hour is spent")
 
+// MaxInlineWait is the longest Retry-After the PSA clients wait out inside
+// one invocation (psahttp.Retrier's MaxDelay); a longer one defers the org.
+const MaxInlineWait = 30 * time.Second
+
+// RetryBackoff is the wait before an org's first retry after a transient
+// PSA failure; it doubles with every further try (30 s, 1, 2, 4 min).
+const RetryBackoff = 30 * time.Second
+
+// Visibility changes when a received sync queue message comes back
+// (sqsqueue.Visibility: ChangeMessageVisibility; the ESM emulator in tests).
+type Visibility interface {
+	// Hide keeps a received message invisible for d from now (0: visible
+	// at once; at most 12 hours).
+	Hide(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
 // Worker brings the lines of a batch of orgs to their targets.
 type Worker struct {
 	Store     WorkerStore
@@ -77,16 +94,26 @@ type Worker struct {
 	Now         func() time.Time
 	Log         *slog.Logger
 	MaxReceives int
+	// Requeue, when set, is the sync queue: an org that must wait is
+	// queued again as a copy with a NotBefore at the end of its tenant's
+	// message group and its message acknowledged, so it does not hold the
+	// group (docs/SYNC.md, "Waiting"). Without it (or when sending fails)
+	// the message itself is hidden until then and reported failed.
+	Requeue Queue
+	// Visibility, when set, hides messages that must wait; without it a
+	// failed message waits out the queue's visibility timeout.
+	Visibility Visibility
 
 	health healthMemo
 }
 
 // Delivery is one received queue message.
 type Delivery struct {
-	ID           string
-	Body         string
-	ReceiveCount int
-	msg          Message
+	ID            string
+	Body          string
+	ReceiveCount  int
+	ReceiptHandle string
+	msg           Message
 }
 
 // HandleSQS is the Lambda handler of the sync queue (ReportBatchItemFailures).
@@ -97,7 +124,7 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	defer cancel()
 	ds := make([]Delivery, len(ev.Records))
 	for i, r := range ev.Records {
-		ds[i] = Delivery{ID: r.MessageId, Body: r.Body, ReceiveCount: atoi(r.Attributes["ApproximateReceiveCount"])}
+		ds[i] = Delivery{ID: r.MessageId, Body: r.Body, ReceiveCount: atoi(r.Attributes["ApproximateReceiveCount"]), ReceiptHandle: r.ReceiptHandle}
 	}
 	var resp events.SQSEventResponse
 	for _, id := range w.Handle(ctx, ds) {
@@ -131,23 +158,43 @@ func (w *Worker) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (w *Worker) lastDelivery(d Delivery) bool {
-	max := w.MaxReceives
-	if max <= 0 {
-		max = MaxReceives
+func (w *Worker) maxReceives() int {
+	if w.MaxReceives > 0 {
+		return w.MaxReceives
 	}
-	return d.ReceiveCount >= max
+	return MaxReceives
+}
+
+// lastDelivery: the message will not be received again (the queue's
+// maxReceiveCount), or the org has had its last try.
+func (w *Worker) lastDelivery(d Delivery) bool {
+	return d.ReceiveCount >= w.maxReceives() || d.msg.Try+1 >= w.maxReceives()
 }
 
 // Handle processes a batch and returns the ids of the deliveries to retry.
-// Malformed messages are logged and acknowledged (retrying cannot help).
+// A malformed message is logged and reported failed, made visible again at
+// once, so the queue's redrive moves it to the dead-letter queue after
+// maxReceiveCount receives: never acknowledged, never holding its group for
+// long. A re-queued copy received before its NotBefore is hidden until then
+// and reported failed.
 func (w *Worker) Handle(ctx context.Context, ds []Delivery) []string {
 	type groupKey struct{ tenant, run string }
 	var order []groupKey
 	groups := map[groupKey][]Delivery{}
+	var failed []string
+	now := w.now()
 	for _, d := range ds {
-		if err := json.Unmarshal([]byte(d.Body), &d.msg); err != nil || d.msg.Tenant == "" || d.msg.Run == "" || d.msg.Org == "" {
-			w.log().ErrorContext(ctx, "malformed sync message dropped", "message", d.ID)
+		msg, err := DecodeMessage(d.Body)
+		if err != nil {
+			w.log().ErrorContext(ctx, "malformed sync message: reported failed, for the dead-letter queue", "message", d.ID, "err", err)
+			w.hide(ctx, d, 0)
+			failed = append(failed, d.ID)
+			continue
+		}
+		d.msg = msg
+		if nb := msg.NotBefore; nb != nil && nb.After(now) {
+			w.hide(ctx, d, nb.Sub(now))
+			failed = append(failed, d.ID)
 			continue
 		}
 		k := groupKey{d.msg.Tenant, d.msg.Run}
@@ -156,7 +203,6 @@ func (w *Worker) Handle(ctx context.Context, ds []Delivery) []string {
 		}
 		groups[k] = append(groups[k], d)
 	}
-	var failed []string
 	for _, k := range order {
 		failed = append(failed, w.handleRun(ctx, k.tenant, k.run, groups[k])...)
 	}
@@ -186,7 +232,11 @@ type lineWork struct {
 	outcome   billing.Outcome
 	transient bool
 	deferred  bool
-	newMem    *billing.LineMemory
+	// resumeAt: when a deferred line may be tried again; retryAfter: the
+	// wait a transient failure asked for.
+	resumeAt   time.Time
+	retryAfter time.Duration
+	newMem     *billing.LineMemory
 }
 
 type orgWork struct {
@@ -194,8 +244,10 @@ type orgWork struct {
 	org   billing.Org
 	lines []*lineWork
 	// skip is set when the org has no lines to work on (not mapped, no
-	// integration…): its single entry.
+	// integration…): its single entry; wait says when to come back if it
+	// is deferred or transient.
 	skip *billing.Entry
+	wait waitFor
 }
 
 // handleRun processes the deliveries of one run of one tenant.
@@ -230,17 +282,6 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	dryRun, month := work[0].d.msg.DryRun, work[0].d.msg.Month
 
-	client, in, err := w.Connector.Client(ctx, tenant)
-	if err != nil {
-		for _, o := range work {
-			e := w.problemEntry(o.d.msg.Org, "", err, now)
-			if apperr.Is(err, apperr.NotFound) {
-				e.Code, e.Level, e.Message = billing.CodeNoIntegration, billing.Error, "the tenant has no PSA integration"
-			}
-			o.skip = &e
-		}
-		return w.finish(ctx, log, tenant, runID, work, prev, nil)
-	}
 	set, err := w.Store.BillingSettings(ctx, tenant)
 	if err != nil {
 		return all()
@@ -255,6 +296,20 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	orgs, err := w.Store.OrgsByID(ctx, tenant, orgIDs)
 	if err != nil {
 		return all()
+	}
+	client, in, err := w.Connector.Client(ctx, tenant)
+	if err != nil {
+		for _, o := range work {
+			if org, ok := orgs[o.d.msg.Org]; ok && org.State() == billing.Mapped {
+				o.org = org // its lines' entries say why it waits
+			}
+			e, wt := w.failureEntry(tenant, o.d.msg.Org, "", err, now)
+			if apperr.Is(err, apperr.NotFound) {
+				e.Code, e.Level, e.Message = billing.CodeNoIntegration, billing.Error, "the tenant has no PSA integration"
+			}
+			o.skip, o.wait = &e, wt
+		}
+		return w.finish(ctx, log, tenant, runID, work, prev, nil)
 	}
 	var keys []billing.LineKey
 	for _, o := range work {
@@ -286,8 +341,8 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			}
 			for _, o := range work {
 				if o.skip == nil {
-					e := w.problemEntry(o.d.msg.Org, "", err, now)
-					o.skip = &e
+					e, wt := w.failureEntry(tenant, o.d.msg.Org, "", err, now)
+					o.skip, o.wait = &e, wt
 				}
 			}
 			return w.finish(ctx, log, tenant, runID, work, prev, nil)
@@ -566,18 +621,54 @@ func (w *Worker) relink(ctx context.Context, tenant string, lw *lineWork, old in
 	}
 }
 
-// fail records a PSA failure of a line: deferred when the budget is spent,
-// retried when transient, otherwise final with the code of the error.
+// fail records a PSA failure of a line: deferred until the next budget
+// window when the budget is spent, or until the PSA's Retry-After when it
+// asked for a longer wait than an invocation can sit out; retried when
+// transient; otherwise final with the code of the error.
 func (w *Worker) fail(tenant string, lw *lineWork, err error) {
-	e := w.problemEntry(lw.entry.Org, lw.key.Product, err, lw.entry.At)
-	if errors.Is(err, errBudgetSpent) || (apperr.IsTransient(err) && w.budgetSpent(tenant)) {
-		e.Code, e.Level = billing.CodeDeferred, billing.Warning
-		e.Message = "the tenant's PSA request budget for this hour is spent; the org waits for the next hour"
-	}
+	e, wt := w.failureEntry(tenant, lw.entry.Org, lw.key.Product, err, lw.entry.At)
 	lw.entry.Code, lw.entry.Level, lw.entry.Message = e.Code, e.Level, e.Message
 	lw.outcome = billing.InfoOf(e.Code).Outcome
 	lw.transient = e.Code == billing.CodePSAUnavailable
 	lw.deferred = e.Code == billing.CodeDeferred
+	lw.resumeAt, lw.retryAfter = wt.resumeAt, wt.retryAfter
+}
+
+// waitFor is how long a failed org waits: until resumeAt when deferred, or
+// at least retryAfter (the PSA's hint) before a retry.
+type waitFor struct {
+	resumeAt   time.Time
+	retryAfter time.Duration
+}
+
+// failureEntry maps a PSA failure to its entry (problemEntry) and, for the
+// ones that wait, to when: a spent budget defers the org to the next budget
+// window; a transient failure whose Retry-After is longer than an
+// invocation may wait (MaxInlineWait: an hourly cap, say) defers it until
+// then; any other transient failure is retried after a backoff.
+func (w *Worker) failureEntry(tenant, org string, p billing.Product, err error, at time.Time) (billing.Entry, waitFor) {
+	e := w.problemEntry(org, p, err, at)
+	now := w.now()
+	var wt waitFor
+	switch ra := apperr.RetryAfterOf(err); {
+	case errors.Is(err, errBudgetSpent) || (apperr.IsTransient(err) && w.budgetSpent(tenant)):
+		wt.resumeAt = w.budgetWindowEnd(now)
+		e.Code, e.Level = billing.CodeDeferred, billing.Warning
+		e.Message = "the tenant's PSA request budget for this hour is spent; the org resumes at " + wt.resumeAt.UTC().Format(time.RFC3339)
+	case apperr.IsTransient(err) && ra > MaxInlineWait:
+		wt.resumeAt = now.Add(ra)
+		e.Code, e.Level = billing.CodeDeferred, billing.Warning
+		e.Message = fmt.Sprintf("the PSA asked to wait %s (%s); the org resumes at %s", ra, apperr.MessageOf(err), wt.resumeAt.UTC().Format(time.RFC3339))
+	case apperr.IsTransient(err):
+		wt.retryAfter = ra
+	}
+	return e, wt
+}
+
+// budgetWindowEnd is when the tenant's budget window after now begins (the
+// budget counts per UTC hour).
+func (w *Worker) budgetWindowEnd(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Hour).Add(time.Hour)
 }
 
 // problemEntry maps an error to an entry: the retry-or-record mapping of
@@ -604,11 +695,20 @@ func (w *Worker) problemEntry(org string, p billing.Product, err error, at time.
 	return e
 }
 
-// finish records entries, line memories and outcomes of the orgs and
-// returns the deliveries to retry.
+// wait is an org that must be tried again later: at notBefore, as try.
+type wait struct {
+	o         *orgWork
+	notBefore time.Time
+	try       int
+}
+
+// finish records entries, line memories and outcomes of the orgs, makes
+// the orgs that must wait come back later (see requeue) and returns the
+// deliveries to report failed.
 func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID string, work []*orgWork,
 	prev map[string]billing.OutcomeState, _ error) []string {
-	var retry []string
+	now := w.now()
+	var waits []wait
 	var entries []billing.Entry
 	mems := map[billing.LineKey]billing.LineMemory{}
 	var changes []billing.OutcomeChange
@@ -619,31 +719,40 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		last := w.lastDelivery(o.d)
 		var outcomes []billing.Outcome
 		transient, deferred := false, false
+		var resumeAt time.Time
+		retryAfter := RetryBackoff << min(o.d.msg.Try, 8)
 		if o.skip != nil {
-			entries = append(entries, *o.skip)
+			entries = append(entries, w.skipEntries(o)...)
 			outcomes = append(outcomes, billing.InfoOf(o.skip.Code).Outcome)
 			transient = o.skip.Code == billing.CodePSAUnavailable
+			deferred = o.skip.Code == billing.CodeDeferred
+			resumeAt, retryAfter = o.wait.resumeAt, max(retryAfter, o.wait.retryAfter)
 		}
 		for _, lw := range o.lines {
 			entries = append(entries, lw.entry)
 			outcomes = append(outcomes, lw.outcome)
 			transient = transient || lw.transient
 			deferred = deferred || lw.deferred
+			if lw.resumeAt.After(resumeAt) {
+				resumeAt = lw.resumeAt
+			}
+			retryAfter = max(retryAfter, lw.retryAfter)
 			if lw.newMem != nil {
 				mems[lw.key] = *lw.newMem
 			}
 		}
 		next := billing.OutcomeState{Outcome: billing.OrgOutcome(outcomes), Final: true}
 		switch {
-		case (transient || deferred) && !last:
-			retry = append(retry, o.d.ID)
-			if !deferred {
-				batch["retry"]++
-				log.WarnContext(ctx, "org failed", "org", o.d.msg.Org, "code", problemCodes(o), "final", false)
-				continue // no outcome yet; the entries say why meanwhile
-			}
-			next = billing.OutcomeState{Outcome: billing.OutcomeDeferred}
+		case deferred && !last:
+			// Deferral is not a failure: the org keeps its tries.
+			waits = append(waits, wait{o: o, notBefore: resumeAt, try: o.d.msg.Try})
+			next = billing.OutcomeState{Outcome: billing.OutcomeDeferred, ResumeAt: resumeAt.UTC()}
 			deferrals++
+		case transient && !last:
+			waits = append(waits, wait{o: o, notBefore: now.Add(retryAfter), try: o.d.msg.Try + 1})
+			batch["retry"]++
+			log.WarnContext(ctx, "org failed", "org", o.d.msg.Org, "code", problemCodes(o), "final", false)
+			continue // no outcome yet; the entries say why meanwhile
 		case transient:
 			next.Outcome = billing.OutcomeFailed
 		}
@@ -675,6 +784,11 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 		log.WarnContext(ctx, "saving entries failed", "err", err)
 		return allIDs()
 	}
+	// The copies go out before the outcomes are recorded: a crash in
+	// between leaves the message to come back and send them again (the
+	// deduplication id drops the second copy), never a deferred org
+	// without a message.
+	retry := w.requeue(ctx, log, now, waits)
 	if err := w.recordOutcomes(ctx, tenant, runID, changes); err != nil {
 		if _, rerr := w.Store.FinishRunIfDone(ctx, tenant, runID); apperr.Is(rerr, apperr.NotFound) {
 			// The run is gone (the integration's data was cleared): nothing
@@ -747,6 +861,73 @@ func (w *Worker) logBatch(ctx context.Context, log *slog.Logger, batch map[strin
 	log.InfoContext(ctx, "run finished", "status", run.Status, "total", k.Total, "updated", k.Updated, "unchanged", k.Unchanged,
 		"skipped", k.Skipped, "failed", k.Failed, "deferred", k.Deferred,
 		"durationMs", run.FinishedAt.Sub(run.StartedAt).Milliseconds())
+}
+
+// skipEntries are the entries of an org with no line worked on. An org that
+// waits (deferred, or a transient failure before its lines were reached)
+// gets its entry once per mapped line, so the entries of its later attempt
+// replace them (entries are kept per org line) instead of leaving a stale
+// org entry beside the lines' outcome; any other org gets one org entry.
+func (w *Worker) skipEntries(o *orgWork) []billing.Entry {
+	waits := o.skip.Code == billing.CodeDeferred || o.skip.Code == billing.CodePSAUnavailable
+	if !waits || o.org.Mapping == nil || len(o.org.Mapping.Lines) == 0 {
+		return []billing.Entry{*o.skip}
+	}
+	m := o.org.Mapping
+	out := make([]billing.Entry, len(m.Lines))
+	for i, l := range m.Lines {
+		e := *o.skip
+		e.Product, e.CompanyID, e.ContractID, e.LineID = l.Product, m.CompanyID, m.ContractID, l.LineID
+		out[i] = e
+	}
+	return out
+}
+
+// requeue makes the orgs that must wait come back at their notBefore
+// without holding up the rest of their tenant's message group: each goes
+// back on the queue as a copy (Message.NotBefore, Message.Try) at the end of
+// the group, and its delivery is acknowledged. A copy received early is
+// hidden until its time (Handle). When the copies cannot be sent (or no
+// Requeue is set), each delivery is hidden until its notBefore instead and
+// reported failed. It returns the deliveries to report failed.
+func (w *Worker) requeue(ctx context.Context, log *slog.Logger, now time.Time, waits []wait) []string {
+	if len(waits) == 0 {
+		return nil
+	}
+	if w.Requeue != nil {
+		msgs := make([]OutMessage, len(waits))
+		for i, wt := range waits {
+			m := wt.o.d.msg
+			m.Try = wt.try
+			nb := wt.notBefore.UTC()
+			m.NotBefore = &nb
+			msgs[i] = outMessage(m, fmt.Sprintf("%s#%d@%d", m.Org, m.Try, nb.Unix()))
+		}
+		err := w.Requeue.Send(ctx, msgs)
+		if err == nil {
+			return nil
+		}
+		log.WarnContext(ctx, "re-queueing waiting orgs failed; their messages wait instead", "err", err)
+	}
+	var retry []string
+	for _, wt := range waits {
+		w.hide(ctx, wt.o.d, wt.notBefore.Sub(now))
+		retry = append(retry, wt.o.d.ID)
+	}
+	return retry
+}
+
+// hide keeps a delivery invisible for d (capped at SQS's 12 hours less a
+// margin for the time it has been received). Without Visibility, or when
+// the call fails, the message waits out the queue's visibility timeout.
+func (w *Worker) hide(ctx context.Context, d Delivery, wait time.Duration) {
+	if w.Visibility == nil || d.ReceiptHandle == "" {
+		return
+	}
+	wait = min(max(wait, 0), 11*time.Hour)
+	if err := w.Visibility.Hide(ctx, d.ReceiptHandle, wait); err != nil {
+		w.log().WarnContext(ctx, "hiding a sync message failed; it waits out the visibility timeout", "message", d.ID, "err", err)
+	}
 }
 
 // recordOutcomes applies the changes, re-reading the outcomes and retrying

@@ -163,16 +163,20 @@ func (r *Root) Fanout() *billingsync.Fanout {
 	}
 }
 
-// SyncWorker is the worker behind the sync queue, with its own budget.
+// SyncWorker is the worker behind the sync queue, with its own budget. An
+// org that must wait is re-queued on SyncQueueURL and messages are hidden
+// there (docs/SYNC.md, Waiting).
 func (r *Root) SyncWorker() *billingsync.Worker {
 	b := r.Budget(budget.DefaultBlock)
 	return &billingsync.Worker{
-		Store:     syncstore.Adapter{Store: r.Store},
-		Connector: r.Connector(b),
-		Budget:    b,
-		Metrics:   r.Env.Metrics,
-		Now:       r.Env.Now,
-		Log:       r.Env.Logger,
+		Store:      syncstore.Adapter{Store: r.Store},
+		Connector:  r.Connector(b),
+		Budget:     b,
+		Requeue:    syncstore.Queue{Sender: &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.SyncQueueURL}},
+		Visibility: sqsqueue.Visibility{Client: r.SQS, QueueURL: r.Env.SyncQueueURL},
+		Metrics:    r.Env.Metrics,
+		Now:        r.Env.Now,
+		Log:        r.Env.Logger,
 	}
 }
 
@@ -186,6 +190,9 @@ func (r *Root) TicketWorker() *ticketing.Worker {
 		Metrics:  r.Env.Metrics,
 		Now:      r.Env.Now,
 		Logger:   r.Env.Logger,
+		// A malformed message is made visible again at once on its way
+		// to the dead-letter queue.
+		Visibility: sqsqueue.Visibility{Client: r.SQS, QueueURL: r.Env.TicketQueueURL},
 	}
 }
 

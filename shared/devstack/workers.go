@@ -24,7 +24,7 @@ func (s *Stack) startPollers(ctx context.Context) {
 // failures, the queue's redrive to its DLQ after 5 receives) until ctx
 // ends; an SQS error is logged and polling resumes a second later.
 func (s *Stack) poll(ctx context.Context, name, queueURL string, h func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) {
-	m := &esm.Mapping{SQS: s.SQS, QueueURL: queueURL, BatchSize: 10, Handler: h}
+	m := &esm.Mapping{SQS: s.SQS, QueueURL: queueURL, BatchSize: 10, Clock: esm.WallClock(), Handler: h}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -112,6 +112,9 @@ func runFromItem(tenant string, item map[string]types.AttributeValue) billing.Ru
 	if f := tm(item, "finishedAt"); !f.IsZero() {
 		r.FinishedAt = &f
 	}
+	if t := tm(item, "resumeAt"); !t.IsZero() && r.Status == billing.Running && r.Counts.Deferred > 0 {
+		r.ResumeAt = &t
+	}
 	return r
 }
 
@@ -182,7 +185,7 @@ func (s *Store) OrgOutcomes(ctx context.Context, tenant, runID string, orgs []st
 	}
 	out := map[string]OrgOutcomeState{}
 	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) {
-		st := OrgOutcomeState{Outcome: billing.Outcome(str(item, "outcome"))}
+		st := OrgOutcomeState{Outcome: billing.Outcome(str(item, "outcome")), ResumeAt: tm(item, "resumeAt")}
 		if b, ok := item["final"].(*types.AttributeValueMemberBOOL); ok {
 			st.Final = b.Value
 		}
@@ -199,13 +202,16 @@ type OutcomeChange = billing.OutcomeChange
 // changes in one transaction, each change conditional on the outcome read
 // before, so an org is counted exactly once on its final outcome however
 // often its message is delivered. Changes from a final outcome are refused
-// (Invalid); a change that is no change is dropped.
+// (Invalid); a change that is no change is dropped. A deferral's resume time
+// is kept with the org's outcome, and the latest one of the changes becomes
+// the run's resumeAt.
 //
 // Errors: Conflict when some outcome changed since it was read (read again
 // and retry); Transient when DynamoDB is busy.
 func (s *Store) RecordOutcomes(ctx context.Context, tenant, runID string, changes []OutcomeChange) error {
 	var delta billing.Counts
 	var items []types.TransactWriteItem
+	var resumeAt time.Time
 	pk := runChildPK(tenant, runID)
 	for _, c := range changes {
 		if c.Prev.Final {
@@ -221,6 +227,12 @@ func (s *Store) RecordOutcomes(ctx context.Context, tenant, runID string, change
 		put := types.Put{TableName: aws.String(s.Table), Item: key(pk, outcomeSK(c.Org))}
 		put.Item["outcome"] = &types.AttributeValueMemberS{Value: string(c.Next.Outcome)}
 		put.Item["final"] = &types.AttributeValueMemberBOOL{Value: c.Next.Final}
+		if !c.Next.ResumeAt.IsZero() {
+			put.Item["resumeAt"] = &types.AttributeValueMemberS{Value: c.Next.ResumeAt.UTC().Format(time.RFC3339Nano)}
+			if c.Next.ResumeAt.After(resumeAt) {
+				resumeAt = c.Next.ResumeAt
+			}
+		}
 		put.Item[schema.TTLAttribute] = s.ttl(Retention)
 		if c.Prev.Outcome == "" {
 			put.ConditionExpression = aws.String("attribute_not_exists(outcome)")
@@ -249,11 +261,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, tenant, runID string, change
 			values[":"+name] = &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 		}
 	}
+	var expr []string
 	if len(parts) > 0 {
+		expr = append(expr, "ADD "+strings.Join(parts, ", "))
+	}
+	if !resumeAt.IsZero() {
+		expr = append(expr, "SET resumeAt = :resumeAt")
+		values[":resumeAt"] = &types.AttributeValueMemberS{Value: resumeAt.UTC().Format(time.RFC3339Nano)}
+	}
+	if len(expr) > 0 {
 		names["#pk"] = schema.PartitionKey
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(s.Table), Key: key(tenantPK(tenant), runSK(runID)),
-			UpdateExpression:          aws.String("ADD " + strings.Join(parts, ", ")),
+			UpdateExpression:          aws.String(strings.Join(expr, " ")),
 			ConditionExpression:       aws.String("attribute_exists(#pk)"),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
@@ -275,7 +295,7 @@ func (s *Store) FinishRunIfDone(ctx context.Context, tenant, runID string) (bill
 	now := s.now().UTC()
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: key(tenantPK(tenant), runSK(runID)),
-		UpdateExpression:         aws.String("SET #s = :s, finishedAt = :now"),
+		UpdateExpression:         aws.String("SET #s = :s, finishedAt = :now REMOVE resumeAt"),
 		ConditionExpression:      aws.String("#s = :running AND done >= #t"),
 		ExpressionAttributeNames: map[string]string{"#s": "status", "#t": "total"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

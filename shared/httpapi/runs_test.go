@@ -168,3 +168,43 @@ func TestSyncRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncRunDeferred reads a run whose orgs wait for the PSA budget: GET
+// /v1/sync-runs/{id} shows the deferred count and the resume time (and the
+// answer matches the OpenAPI document); once the org is done the resume
+// time is gone.
+func TestSyncRunDeferred(t *testing.T) {
+	e := newRunsEnv(t)
+	resume := e.Now.UTC().Truncate(time.Hour).Add(time.Hour)
+	run, _, err := e.Store.CreateRun(ctx(), tenantA, billing.Run{ID: billing.NewRunID(e.Now), Kind: billing.Manual, Status: billing.Running,
+		StartedAt: e.Now, Month: billing.MonthOf(e.Now, time.UTC), Counts: billing.Counts{Total: 1}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deferred := billing.OutcomeState{Outcome: billing.OutcomeDeferred, ResumeAt: resume}
+	if err := e.Store.RecordOutcomes(ctx(), tenantA, run.ID, []billing.OutcomeChange{{Org: "acme-org-1", Next: deferred}}); err != nil {
+		t.Fatal(err)
+	}
+	get := func() billing.Run {
+		rec := e.admin(tenantA, "GET", "/v1/sync-runs/"+run.ID, nil, nil)
+		var got billing.Run
+		mustDecode(t, rec.Body, &got)
+		if rec.Code != 200 {
+			t.Fatalf("GET: got %d %s", rec.Code, rec.Body)
+		}
+		return got
+	}
+	if got := get(); got.Status != billing.Running || got.Counts.Deferred != 1 || got.ResumeAt == nil || !got.ResumeAt.Equal(resume) {
+		t.Errorf("deferred run: got %s %+v resumeAt %v, want running, 1 deferred, resumeAt %s", got.Status, got.Counts, got.ResumeAt, resume)
+	}
+	done := billing.OutcomeState{Outcome: billing.OutcomeUpdated, Final: true}
+	if err := e.Store.RecordOutcomes(ctx(), tenantA, run.ID, []billing.OutcomeChange{{Org: "acme-org-1", Prev: deferred, Next: done}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.FinishRunIfDone(ctx(), tenantA, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.Status != billing.Succeeded || got.Counts.Deferred != 0 || got.ResumeAt != nil {
+		t.Errorf("finished run: got %s %+v resumeAt %v, want succeeded with no resume time", got.Status, got.Counts, got.ResumeAt)
+	}
+}

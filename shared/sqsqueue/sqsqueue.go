@@ -238,3 +238,34 @@ func createQueue(ctx context.Context, client QueueAdmin, name string, extra map[
 	}
 	return url, arn, nil
 }
+
+// VisibilityAPI is the part of the SQS client Visibility uses.
+type VisibilityAPI interface {
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Visibility changes when received messages of one queue come back.
+type Visibility struct {
+	Client   VisibilityAPI
+	QueueURL string
+}
+
+// Hide keeps a received message invisible for d from now
+// (ChangeMessageVisibility, whole seconds rounded up, at most 12 hours).
+// Errors: Invalid for d out of range or a stale receipt handle; Transient
+// when SQS fails.
+func (v Visibility) Hide(ctx context.Context, receiptHandle string, d time.Duration) error {
+	if d < 0 || d > 12*time.Hour {
+		return apperr.New(apperr.Invalid, "visibility timeout %s out of range [0, 12h]", d)
+	}
+	_, err := v.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(v.QueueURL),
+		ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32((d + time.Second - 1) / time.Second)})
+	var invalid *types.ReceiptHandleIsInvalid
+	if errors.As(err, &invalid) {
+		return apperr.Wrap(err, apperr.Invalid, "stale receipt handle")
+	}
+	if err != nil {
+		return apperr.Wrap(err, apperr.Transient, "change message visibility")
+	}
+	return nil
+}

@@ -111,8 +111,9 @@ func TestExactlyOnce(t *testing.T) {
 			return resp, err
 		}
 		var mappings []*esm.Mapping
+		clock := esm.NewClock(time.Now()) // the pollers' visibility timeouts, simulated
 		for range queuePollers {
-			mappings = append(mappings, &esm.Mapping{SQS: serial, QueueURL: queue.URL, BatchSize: 10, VisibilityTimeout: 30 * time.Second, Handler: handler})
+			mappings = append(mappings, &esm.Mapping{SQS: serial, QueueURL: queue.URL, BatchSize: 10, VisibilityTimeout: 30 * time.Second, Clock: clock, Handler: handler})
 		}
 
 		// Each phase: its occurrences × deliveries, shuffled, posted

@@ -14,7 +14,6 @@ package ticketing
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
 // Store is what the worker reads and records (implemented by *dynamo.Store).
@@ -64,6 +64,16 @@ type Worker struct {
 	Logger *slog.Logger
 	// Metrics receives the Tickets metric; nil emits none.
 	Metrics *metrics.Emitter
+	// Visibility, when set, makes a malformed message visible again at
+	// once (sqsqueue.Visibility on the ticket queue), so it reaches the
+	// dead-letter queue without holding its group for visibility timeouts.
+	Visibility Visibility
+}
+
+// Visibility changes when a received ticket queue message comes back
+// (sqsqueue.Visibility: ChangeMessageVisibility).
+type Visibility interface {
+	Hide(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
 func (w *Worker) now() time.Time {
@@ -121,25 +131,36 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 }
 
 // handleGroup processes one FIFO group's messages in order and returns the
-// ids to retry: the first transient failure and everything after it.
+// ids to retry: the first transient failure and everything after it, and
+// every malformed message. A malformed message (not exactly one alert
+// message object) is never acknowledged: it is logged, made visible again
+// at once (Visibility) and reported failed, so the queue's redrive moves it
+// to the dead-letter queue after maxReceiveCount quick receives.
 func (w *Worker) handleGroup(ctx context.Context, recs []events.SQSMessage) []string {
+	var malformed []string
 	for i, r := range recs {
 		var m alerting.Message
-		if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.Tenant == "" || m.Alert.Validate() != nil {
-			w.log().ErrorContext(ctx, "ticket message dropped: not an alert message", "messageId", r.MessageId)
+		if err := strictjson.Decode([]byte(r.Body), &m); err != nil || m.Tenant == "" || m.Alert.Validate() != nil {
+			w.log().ErrorContext(ctx, "malformed ticket message: reported failed, for the dead-letter queue", "messageId", r.MessageId, "err", err)
+			if w.Visibility != nil {
+				if herr := w.Visibility.Hide(ctx, r.ReceiptHandle, 0); herr != nil {
+					w.log().WarnContext(ctx, "making a malformed ticket message visible failed", "messageId", r.MessageId, "err", herr)
+				}
+			}
+			malformed = append(malformed, r.MessageId)
 			continue
 		}
 		if err := w.Process(ctx, m); err != nil {
 			w.log().WarnContext(ctx, "ticket message will be retried", "tenant", m.Tenant, "org", m.Alert.Org,
 				"alert", m.Alert.ID, "err", err)
-			ids := make([]string, 0, len(recs)-i)
+			ids := malformed
 			for _, rest := range recs[i:] {
 				ids = append(ids, rest.MessageId)
 			}
 			return ids
 		}
 	}
-	return nil
+	return malformed
 }
 
 // Process handles one alert occurrence. It returns an error only when the

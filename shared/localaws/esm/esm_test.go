@@ -131,9 +131,17 @@ func TestMappingHandlerErrorFailsBatch(t *testing.T) {
 			if err != nil || n != 2 {
 				t.Fatalf("first poll: got %d, %v; want 2, nil", n, err)
 			}
+			// Lambda leaves a failed batch invisible for the queue's
+			// visibility timeout (30 s on this queue).
+			m.Clock.Add(29 * time.Second)
+			n, err = m.PollOnce(ctx)
+			if err != nil || n != 0 {
+				t.Fatalf("poll 29 s later: got %d, %v; want nothing before the visibility timeout", n, err)
+			}
+			m.Clock.Add(time.Second)
 			n, err = m.PollOnce(ctx)
 			if err != nil || n != 2 {
-				t.Fatalf("second poll: got %d, %v; want both messages again", n, err)
+				t.Fatalf("poll after the visibility timeout: got %d, %v; want both messages again", n, err)
 			}
 			n, err = m.PollOnce(ctx)
 			if err != nil || n != 0 {
@@ -154,5 +162,80 @@ func TestRunStopsWithContext(t *testing.T) {
 	}}
 	if err := m.Run(ctx); err != nil {
 		t.Fatalf("Run: got %v, want nil", err)
+	}
+}
+
+// TestFailedFIFOMessageWaitsOutVisibilityAndBlocksItsGroup runs a FIFO
+// queue whose visibility timeout is the stack's sync queue's (720 s) on a
+// simulated clock. A message that fails (reported item, handler error) comes
+// back no earlier than 720 s after its receipt, the rest of its group waits
+// behind it, and another group is not held up. A message the handler hides
+// for 30 s (ChangeMessageVisibility) comes back after 30 s.
+func TestFailedFIFOMessageWaitsOutVisibilityAndBlocksItsGroup(t *testing.T) {
+	const vt = 720 * time.Second
+	for _, c := range []struct {
+		name string
+		fail func(ctx context.Context, m *esm.Mapping, r events.SQSMessage) (events.SQSEventResponse, error)
+		want time.Duration // when a1 comes back
+	}{
+		{"ItemFailure", func(_ context.Context, _ *esm.Mapping, r events.SQSMessage) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: r.MessageId}}}, nil
+		}, vt},
+		{"HandlerError", func(context.Context, *esm.Mapping, events.SQSMessage) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, errors.New("boom")
+		}, vt},
+		{"HiddenThenFailed", func(ctx context.Context, m *esm.Mapping, r events.SQSMessage) (events.SQSEventResponse, error) {
+			if err := m.Hide(ctx, r.ReceiptHandle, 30*time.Second); err != nil {
+				return events.SQSEventResponse{}, err
+			}
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: r.MessageId}}}, nil
+		}, 30 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := sqstest.MustClient(t, nil)
+			q := sqstest.MustFIFO(t, client)
+			s := &sqsqueue.Sender{Client: client, QueueURL: q.URL}
+			if _, err := s.Send(ctx, []sqsqueue.Message{{Body: "a1", GroupID: "a", DedupID: "a1"}, {Body: "a2", GroupID: "a", DedupID: "a2"},
+				{Body: "b1", GroupID: "b", DedupID: "b1"}}); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Date(2026, 3, 8, 6, 0, 0, 0, time.UTC)
+			clock := esm.NewClock(t0)
+			var mu sync.Mutex
+			var log []string
+			done := map[string]time.Duration{}
+			m := &esm.Mapping{SQS: client, QueueURL: q.URL, BatchSize: 1, VisibilityTimeout: vt, Clock: clock}
+			m.Handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				r := ev.Records[0]
+				at := clock.Now().Sub(t0)
+				log = append(log, fmt.Sprintf("%s@%s#%s", r.Body, at, r.Attributes["ApproximateReceiveCount"]))
+				if r.Body == "a1" && r.Attributes["ApproximateReceiveCount"] == "1" {
+					return c.fail(ctx, m, r)
+				}
+				done[r.Body] = at
+				return events.SQSEventResponse{}, nil
+			}
+			dctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := m.Drain(dctx, 200*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("receipts: %v", log)
+			if got := done["a1"]; got < c.want {
+				t.Errorf("a1 came back after %s, want no earlier than %s", got, c.want)
+			}
+			if got := done["a1"]; got > c.want+time.Second {
+				t.Errorf("a1 came back after %s, want at %s", got, c.want)
+			}
+			if done["a2"] < done["a1"] {
+				t.Errorf("a2 handled at %s, before a1 (%s): its group did not wait", done["a2"], done["a1"])
+			}
+			if got, ok := done["b1"]; !ok || got != 0 {
+				t.Errorf("b1 handled at %s (ok %v), want at once: another group must not wait", got, ok)
+			}
+		})
 	}
 }

@@ -162,12 +162,15 @@ func (b *Budget) take(ctx context.Context, tenant string) error {
 }
 
 // Flush gives back the tenant's unspent reservation and emits the PSA
-// request counts since the last Flush. Call it when a batch is done.
+// request counts since the last Flush. Call it when a batch is done. It
+// also forgets that the budget was found spent: the next batch's first
+// request asks again, under the limit as read then, so a raised budget
+// takes effect at the next request instead of the next hour.
 func (b *Budget) Flush(ctx context.Context, tenant string) error {
 	b.mu.Lock()
 	t := b.tenant(tenant)
 	left, hour := t.left, t.hour
-	t.left = 0
+	t.left, t.exhausted = 0, false
 	reqs := t.requests
 	t.requests = map[[2]string]int{}
 	b.mu.Unlock()

@@ -144,7 +144,8 @@ type Retrier struct {
 	MaxAttempts int
 	// BaseDelay of the exponential backoff with full jitter, default 200 ms.
 	BaseDelay time.Duration
-	// MaxDelay caps one wait (Retry-After included), default 30 s.
+	// MaxDelay caps one wait, default 30 s. A Retry-After longer than it
+	// is not waited for: Do returns the error (with its RetryAfter).
 	MaxDelay time.Duration
 	// Sleep waits; tests replace it. Default: deadline.Sleep, which
 	// returns at once when ctx's deadline comes first.
@@ -183,19 +184,28 @@ func (r Retrier) Do(ctx context.Context, idempotent bool, try func(ctx context.C
 		if !apperr.IsTransient(a.Err) || (!idempotent && !a.Unprocessed) || attempt >= max {
 			return last
 		}
+		if apperr.RetryAfterOf(a.Err) > r.maxDelay() {
+			// The PSA asked for a longer wait than one call may sit out
+			// (an hourly cap): the caller defers instead (its RetryAfter).
+			return last
+		}
 		if err := r.sleep(ctx, r.delay(attempt, apperr.RetryAfterOf(a.Err))); err != nil {
 			return last
 		}
 	}
 }
 
+func (r Retrier) maxDelay() time.Duration {
+	if r.MaxDelay <= 0 {
+		return 30 * time.Second
+	}
+	return r.MaxDelay
+}
+
 func (r Retrier) delay(attempt int, retryAfter time.Duration) time.Duration {
-	base, maxd := r.BaseDelay, r.MaxDelay
+	base, maxd := r.BaseDelay, r.maxDelay()
 	if base <= 0 {
 		base = 200 * time.Millisecond
-	}
-	if maxd <= 0 {
-		maxd = 30 * time.Second
 	}
 	if retryAfter > 0 {
 		return min(retryAfter, maxd)

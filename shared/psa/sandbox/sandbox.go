@@ -120,6 +120,11 @@ type Faults struct {
 	// a transport error for a write that happened, at once, with no timer
 	// involved. Reads drawn for it are answered normally.
 	RateLost float64
+	// CapUntil, when set, is the end of an hourly request cap the
+	// database has reached: until the server's clock (Server.Now) reads
+	// CapUntil, every request is answered 429 with Retry-After: the seconds
+	// left (Autotask's 10,000 requests an hour).
+	CapUntil time.Time
 }
 
 // SetFaults replaces the injected faults (zero value: none).
@@ -147,6 +152,15 @@ func (s *Server) draw() (fault, Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
+	if !f.CapUntil.IsZero() {
+		if left := f.CapUntil.Sub(s.now()); left > 0 {
+			f.RetryAfter = left.Round(time.Second)
+			if f.RetryAfter < left {
+				f.RetryAfter += time.Second
+			}
+			return fault429, f
+		}
+	}
 	if f.Rate500+f.Rate429+f.RateThreadLimit+f.RateSlow+f.RateLost == 0 {
 		return faultNone, f
 	}
