@@ -1629,8 +1629,11 @@ type Run struct {
 	Id         string     `json:"id"`
 	Kind       RunKind    `json:"kind"`
 	Month      string     `json:"month"`
-	StartedAt  time.Time  `json:"startedAt"`
-	Status     RunStatus  `json:"status"`
+
+	// ResumeAt While the run is running with deferred orgs (counts.deferred > 0): when they are picked up again by themselves, the next window of the tenant's hourly PSA request budget or the end of the PSA's Retry-After. Absent otherwise.
+	ResumeAt  *time.Time `json:"resumeAt,omitempty"`
+	StartedAt time.Time  `json:"startedAt"`
+	Status    RunStatus  `json:"status"`
 }
 
 // RunKind defines model for Run.Kind.
@@ -1641,6 +1644,7 @@ type RunStatus string
 
 // RunCounts defines model for RunCounts.
 type RunCounts struct {
+	// Deferred Orgs waiting for the tenant's PSA request budget or for the PSA's Retry-After (see the run's resumeAt); they move to their final count when they are synced.
 	Deferred  int64 `json:"deferred"`
 	Failed    int64 `json:"failed"`
 	Skipped   int64 `json:"skipped"`
@@ -6921,6 +6925,8 @@ type GetAlertRuleResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AlertRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *N400
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *N401
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -6938,6 +6944,11 @@ type GetAlertRuleResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetAlertRuleResponse) GetJSON200() *AlertRule {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAlertRuleResponse) GetJSON400() *N400 {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8189,6 +8200,8 @@ type GetIntegrationCompanyTypesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *CompanyTypesChosen
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *N400
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *N401
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8206,6 +8219,11 @@ type GetIntegrationCompanyTypesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetIntegrationCompanyTypesResponse) GetJSON200() *CompanyTypesChosen {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetIntegrationCompanyTypesResponse) GetJSON400() *N400 {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -11797,6 +11815,13 @@ func ParseGetAlertRuleResponse(rsp *http.Response) (*GetAlertRuleResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest N400
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest N401
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12938,6 +12963,13 @@ func ParseGetIntegrationCompanyTypesResponse(rsp *http.Response) (*GetIntegratio
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest N400
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest N401
