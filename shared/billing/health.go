@@ -153,14 +153,10 @@ func CheckMapping(m Mapping, seen MappedNames, v PSAView, catalog map[Product]in
 			Fix:     "Choose a contract of the mapped company, or map the org to the contract's company."})
 	}
 	if !c.Active {
-		add(Problem{Code: ContractCancelled, ContractID: ct,
-			Message: fmt.Sprintf("Contract %d%s is cancelled or inactive.", ct, quoted(c.Name)),
-			Fix:     "Choose an active contract, or reactivate this one in the PSA."})
+		add(contractCancelled(ct, c.Name))
 	}
 	if ended(c.EndDate, at) {
-		add(Problem{Code: ContractEnded, ContractID: ct,
-			Message: fmt.Sprintf("Contract %d%s ended on %s.", ct, quoted(c.Name), c.EndDate.UTC().Format(time.DateOnly)),
-			Fix:     "Renew or extend the contract in the PSA, or choose the current one."})
+		add(contractEnded(ct, fmt.Sprintf("Contract %d%s ended on %s.", ct, quoted(c.Name), c.EndDate.UTC().Format(time.DateOnly))))
 	}
 	if !c.Recurring {
 		add(Problem{Code: ContractNotRecurring, ContractID: ct,
@@ -204,6 +200,35 @@ func CheckLine(m Mapping, lm LineMapping, l *psa.ServiceLine, catalog map[Produc
 			Fix:     "Choose the line that bills the catalog product, or change the line's product in the PSA."}
 	}
 	return nil
+}
+
+// CheckLineState checks a line as the sync read it (psa.LineSyncer.ReadLines):
+// its contract cancelled or ended as the line reports it, then as
+// CheckLine (the line cancelled, or billing another catalog item). nil when
+// the line may be written.
+func CheckLineState(m Mapping, lm LineMapping, st psa.LineState, catalog map[Product]int64) *Problem {
+	var p Problem
+	switch ct := m.ContractID; {
+	case st.ContractCancelled:
+		p = contractCancelled(ct, "")
+	case st.ContractEnded:
+		p = contractEnded(ct, fmt.Sprintf("Contract %d has expired.", ct))
+	default:
+		return CheckLine(m, lm, &psa.ServiceLine{ID: st.Ref.LineID, ContractID: st.Ref.ContractID, ServiceID: st.ServiceID, Cancelled: st.Cancelled}, catalog)
+	}
+	p.Severity = SeverityError
+	return &p
+}
+
+func contractCancelled(ct int64, name string) Problem {
+	return Problem{Code: ContractCancelled, ContractID: ct,
+		Message: fmt.Sprintf("Contract %d%s is cancelled or inactive.", ct, quoted(name)),
+		Fix:     "Choose an active contract, or reactivate this one in the PSA."}
+}
+
+func contractEnded(ct int64, message string) Problem {
+	return Problem{Code: ContractEnded, ContractID: ct, Message: message,
+		Fix: "Renew or extend the contract in the PSA, or choose the current one."}
 }
 
 // sum sets the status from the problems.

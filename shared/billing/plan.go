@@ -38,6 +38,11 @@ type Traits struct {
 	// ContractServiceUnits), so what psabridge remembers of one month says
 	// nothing about the next.
 	MonthlyPeriods bool
+	// CancelledTakesWrites: the PSA accepts a write to a cancelled line or
+	// a line of a cancelled agreement (ConnectWise answers a PATCH of such
+	// an addition with 200), so a changed line is read first and never
+	// written unless it still bills.
+	CancelledTakesWrites bool
 }
 
 // LineInput is everything the plan of one line depends on.
@@ -115,7 +120,7 @@ func PlanLine(in LineInput) LinePlan {
 	}
 	p.DriftDue = DriftDue(in.Now, verified, DriftKey(in.Tenant, in.Org, in.Product, in.LineID))
 	p.Read = p.DriftDue ||
-		(p.Changed && in.Traits.DeltaWrites) ||
+		(p.Changed && (in.Traits.DeltaWrites || in.Traits.CancelledTakesWrites)) ||
 		(p.KeepCost && !p.Known) // the cost to keep is unknown
 	return p
 }

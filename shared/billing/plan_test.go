@@ -5,7 +5,10 @@ import (
 	"time"
 )
 
-var autotask = Traits{DeltaWrites: true, MonthlyPeriods: true}
+var (
+	autotask    = Traits{DeltaWrites: true, MonthlyPeriods: true}
+	connectwise = Traits{CancelledTakesWrites: true}
+)
 
 func TestPlanLine(t *testing.T) {
 	// A day that is not the fixture line's drift slot, and a last check the
@@ -39,7 +42,11 @@ func TestPlanLine(t *testing.T) {
 			in.Memory, in.Traits = mem(9, 4, "2026-11", notDue), autotask
 			return in
 		}, LinePlan{Target: LineValue{10, 4}, Known: true, Changed: true, Read: true}},
-		{"ChangedConnectWiseNoRead", func(in LineInput) LineInput { in.Memory = mem(9, 4, "2026-11", notDue); return in },
+		{"ChangedConnectWiseReads", func(in LineInput) LineInput {
+			in.Memory, in.Traits = mem(9, 4, "2026-11", notDue), connectwise
+			return in
+		}, LinePlan{Target: LineValue{10, 4}, Known: true, Changed: true, Read: true}},
+		{"ChangedAbsoluteWritesNoRead", func(in LineInput) LineInput { in.Memory = mem(9, 4, "2026-11", notDue); return in },
 			LinePlan{Target: LineValue{10, 4}, Known: true, Changed: true}},
 		{"CostChanged", func(in LineInput) LineInput { in.Memory = mem(10, 3.5, "2026-11", notDue); return in },
 			LinePlan{Target: LineValue{10, 4}, Known: true, Changed: true}},
@@ -47,7 +54,10 @@ func TestPlanLine(t *testing.T) {
 			in.Memory, in.Traits = mem(10, 4, "2026-10", notDue), autotask
 			return in
 		}, LinePlan{Target: LineValue{10, 4}, Changed: true, DriftDue: true, Read: true}},
-		{"NewMonthConnectWiseKnown", func(in LineInput) LineInput { in.Memory = mem(10, 4, "2026-10", notDue); return in },
+		{"NewMonthConnectWiseKnown", func(in LineInput) LineInput {
+			in.Memory, in.Traits = mem(10, 4, "2026-10", notDue), connectwise
+			return in
+		},
 			LinePlan{Target: LineValue{10, 4}, Known: true}},
 		{"OtherLineUnknown", func(in LineInput) LineInput {
 			m := mem(10, 4, "2026-11", notDue)

@@ -406,7 +406,7 @@ func TraitsOf(p psa.Provider) billing.Traits {
 	if p == psa.Autotask {
 		return billing.Traits{DeltaWrites: true, MonthlyPeriods: true}
 	}
-	return billing.Traits{}
+	return billing.Traits{CancelledTakesWrites: true}
 }
 
 // PlanOf plans one mapped line from stored facts (shared by the fan-out's

@@ -32,7 +32,7 @@ func TestSplitUnitPeriods(t *testing.T) {
 			e.MustTechnicianEdit(t, tf, tf.orgs[2], eff.AddDate(0, 0, 2), 3)
 			before := e.rowsBefore(tf, eff)
 
-			e.MustRun(t, tf)
+			mustNoneFailed(t, e.MustRun(t, tf))
 			e.MustRowsAtTarget(t, tf, eff)
 			if got := e.rowsBefore(tf, eff); !maps.EqualFunc(got, before, slices.Equal[[]sandbox.AutotaskUnitRow]) {
 				t.Errorf("rows before %s: got %+v, want them untouched: %+v", eff.Format(time.DateOnly), got, before)
@@ -44,7 +44,7 @@ func TestSplitUnitPeriods(t *testing.T) {
 			eff = e.effectiveDay(t, tf)
 			tf.orgs[0].hwm += 4
 			e.MustObserve(tf, tf.orgs[:1])
-			e.MustRun(t, tf)
+			mustNoneFailed(t, e.MustRun(t, tf))
 			e.MustRowsAtTarget(t, tf, eff)
 			e.MustTechnicianEdit(t, tf, tf.orgs[2], eff.AddDate(0, 0, 3), 2)
 
@@ -52,9 +52,10 @@ func TestSplitUnitPeriods(t *testing.T) {
 			// edit in org-3's later row.
 			e.clock.Add(7 * 24 * time.Hour)
 			eff = e.effectiveDay(t, tf)
-			id := e.MustRun(t, tf)
+			run := e.MustRun(t, tf)
+			mustNoneFailed(t, run)
 			e.MustRowsAtTarget(t, tf, eff)
-			drift, err := e.store.Entries(context.Background(), tf.name, id, billing.EntryFilter{Code: billing.CodeDriftCorrected})
+			drift, err := e.store.Entries(context.Background(), tf.name, run.ID, billing.EntryFilter{Code: billing.CodeDriftCorrected})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,8 +98,8 @@ func (e *env) MustTechnicianEdit(tb testing.TB, tf *tenantFixture, o *orgFixture
 }
 
 // MustRun starts a manual run of the tenant, drains the queue and returns
-// the run's id.
-func (e *env) MustRun(tb testing.TB, tf *tenantFixture) string {
+// the run as stored then.
+func (e *env) MustRun(tb testing.TB, tf *tenantFixture) billing.Run {
 	tb.Helper()
 	id, err := e.fanout.StartRun(context.Background(), tf.name, false)
 	if err != nil {
@@ -110,10 +111,14 @@ func (e *env) MustRun(tb testing.TB, tf *tenantFixture) string {
 		tb.Fatal(err)
 	}
 	MustCountsAddUp(tb, r)
+	return r
+}
+
+func mustNoneFailed(tb testing.TB, r billing.Run) {
+	tb.Helper()
 	if r.Counts.Failed != 0 {
-		tb.Fatalf("run %s: %d orgs failed", id, r.Counts.Failed)
+		tb.Fatalf("run %s: %d orgs failed", r.ID, r.Counts.Failed)
 	}
-	return id
 }
 
 // MustRowsAtTarget fails for each row of an org's line, from day from to

@@ -434,11 +434,15 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSynce
 			w.missingLine(ctx, tenant, client, lw, month, effective, dryRun)
 			return
 		}
-		if p := billing.CheckLine(billing.Mapping{ContractID: lw.ref.ContractID}, billing.LineMapping{Product: lw.key.Product, LineID: lw.ref.LineID},
-			&psa.ServiceLine{ID: st.Ref.LineID, ContractID: st.Ref.ContractID, ServiceID: st.ServiceID},
-			map[billing.Product]int64{lw.key.Product: lw.catalogItem}); p != nil {
+		// A cancelled line, or one of a cancelled or ended contract, is
+		// never written (ConnectWise would take the PATCH).
+		if p := billing.CheckLineState(billing.Mapping{ContractID: lw.ref.ContractID}, billing.LineMapping{Product: lw.key.Product, LineID: lw.ref.LineID},
+			st, map[billing.Product]int64{lw.key.Product: lw.catalogItem}); p != nil {
 			healthEntry(lw, *p)
 			return
+		}
+		if !st.Starts.IsZero() {
+			lw.note = fmt.Sprintf("; the line starts billing on %s", st.Starts.Format(time.DateOnly)) + lw.note
 		}
 		state = st
 		current = readValue(st, lw)

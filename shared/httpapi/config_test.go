@@ -143,6 +143,19 @@ func TestMapping(t *testing.T) {
 			t.Fatalf("got %d %s", rec.Code, rec.Body)
 		}
 	})
+	// A cancelled addition or agreement is refused for that reason, with
+	// the fix, not as a line the contract lacks.
+	for _, tc := range []struct{ name, body, want string }{
+		{"ErrConnectWiseLineCancelled", `{"companyId":7101,"contractId":7201,"lines":[{"lineId":7303}]}`, "line_cancelled: Line 7303"},
+		{"ErrConnectWiseAgreementCancelled", `{"companyId":7101,"contractId":7202,"lines":[{"lineId":7302}]}`, "contract_cancelled: Contract 7202"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.admin(tenantB, "PUT", "/v1/orgs/zeta-2/mapping", []byte(tc.body), nil)
+			if rec.Code != 422 || !strings.Contains(rec.Body.String(), tc.want) || !strings.Contains(rec.Body.String(), "Choose an active") {
+				t.Fatalf("got %d %s, want 422 saying %q and the fix", rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
 }
 
 func TestBillingSettings(t *testing.T) {

@@ -264,7 +264,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 	case version == anyVersion:
 		version = cur.Version
 	}
-	seen, err := checkMapping(r.Context(), c, m)
+	seen, err := checkMapping(r.Context(), c, m, h.now())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -279,11 +279,13 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkMapping verifies against the PSA that the company exists, the
-// contract belongs to it, and every line belongs to the contract, and
-// returns the company's and contract's names as the PSA has them now (kept
-// with the mapping to show a later rename). Rejected names the first
-// mismatch.
-func checkMapping(ctx context.Context, c psa.Picker, m billing.Mapping) (billing.MappedNames, error) {
+// contract belongs to it and is neither cancelled nor ended at at, and
+// every line belongs to the contract and is not cancelled, and returns the
+// company's and contract's names as the PSA has them now (kept with the
+// mapping to show a later rename). Rejected names the first mismatch; a
+// cancelled or ended contract or a cancelled line with its problem code
+// (contract_cancelled, contract_ended, line_cancelled) and the fix.
+func checkMapping(ctx context.Context, c psa.Picker, m billing.Mapping, at time.Time) (billing.MappedNames, error) {
 	company, err := c.Company(ctx, m.CompanyID)
 	if err != nil {
 		return billing.MappedNames{}, notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)
@@ -298,6 +300,13 @@ func checkMapping(ctx context.Context, c psa.Picker, m billing.Mapping) (billing
 	lines, err := c.Lines(ctx, m.ContractID)
 	if err != nil {
 		return billing.MappedNames{}, notInPSA(err, "contract %d has no lines in the PSA", m.ContractID)
+	}
+	h := billing.CheckMapping(m, billing.MappedNames{}, billing.PSAView{Company: &company, Contract: &contract, Lines: lines}, nil, at)
+	for _, p := range h.Problems {
+		switch p.Code {
+		case billing.ContractCancelled, billing.ContractEnded, billing.LineCancelled:
+			return billing.MappedNames{}, apperr.New(apperr.Rejected, "%s: %s %s", p.Code, p.Message, p.Fix)
+		}
 	}
 	for _, l := range m.Lines {
 		if !slices.ContainsFunc(lines, func(s psa.ServiceLine) bool { return s.ID == l.LineID }) {

@@ -153,6 +153,17 @@ type LineState struct {
 	// can bill several quantities. Empty when the line holds one value to
 	// the month's end (always on ConnectWise, which has no such rows).
 	Later []LineRow `json:"later,omitempty"`
+	// Cancelled: the line no longer bills (a ConnectWise addition whose
+	// cancelledDate has passed; ConnectWise still takes a PATCH of it).
+	Cancelled bool `json:"cancelled,omitempty"`
+	// ContractCancelled and ContractEnded: the line's contract is
+	// cancelled or inactive, or has expired, as the line reports it
+	// (ConnectWise addition agreementStatus). Nothing is to be written then.
+	ContractCancelled bool `json:"contractCancelled,omitempty"`
+	ContractEnded     bool `json:"contractEnded,omitempty"`
+	// Starts is the line's first billed day when it lies after the date
+	// (a ConnectWise addition with a future effectiveDate); zero otherwise.
+	Starts time.Time `json:"starts,omitzero"`
 }
 
 // LineRow is what a line bills from Start until the next row starts.
@@ -308,7 +319,8 @@ type LineSyncer interface {
 	// and status, in as few requests as the API allows. Ids the PSA does
 	// not have are absent from the map (not an error).
 	ContractsByID(ctx context.Context, ids []int64) (map[int64]Contract, error)
-	// Lines lists the service lines of a contract.
+	// Lines lists the service lines of a contract, cancelled ones marked
+	// Cancelled.
 	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
 	// ReadLines returns the state from at to the end of at's month (every
 	// row, see LineState) of every line in refs that exists, in as few
@@ -366,7 +378,8 @@ type Picker interface {
 	// TicketOptions lists statuses, priorities, sources, queues or boards,
 	// issue types, categories, resources and roles.
 	TicketOptions(ctx context.Context) (TicketOptions, error)
-	// Lines lists the service lines of a contract.
+	// Lines lists the service lines of a contract, cancelled ones marked
+	// Cancelled.
 	Lines(ctx context.Context, contractID int64) ([]ServiceLine, error)
 }
 

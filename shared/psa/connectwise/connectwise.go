@@ -546,7 +546,9 @@ const agreementFields = "id,name,type,company,contact,cancelledFlag,agreementSta
 func (r agreementRow) contract() psa.Contract {
 	ct := psa.Contract{
 		ID: r.ID, CompanyID: r.Company.ID, Name: r.Name, Recurring: !r.OneTimeFlag,
-		Active: !r.CancelledFlag && (r.AgreementStatus == "" || r.AgreementStatus == "Active"),
+		// Expired is an ended agreement, which EndDate tells; Active
+		// means not cancelled or inactive.
+		Active: !r.CancelledFlag && (r.AgreementStatus == "" || r.AgreementStatus == "Active" || r.AgreementStatus == "Expired"),
 	}
 	ct.StartDate, _ = time.Parse(time.RFC3339, r.StartDate)
 	ct.EndDate, _ = time.Parse(time.RFC3339, r.EndDate)
@@ -589,11 +591,24 @@ type additionRow struct {
 	UnitPrice     float64   `json:"unitPrice"`
 	UnitCost      float64   `json:"unitCost"`
 	CancelledDate string    `json:"cancelledDate"`
+	EffectiveDate string    `json:"effectiveDate"`
+	// AgreementStatus is the agreement's (read-only): Active, Cancelled,
+	// Expired or Inactive.
+	AgreementStatus string `json:"agreementStatus"`
 }
 
 // additionFields keeps Addition's required properties (product,
 // billCustomer) and what a line's state needs, nothing else.
-const additionFields = "id,agreementId,product,billCustomer,description,quantity,unitPrice,unitCost,cancelledDate"
+const additionFields = "id,agreementId,product,billCustomer,description,quantity,unitPrice,unitCost,cancelledDate,effectiveDate,agreementStatus"
+
+// starts returns the addition's effective date when it lies after now.
+func (r additionRow) starts(now time.Time) time.Time {
+	t, err := time.Parse(time.RFC3339, r.EffectiveDate)
+	if err != nil || !t.After(now) {
+		return time.Time{}
+	}
+	return t
+}
 
 // cancelled reports whether the addition is cancelled at now. The null
 // syntax of a server-side cancelledDate filter is unverified, so the
@@ -611,7 +626,9 @@ func (c *Client) additions(ctx context.Context, agreementID int64) ([]additionRo
 		url.Values{"fields": {additionFields}})
 }
 
-// Lines lists an agreement's additions that are not cancelled.
+// Lines lists an agreement's additions, those cancelled by now marked
+// Cancelled (so a mapping to one is refused for that reason, not as
+// unknown).
 func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine, error) {
 	rows, err := c.additions(ctx, contractID)
 	if err != nil {
@@ -620,16 +637,13 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 	now := c.now()
 	out := make([]psa.ServiceLine, 0, len(rows))
 	for _, r := range rows {
-		if r.cancelled(now) {
-			continue
-		}
 		name := r.Description
 		if name == "" {
 			name = r.Product.Identifier
 		}
 		out = append(out, psa.ServiceLine{
 			ID: r.ID, ContractID: contractID, ServiceID: r.Product.ID, Name: name,
-			UnitPrice: r.UnitPrice, UnitCost: r.UnitCost,
+			UnitPrice: r.UnitPrice, UnitCost: r.UnitCost, Cancelled: r.cancelled(now),
 		})
 	}
 	return out, nil
@@ -639,7 +653,11 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 // paged list per agreement (ConnectWise has no cross-agreement additions
 // list), at most maxParallel at a time. An addition's quantity is not
 // period-bound in ConnectWise, so at is not used. Agreements that are gone
-// leave their lines absent.
+// leave their lines absent. A state says whether the addition is cancelled
+// by now, whether its agreement is cancelled, inactive or expired (the
+// addition's agreementStatus), and when it starts if that is still ahead:
+// ConnectWise takes a PATCH of a cancelled addition, so the caller must
+// not write one.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
 	want := map[int64]map[int64]bool{}
 	var order []int64
@@ -658,6 +676,7 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 		return nil, err
 	}
 	out := make(map[psa.LineRef]psa.LineState, len(refs))
+	now := c.now()
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -686,7 +705,9 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 				if want[agreementID][r.ID] {
 					out[ref] = psa.LineState{
 						Ref: ref, ServiceID: r.Product.ID, Quantity: int64(math.Round(r.Quantity)),
-						UnitCost: r.UnitCost, UnitPrice: r.UnitPrice,
+						UnitCost: r.UnitCost, UnitPrice: r.UnitPrice, Cancelled: r.cancelled(now),
+						ContractCancelled: r.AgreementStatus == "Cancelled" || r.AgreementStatus == "Inactive",
+						ContractEnded:     r.AgreementStatus == "Expired", Starts: r.starts(now),
 					}
 				}
 			}

@@ -296,9 +296,54 @@ func TestLines(t *testing.T) {
 	want := []psa.ServiceLine{
 		{ID: addSeats, ContractID: agrMain, ServiceID: 5501, Name: "Microsoft 365 seats", UnitPrice: 22, UnitCost: 18.5},
 		{ID: addStorage, ContractID: agrMain, ServiceID: 5502, Name: "STOR-GB", UnitPrice: 1, UnitCost: 0.5},
+		{ID: addCancelled, ContractID: agrMain, ServiceID: 5503, Name: "OLD", Cancelled: true},
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("got %+v, want %+v (cancelled addition left out)", got, want)
+		t.Errorf("got %+v, want %+v (the cancelled addition marked)", got, want)
+	}
+}
+
+// TestReadLinesCancelledAndFuture: a state says that an addition is
+// cancelled, that its agreement is cancelled or expired, and when a line
+// not yet effective starts, so the sync never writes what no longer bills
+// (ConnectWise would take the PATCH).
+func TestReadLinesCancelledAndFuture(t *testing.T) {
+	const agrExpired, addOnCancelled, addOnExpired, addFuture = 4109, 77011, 77012, 77013
+	seed := baseSeed()
+	seed.Agreements = append(seed.Agreements, sandbox.CWAgreement{ID: agrExpired, CompanyID: coContoso, Name: "2024 Agreement",
+		StartDate: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), EndDate: time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)})
+	seed.Additions = append(seed.Additions,
+		sandbox.CWAddition{ID: addOnCancelled, AgreementID: agrCancelled, ProductID: 5501, Quantity: 2},
+		sandbox.CWAddition{ID: addOnExpired, AgreementID: agrExpired, ProductID: 5501, Quantity: 3},
+		sandbox.CWAddition{ID: addFuture, AgreementID: agrMain, ProductID: 5504, Quantity: 4, EffectiveDate: time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)},
+		sandbox.CWAddition{ID: 77014, AgreementID: agrMain, ProductID: 5505, Quantity: 5, CancelledDate: time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)})
+	e := MustEnv(t, seed, nil)
+	e.sb.Now = func() time.Time { return testNow }
+	for _, tc := range []struct {
+		name string
+		ref  psa.LineRef
+		want func(psa.LineState) bool
+	}{
+		{"CancelledAddition", psa.LineRef{ContractID: agrMain, LineID: addCancelled}, func(s psa.LineState) bool { return s.Cancelled && !s.ContractCancelled }},
+		{"CancelledLater", psa.LineRef{ContractID: agrMain, LineID: 77014}, func(s psa.LineState) bool { return !s.Cancelled && s.Quantity == 5 }},
+		{"OnCancelledAgreement", psa.LineRef{ContractID: agrCancelled, LineID: addOnCancelled}, func(s psa.LineState) bool { return s.ContractCancelled && !s.ContractEnded }},
+		{"OnExpiredAgreement", psa.LineRef{ContractID: agrExpired, LineID: addOnExpired}, func(s psa.LineState) bool { return s.ContractEnded && !s.ContractCancelled }},
+		{"NotYetEffective", psa.LineRef{ContractID: agrMain, LineID: addFuture}, func(s psa.LineState) bool {
+			return s.Starts.Equal(time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)) && !s.Cancelled
+		}},
+		{"Active", psa.LineRef{ContractID: agrMain, LineID: addSeats}, func(s psa.LineState) bool {
+			return !s.Cancelled && !s.ContractCancelled && !s.ContractEnded && s.Starts.IsZero()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.client.ReadLines(ctx, []psa.LineRef{tc.ref}, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, ok := got[tc.ref]; !ok || !tc.want(st) {
+				t.Errorf("got %+v (present %v), not what the case wants", st, ok)
+			}
+		})
 	}
 }
 

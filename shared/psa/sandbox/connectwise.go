@@ -725,11 +725,20 @@ func (c *ConnectWise) company(in *cwInstance, w http.ResponseWriter, r *http.Req
 	return cwGetByID(r, in, in.companies, "Company", c.companyRecord)
 }
 
-func (c *ConnectWise) agreementRecord(in *cwInstance, a *CWAgreement) cwRecord {
-	status := "Active"
-	if a.Cancelled {
-		status = "Cancelled"
+// agreementStatus is an agreement's agreementStatus: Cancelled, Expired
+// once its end date has passed, else Active.
+func (c *ConnectWise) agreementStatus(a *CWAgreement) string {
+	switch {
+	case a.Cancelled:
+		return "Cancelled"
+	case !a.EndDate.IsZero() && !c.s.now().Before(a.EndDate.AddDate(0, 0, 1)):
+		return "Expired"
 	}
+	return "Active"
+}
+
+func (c *ConnectWise) agreementRecord(in *cwInstance, a *CWAgreement) cwRecord {
+	status := c.agreementStatus(a)
 	var coName, coIdent string
 	if co := in.companies[a.CompanyID]; co != nil {
 		coName, coIdent = co.Name, co.Identifier
@@ -771,7 +780,13 @@ func (c *ConnectWise) agreement(in *cwInstance, w http.ResponseWriter, r *http.R
 	return cwGetByID(r, in, in.agreements, "Agreement", c.agreementRecord)
 }
 
-func (c *ConnectWise) additionRecord(ad *CWAddition) cwRecord {
+// additionRecord renders an addition; its read-only agreementStatus is its
+// agreement's.
+func (c *ConnectWise) additionRecord(in *cwInstance, ad *CWAddition) cwRecord {
+	status := "Active"
+	if a := in.agreements[ad.AgreementID]; a != nil {
+		status = c.agreementStatus(a)
+	}
 	ident := ad.ProductIdentifier
 	if ident == "" {
 		ident = "PROD-" + strconv.FormatInt(ad.ProductID, 10)
@@ -782,7 +797,7 @@ func (c *ConnectWise) additionRecord(ad *CWAddition) cwRecord {
 		"quantity": ad.Quantity, "unitPrice": ad.UnitPrice, "unitCost": ad.UnitCost,
 		"billCustomer": "Billable", "description": ad.Description,
 		"extPrice": ad.Quantity * ad.UnitPrice, "extCost": ad.Quantity * ad.UnitCost,
-		"agreementStatus": "Active",
+		"agreementStatus": status,
 	}
 	var cancelled any
 	if !ad.EffectiveDate.IsZero() {
@@ -809,7 +824,7 @@ func (c *ConnectWise) additions(in *cwInstance, w http.ResponseWriter, r *http.R
 	var recs []cwRecord
 	for _, aid := range cwSortedKeys(in.additions) {
 		if ad := in.additions[aid]; ad.AgreementID == id {
-			recs = append(recs, c.additionRecord(ad))
+			recs = append(recs, c.additionRecord(in, ad))
 		}
 	}
 	return c.list(w, r, recs)
@@ -875,7 +890,7 @@ func (c *ConnectWise) createAddition(in *cwInstance, w http.ResponseWriter, r *h
 		ad.EffectiveDate = t
 	}
 	in.additions[ad.ID] = ad
-	return http.StatusCreated, c.additionRecord(ad).json
+	return http.StatusCreated, c.additionRecord(in, ad).json
 }
 
 // cwReadPatch decodes a JSON Patch array, rejecting anything else.
@@ -957,7 +972,7 @@ func (c *ConnectWise) patchAddition(in *cwInstance, w http.ResponseWriter, r *ht
 	}
 	*ad = next
 	in.patches = append(in.patches, CWPatch{Resource: "addition", ParentID: id, ID: aid, Ops: ops})
-	return http.StatusOK, c.additionRecord(ad).json
+	return http.StatusOK, c.additionRecord(in, ad).json
 }
 
 func (c *ConnectWise) ticketRecord(in *cwInstance, t *CWTicket) cwRecord {
