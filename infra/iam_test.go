@@ -40,8 +40,6 @@ var platformGrants = map[string][]pair{
 var untestedGrants = map[string][]pair{
 	// GET /v1/catalog with a stored catalog reads its lines with BatchGetItem.
 	"ApiRole": {{"dynamodb:BatchGetItem", "Table.Arn"}},
-	// The webhook deletes the alert it stored when the SQS send fails.
-	"WebhookRole": {{"dynamodb:DeleteItem", "Table.Arn"}},
 	// The sync worker re-queues an org that must wait (a deferral, a retry
 	// after a transient failure); the e2e tests exercise it on moto
 	// (TestWaitingOrgsDoNotHoldTheirTenant, TestDeferral*), the smoke

@@ -245,9 +245,9 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 	// Unqualified ARN only: the api invokes $LATEST, never a version or alias.
 	allow(api, []*string{fanout.FunctionArn()}, "lambda:InvokeFunction")
 
-	// The webhook stores an alert (conditional put) and deletes it again only
-	// when the SQS send fails, so the platform's retry counts as new.
-	allow(webhook, []*string{tableArn}, "dynamodb:PutItem", "dynamodb:DeleteItem")
+	// The webhook stores an alert (conditional put) and marks it enqueued
+	// once the SQS send succeeded (a replay of an unmarked one queues again).
+	allow(webhook, []*string{tableArn}, "dynamodb:PutItem", "dynamodb:UpdateItem")
 	// Signing secrets are read fresh (signature.Verifier rations the reads),
 	// never through the caching library's DescribeSecret.
 	allow(webhook, []*string{platformSecrets}, "secretsmanager:GetSecretValue")
