@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -67,5 +69,43 @@ func TestOrderFailureIsLoggedAndCounted(t *testing.T) {
 				t.Errorf("metrics: got %s, want Degraded=1 once", emf.String())
 			}
 		})
+	}
+}
+
+// deadlineStore records the deadline of the context each MappedOrgs call
+// gets, as a DynamoDB request would carry it.
+type deadlineStore struct {
+	billingsync.FanoutStore
+	seen *[]time.Time
+}
+
+func (s deadlineStore) MappedOrgs(ctx context.Context, shard int, tenant string, each func(billingsync.MappedOrg) error) error {
+	if d, ok := ctx.Deadline(); ok {
+		*s.seen = append(*s.seen, d)
+	}
+	return s.FanoutStore.MappedOrgs(ctx, shard, tenant, each)
+}
+
+// TestFanoutKeepsItsMargin: the fan-out's store calls carry the Lambda
+// deadline less deadline.Margin, so Lambda never kills it mid-call.
+func TestFanoutKeepsItsMargin(t *testing.T) {
+	e := MustEnv(t)
+	tn := e.MustTenant("margin", psa.Autotask, 2, 0, nil)
+	var seen []time.Time
+	f := *e.fanout
+	f.Store, f.Queue = deadlineStore{FanoutStore: e.fanout.Store, seen: &seen}, &memQueue{}
+	end := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), end)
+	defer cancel()
+	if _, err := f.HandleEvent(ctx, []byte(`{"tenant":"`+tn.name+`","dryRun":true,"runId":"margin-1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no store call carried a deadline")
+	}
+	for _, d := range seen {
+		if !d.Equal(end.Add(-deadline.Margin)) {
+			t.Fatalf("store call deadline %v, want the Lambda deadline less the margin (%v)", d, end.Add(-deadline.Margin))
+		}
 	}
 }

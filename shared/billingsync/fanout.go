@@ -23,6 +23,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/fanoutevent"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
@@ -450,8 +451,12 @@ type RunStarted struct {
 // delivery; a run-now request starts that tenant's run with the given id.
 // Any other event starts nothing: it is logged as an error and the Invalid
 // error returned, so Lambda counts the failure and, after its retries, puts
-// the event in the fan-out's on-failure queue.
+// the event in the fan-out's on-failure queue. Its work ends
+// deadline.Margin before the function's timeout, so every store and queue
+// call is cut off before Lambda would kill the function mid-call.
 func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
+	ctx, cancel := deadline.Reserve(ctx, deadline.Margin, 0)
+	defer cancel()
 	res := Result{Runs: []RunStarted{}}
 	ev, err := fanoutevent.Decode(raw)
 	if err != nil {
