@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -57,22 +58,31 @@ func (d *Demo) runAlert(ctx context.Context, c *Client, pt PlanTenant, tr Tenant
 	res := AlertResult{Tenant: pt.ID, Provider: tr.Provider}
 	now := d.Stack.now()
 	for _, st := range alertSteps {
-		body, _ := json.Marshal(map[string]any{
-			"id": a.ID, "type": a.Type, "severity": a.Severity, "org": a.Org, "status": st.status,
-			"occurredAt": now.Add(-st.ago).UTC().Format(time.RFC3339), "title": a.Title, "details": a.Details,
+		title, details := a.Title, a.Details
+		body, _ := json.Marshal(apiclient.AlertWebhook{
+			Id: a.ID, Type: a.Type, Severity: apiclient.AlertWebhookSeverity(a.Severity), Org: a.Org, Status: apiclient.AlertWebhookStatus(st.status),
+			OccurredAt: now.Add(-st.ago).UTC().Truncate(time.Second), Title: &title, Details: &details,
 		})
 		if err := c.Signed(ctx, http.MethodPost, "/v1/webhooks/alerts", pt.ID, tr.SigningSecret, body, nil); err != nil {
 			return res, err
 		}
 		d.printf("  %-17s signed webhook: %s %s (%s) — accepted\n", pt.ID, a.ID, st.what, a.Type)
 	}
+	api, err := c.API(tr.AdminToken)
+	if err != nil {
+		return res, err
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
+		resp, err := api.ListAlertsWithResponse(ctx, &apiclient.ListAlertsParams{Org: &a.Org})
+		if err != nil {
+			return res, err
+		}
 		var page struct {
 			Alerts []AlertOccurrence `json:"alerts"`
 		}
-		if err := c.Call(ctx, http.MethodGet, "/v1/alerts?org="+a.Org, tr.AdminToken, nil, &page); err != nil {
-			return res, err
+		if err := json.Unmarshal(resp.Body, &page); err != nil {
+			return res, fmt.Errorf("alerts of %s: %w", a.Org, err)
 		}
 		res.Occurrences = res.Occurrences[:0]
 		pending := 0

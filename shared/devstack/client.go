@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,9 +41,10 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, strings.TrimSpace(e.Body))
 }
 
-// StatusOf returns the HTTP status of an *APIError, or 0.
+// StatusOf returns the HTTP status of the *APIError in err's chain, or 0.
 func StatusOf(err error) int {
-	if e, ok := err.(*APIError); ok {
+	var e *APIError
+	if errors.As(err, &e) {
 		return e.Status
 	}
 	return 0

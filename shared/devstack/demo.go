@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -182,22 +183,30 @@ func (d *Demo) Run(ctx context.Context) (Result, error) {
 // seedTenant provisions a tenant and seeds it.
 func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt PlanTenant) (TenantResult, error) {
 	tr := TenantResult{ID: pt.ID, Name: pt.Name, Provider: pt.Provider(), Sandbox: d.RealPSA[pt.Provider()] == nil}
-	var prov struct {
-		SigningSecret struct {
-			Value string `json:"value"`
-		} `json:"signingSecret"`
+	opAPI, err := c.API(operator)
+	if err != nil {
+		return tr, err
 	}
-	err := c.Call(ctx, http.MethodPost, "/v1/platform/tenants", operator, map[string]string{"id": pt.ID}, &prov)
-	if StatusOf(err) == http.StatusConflict {
+	prov, err := opAPI.CreateTenantWithResponse(ctx, apiclient.TenantRequest{Id: pt.ID})
+	var tenant *apiclient.Tenant
+	if err == nil {
+		tenant = prov.JSON201
+	} else if StatusOf(err) == http.StatusConflict {
 		// Kept from an earlier run (.local/ persistence): a new signing
 		// secret is the only way to learn one again.
 		tr.Kept = true
-		err = c.Call(ctx, http.MethodPost, "/v1/platform/tenants/"+pt.ID+"/rotate-secret", operator, nil, &prov)
+		var rot *apiclient.RotateSigningSecretResponse
+		if rot, err = opAPI.RotateSigningSecretWithResponse(ctx, pt.ID); err == nil {
+			tenant = rot.JSON200
+		}
 	}
 	if err != nil {
 		return tr, err
 	}
-	tr.SigningSecret = prov.SigningSecret.Value
+	if tenant == nil {
+		return tr, fmt.Errorf("provisioning %s: the API's answer has no signing secret", pt.ID)
+	}
+	tr.SigningSecret = tenant.SigningSecret.Value
 	if tr.AdminToken, err = d.Stack.AdminToken(pt.ID); err != nil {
 		return tr, err
 	}
@@ -207,11 +216,17 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 		d.printf("  %-17s provisioned (operator token); admin token issued\n", pt.ID)
 	}
 
-	admin := func(method, path string, body, out any) error {
-		err := c.Call(ctx, method, path, tr.AdminToken, body, out)
+	api, err := c.API(tr.AdminToken)
+	if err != nil {
+		return tr, err
+	}
+	// overwrite runs an update; a kept tenant's resources have a stored
+	// version, which the demo overwrites (If-Match: *) when it is refused.
+	overwrite := func(update func(ifMatch *string) error) error {
+		err := update(nil)
 		if StatusOf(err) == http.StatusPreconditionFailed {
-			// Kept from an earlier run: overwrite whatever version is stored.
-			err = c.Call(ctx, method, path, tr.AdminToken, body, out, "If-Match", "*")
+			star := "*"
+			err = update(&star)
 		}
 		return err
 	}
@@ -227,49 +242,72 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 	} else {
 		integ["endpoints"] = d.Stack.SandboxEndpoints()
 	}
-	if err := admin(http.MethodPut, "/v1/integration", integ, nil); err != nil {
+	integReq, err := requestBody[apiclient.IntegrationRequest]("the integration of "+pt.ID, integ)
+	if err != nil {
 		return tr, err
 	}
-	var types struct {
-		CompanyTypes []struct {
-			ID   int64  `json:"id"`
-			Name string `json:"name"`
-		} `json:"companyTypes"`
-	}
-	if err := admin(http.MethodGet, "/v1/psa/company-types", nil, &types); err != nil {
+	if err := overwrite(func(ifMatch *string) error {
+		_, err := api.PutIntegrationWithResponse(ctx, &apiclient.PutIntegrationParams{IfMatch: ifMatch}, integReq)
+		return err
+	}); err != nil {
 		return tr, err
+	}
+	typesResp, err := api.ListPsaCompanyTypesWithResponse(ctx)
+	if err != nil {
+		return tr, err
+	}
+	var types []apiclient.CompanyType
+	if typesResp.JSON200 != nil {
+		types = typesResp.JSON200.CompanyTypes
 	}
 	chosen := pt.CompanyTypeIDs
 	if !tr.Sandbox {
 		chosen = nil
-		for _, ct := range types.CompanyTypes {
+		for _, ct := range types {
 			if n := strings.ToLower(ct.Name); strings.Contains(n, "customer") || strings.Contains(n, "client") {
-				chosen = append(chosen, ct.ID)
+				chosen = append(chosen, ct.Id)
 			}
 		}
-		if len(chosen) == 0 && len(types.CompanyTypes) > 0 {
-			chosen = []int64{types.CompanyTypes[0].ID}
+		if len(chosen) == 0 && len(types) > 0 {
+			chosen = []int64{types[0].Id}
 		}
 	}
-	if err := admin(http.MethodPut, "/v1/integration/company-types", map[string]any{"companyTypeIds": chosen}, nil); err != nil {
+	if err := overwrite(func(ifMatch *string) error {
+		_, err := api.PutIntegrationCompanyTypesWithResponse(ctx, &apiclient.PutIntegrationCompanyTypesParams{IfMatch: ifMatch},
+			apiclient.CompanyTypesRequest{CompanyTypeIds: chosen})
+		return err
+	}); err != nil {
 		return tr, err
 	}
-	if err := admin(http.MethodPatch, "/v1/billing-settings", pt.BillingSettings, nil); err != nil {
+	settings, err := requestBody[apiclient.PatchBillingSettingsApplicationMergePatchPlusJSONRequestBody]("the billing settings of "+pt.ID, pt.BillingSettings)
+	if err != nil {
 		return tr, err
+	}
+	if err := overwrite(func(ifMatch *string) error {
+		_, err := api.PatchBillingSettingsWithApplicationMergePatchPlusJSONBodyWithResponse(ctx, &apiclient.PatchBillingSettingsParams{IfMatch: ifMatch}, settings)
+		return err
+	}); err != nil {
+		return tr, err
+	}
+	ticketingOn := func() error {
+		return overwrite(func(ifMatch *string) error {
+			_, err := api.PutTicketingWithResponse(ctx, &apiclient.PutTicketingParams{IfMatch: ifMatch}, apiclient.Ticketing{Enabled: true})
+			return err
+		})
 	}
 	where := "the sandbox"
 	if !tr.Sandbox {
 		where = "a REAL " + tr.Provider
 	}
 	d.printf("  %-17s %s integration verified against %s; %d of %d company types chosen; billing settings saved\n",
-		pt.ID, tr.Provider, where, len(chosen), len(types.CompanyTypes))
+		pt.ID, tr.Provider, where, len(chosen), len(types))
 
 	if tr.Kept {
 		// Orgs, usage, mappings and rules are in DynamoDB already. The
 		// sandbox, though, starts from its seed every time, so a demo sync
 		// would compare it with writes it no longer holds: skip the demo
 		// (the weekly drift check brings such lines back to target).
-		if err := admin(http.MethodPut, "/v1/ticketing", map[string]bool{"enabled": true}, nil); err != nil {
+		if err := ticketingOn(); err != nil {
 			return tr, err
 		}
 		d.printf("  %-17s orgs, usage, mappings and rules kept; no demo sync or alert for a kept tenant\n", pt.ID)
@@ -278,7 +316,7 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 
 	// The platform registers the orgs and reports a month of usage.
 	for _, o := range pt.Orgs {
-		body, _ := json.Marshal(map[string]string{"name": o.Name})
+		body, _ := json.Marshal(apiclient.OrgRegistration{Name: o.Name})
 		if err := c.Signed(ctx, http.MethodPut, "/v1/orgs/"+o.ID, pt.ID, tr.SigningSecret, body, nil); err != nil {
 			return tr, err
 		}
@@ -303,24 +341,37 @@ func (d *Demo) seedTenant(ctx context.Context, c *Client, operator string, pt Pl
 		if o.Mapping == nil {
 			continue
 		}
-		if err := admin(http.MethodPut, "/v1/orgs/"+o.ID+"/mapping", o.Mapping, nil); err != nil {
+		mapping, err := requestBody[apiclient.MappingRequest]("the mapping of "+o.ID, o.Mapping)
+		if err != nil {
+			return tr, err
+		}
+		if err := overwrite(func(ifMatch *string) error {
+			_, err := api.PutMappingWithResponse(ctx, o.ID, &apiclient.PutMappingParams{IfMatch: ifMatch}, mapping)
+			return err
+		}); err != nil {
 			return tr, err
 		}
 		tr.Mapped++
 	}
-	if err := admin(http.MethodPut, "/v1/ticketing", map[string]bool{"enabled": true}, nil); err != nil {
+	if err := ticketingOn(); err != nil {
 		return tr, err
 	}
 	var ruleTypes []string
 	for _, raw := range pt.AlertRules {
 		// The plan names the type in the rule; the API takes it from the path.
-		var rule map[string]any
-		if err := json.Unmarshal(raw, &rule); err != nil {
+		rule, err := requestBody[apiclient.AlertRuleRequest]("an alert rule of "+pt.ID, raw)
+		if err != nil {
 			return tr, err
 		}
-		typ, _ := rule["alertType"].(string)
-		delete(rule, "alertType")
-		if err := admin(http.MethodPut, "/v1/alert-rules/"+typ, rule, nil); err != nil {
+		var typ string
+		if rule.AlertType != nil {
+			typ = *rule.AlertType
+		}
+		rule.AlertType = nil
+		if err := overwrite(func(ifMatch *string) error {
+			_, err := api.PutAlertRuleWithResponse(ctx, apiclient.PutAlertRuleParamsAlertType(typ), &apiclient.PutAlertRuleParams{IfMatch: ifMatch}, rule)
+			return err
+		}); err != nil {
 			return tr, err
 		}
 		ruleTypes = append(ruleTypes, typ)
@@ -354,30 +405,27 @@ func (d *Demo) postUsage(ctx context.Context, c *Client, pt PlanTenant, secret s
 	start := latestStart(now, loc, def)
 	accepted := 0
 	for day := range UsageDays {
-		var req struct {
-			Observations []billing.Observation `json:"observations"`
-		}
+		var req apiclient.UsageRequest
 		at := start.Add(now.Sub(start) * time.Duration(day) / time.Duration(UsageDays-1)).Truncate(time.Second)
 		if at.Before(start) {
 			at = start
 		}
 		for _, o := range pt.Orgs {
 			for p, v := range o.Usage {
-				req.Observations = append(req.Observations, billing.Observation{Org: o.ID, Product: p, Value: Series(v)[day], ObservedAt: at.UTC()})
+				product := string(p)
+				req.Observations = append(req.Observations, apiclient.Observation{Org: o.ID, Product: &product, Value: Series(v)[day], ObservedAt: at.UTC()})
 			}
 		}
 		body, _ := json.Marshal(req)
-		var resp struct {
-			Accepted int               `json:"accepted"`
-			Rejected []json.RawMessage `json:"rejected"`
-		}
+		var resp apiclient.UsageResponse
 		if err := c.Signed(ctx, http.MethodPost, "/v1/usage", pt.ID, secret, body, &resp); err != nil {
 			return accepted, err
 		}
 		if len(resp.Rejected) > 0 {
-			return accepted, fmt.Errorf("usage day %d: %d observations rejected: %s", day, len(resp.Rejected), resp.Rejected[0])
+			r := resp.Rejected[0]
+			return accepted, fmt.Errorf("usage day %d: %d observations rejected, the first (#%d): %s %s", day, len(resp.Rejected), r.Index, r.Code, r.Message)
 		}
-		accepted += resp.Accepted
+		accepted += int(resp.Accepted)
 	}
 	return accepted, nil
 }

@@ -97,8 +97,12 @@ func AdminTokenFromKeyFile(ctx context.Context, apiURL, keyFile, tenant string, 
 	if err != nil {
 		return "", err
 	}
-	c := &Client{Base: apiURL}
-	switch err := c.Call(ctx, http.MethodGet, "/v1/billing-settings", tok, nil, nil); {
+	api, err := (&Client{Base: apiURL}).API(tok)
+	if err != nil {
+		return "", err
+	}
+	_, err = api.GetBillingSettingsWithResponse(ctx)
+	switch {
 	case StatusOf(err) == http.StatusUnauthorized:
 		return "", fmt.Errorf("the stack at %s does not accept tokens signed with %s: it was started from another folder, or restarted since (run again)", apiURL, keyFile)
 	case err != nil:

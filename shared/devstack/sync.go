@@ -2,13 +2,14 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -24,17 +25,29 @@ type SyncResult struct {
 // reads the finished run's entries.
 func (d *Demo) runSync(ctx context.Context, c *Client, tr TenantResult) (SyncResult, error) {
 	res := SyncResult{Tenant: tr.ID}
-	var started struct {
-		ID string `json:"id"`
-	}
-	if err := c.Call(ctx, http.MethodPost, "/v1/sync-runs", tr.AdminToken, map[string]bool{"dryRun": false}, &started); err != nil {
+	api, err := c.API(tr.AdminToken)
+	if err != nil {
 		return res, err
+	}
+	dryRun := false
+	started, err := api.StartSyncRunWithResponse(ctx, apiclient.RunRequest{DryRun: &dryRun})
+	if err != nil {
+		return res, err
+	}
+	if started.JSON202 == nil {
+		return res, fmt.Errorf("POST /v1/sync-runs: got %s %s, want 202 with the run id", started.Status(), started.Body)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	last := int64(-1)
 	for {
-		if err := c.Call(ctx, http.MethodGet, "/v1/sync-runs/"+started.ID, tr.AdminToken, nil, &res.Run); err != nil {
+		// The domain type, not apiclient.Run: the demo prints the run's
+		// progress and estimated finish with billing.Run's methods.
+		got, err := api.GetSyncRunWithResponse(ctx, started.JSON202.Id)
+		if err != nil {
 			return res, err
+		}
+		if err := json.Unmarshal(got.Body, &res.Run); err != nil {
+			return res, fmt.Errorf("run %s: %w", started.JSON202.Id, err)
 		}
 		k := res.Run.Counts
 		done, total := res.Run.Progress()
@@ -59,11 +72,15 @@ func (d *Demo) runSync(ctx context.Context, c *Client, tr TenantResult) (SyncRes
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	entries, err := api.ListSyncRunEntriesWithResponse(ctx, res.Run.ID, nil)
+	if err != nil {
+		return res, err
+	}
 	var page struct {
 		Entries []billing.Entry `json:"entries"`
 	}
-	if err := c.Call(ctx, http.MethodGet, "/v1/sync-runs/"+res.Run.ID+"/entries", tr.AdminToken, nil, &page); err != nil {
-		return res, err
+	if err := json.Unmarshal(entries.Body, &page); err != nil {
+		return res, fmt.Errorf("entries of run %s: %w", res.Run.ID, err)
 	}
 	res.Entries = page.Entries
 	d.printf("  %-17s run %s %s: %d entries\n", tr.ID, res.Run.ID, res.Run.Status, len(res.Entries))
