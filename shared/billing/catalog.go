@@ -95,10 +95,12 @@ const (
 // names (compared as the PSAs compare them: without case and surrounding
 // space) and identifiers are unique; Autotask needs a billing code,
 // ConnectWise a product type and a subcategory. A zero push status becomes
-// NotPushed. Invalid names the first problem.
+// NotPushed. Invalid lists every problem as apperr field problems
+// ("products[1].name", …), each product's fields checked on their own.
 func (c *Catalog) Validate(provider psa.Provider) error {
+	var probs apperr.Problems
 	if len(c.Products) > maxCatalogProducts {
-		return apperr.New(apperr.Invalid, "a catalog holds at most %d products", maxCatalogProducts)
+		probs.Add("products", "a catalog holds at most %d products", maxCatalogProducts)
 	}
 	keys, names, idents := map[Product]bool{}, map[string]bool{}, map[string]bool{}
 	for i := range c.Products {
@@ -112,29 +114,47 @@ func (c *Catalog) Validate(provider psa.Provider) error {
 		name, ident := catalogNameKey(p.Name), catalogNameKey(p.PSAIdentifier())
 		switch {
 		case !p.Key.Valid():
-			return apperr.New(apperr.Invalid, "%s.key must be a product key such as \"users\"", at)
+			probs.Add(at+".key", "%s.key must be a product key such as \"users\"", at)
 		case keys[p.Key]:
-			return apperr.New(apperr.Invalid, "product %q is in the catalog twice", p.Key)
+			probs.Add(at+".key", "product %q is in the catalog twice", p.Key)
+		}
+		switch {
 		case p.Name == "" || utf8.RuneCountInString(p.Name) > maxCatalogName:
-			return apperr.New(apperr.Invalid, "%s.name must be 1 to %d characters", at, maxCatalogName)
+			probs.Add(at+".name", "%s.name must be 1 to %d characters", at, maxCatalogName)
 		case names[name]:
-			return apperr.New(apperr.Invalid, "the name %q is used twice; names must be unique", p.Name)
+			probs.Add(at+".name", "the name %q is used twice; names must be unique", p.Name)
+		}
+		switch {
 		case utf8.RuneCountInString(p.PSAIdentifier()) > maxCatalogIdentifier:
-			return apperr.New(apperr.Invalid, "%s.identifier must be at most %d characters", at, maxCatalogIdentifier)
+			probs.Add(at+".identifier", "%s.identifier must be at most %d characters", at, maxCatalogIdentifier)
 		case idents[ident]:
-			return apperr.New(apperr.Invalid, "the identifier %q is used twice", p.PSAIdentifier())
-		case !p.Period.Valid():
-			return apperr.New(apperr.Invalid, "%s.period must be %q or %q", at, psa.Monthly, psa.Yearly)
-		case !(p.UnitCost >= 0 && p.UnitCost <= 1_000_000) || !(p.UnitPrice >= 0 && p.UnitPrice <= 1_000_000):
-			return apperr.New(apperr.Invalid, "%s: unit cost and unit price must be between 0 and 1000000", at)
-		case provider == psa.Autotask && p.BillingCodeID <= 0:
-			return apperr.New(apperr.Invalid, "%s.billingCodeId is required for Autotask", at)
-		case provider == psa.ConnectWise && (p.ProductTypeID <= 0 || p.SubcategoryID <= 0):
-			return apperr.New(apperr.Invalid, "%s.productTypeId and subcategoryId are required for ConnectWise", at)
+			probs.Add(at+".identifier", "the identifier %q is used twice", p.PSAIdentifier())
+		}
+		if !p.Period.Valid() {
+			probs.Add(at+".period", "%s.period must be %q or %q", at, psa.Monthly, psa.Yearly)
+		}
+		if !(p.UnitCost >= 0 && p.UnitCost <= 1_000_000) {
+			probs.Add(at+".unitCost", "%s.unitCost must be between 0 and 1000000", at)
+		}
+		if !(p.UnitPrice >= 0 && p.UnitPrice <= 1_000_000) {
+			probs.Add(at+".unitPrice", "%s.unitPrice must be between 0 and 1000000", at)
+		}
+		switch provider {
+		case psa.Autotask:
+			if p.BillingCodeID <= 0 {
+				probs.Add(at+".billingCodeId", "%s.billingCodeId is required for Autotask", at)
+			}
+		case psa.ConnectWise:
+			if p.ProductTypeID <= 0 {
+				probs.Add(at+".productTypeId", "%s.productTypeId is required for ConnectWise", at)
+			}
+			if p.SubcategoryID <= 0 {
+				probs.Add(at+".subcategoryId", "%s.subcategoryId is required for ConnectWise", at)
+			}
 		}
 		keys[p.Key], names[name], idents[ident] = true, true, true
 	}
-	return nil
+	return probs.Err()
 }
 
 // Product returns the catalog entry of key.

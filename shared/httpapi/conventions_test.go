@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/psabridge/psabridge/shared/httpapi"
 )
 
 // errorResponse is the one error shape of the API (README, openapi.json's Error).
@@ -63,7 +65,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // TestValidationDetails: a request with several invalid fields hears of all
 // of them at once, one {field, message} each.
 func TestValidationDetails(t *testing.T) {
-	a := newAPI(t)
+	a := newAPI(t, func(c *httpapi.Config) { c.AllowCustomEndpoints = true })
 	tok := a.token(tenantA, billingRole)
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -80,6 +82,17 @@ func TestValidationDetails(t *testing.T) {
 		{"AlertRule", "PUT", "/v1/alert-rules/user_lockout",
 			`{"minSeverity":"loud","dueDays":400,"closeOnResolve":true}`,
 			[]string{"minSeverity", "dueDays", "completeStatusId"}},
+		{"Catalog", "PUT", "/v1/catalog",
+			`{"products":[{"key":"Users!","name":"","identifier":"a","period":"quarterly","unitCost":-1,"unitPrice":2000000},` +
+				`{"key":"users","name":"Users","identifier":"b","period":"monthly"},` +
+				`{"key":"users","name":" USERS ","identifier":"B","period":"monthly"}]}`,
+			[]string{"products[0].key", "products[0].name", "products[0].period", "products[0].unitCost", "products[0].unitPrice",
+				"products[2].key", "products[2].name", "products[2].identifier"}},
+		{"IntegrationConnectWise", "PUT", "/v1/integration",
+			`{"provider":"connectwise","site":"https://na.myconnectwise.net","companyId":"","publicKey":"pub","privateKey":"priv","username":"u",` +
+				`"endpoints":{"connectwiseLoginUrl":"ftp://127.0.0.1","connectwiseApiUrl":"http://127.0.0.1:9"}}`,
+			[]string{"companyId", "clientId", "username", "site", "endpoints.connectwiseLoginUrl"}},
+		{"IntegrationProvider", "PUT", "/v1/integration", `{"provider":"halo"}`, []string{"provider"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := a.do(tc.method, tc.path, tok, []byte(tc.body), nil)

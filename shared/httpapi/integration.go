@@ -80,9 +80,9 @@ var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.
 // reach a ConnectWise there instead.
 const localSiteHint = "; to reach a ConnectWise on another host or port (e.g. a sandbox on 127.0.0.1:PORT), keep site a name and set endpoints.connectwiseLoginUrl (docs/LOCAL.md)"
 
-// credentials validates the request's shape and returns the credentials.
-// Invalid names the first problem.
-func (q integrationRequest) credentials() (psa.Credentials, error) {
+// credentials validates the request's shape and returns the credentials
+// with every problem found, one per field (see apperr.Problems).
+func (q integrationRequest) credentials() (psa.Credentials, apperr.Problems) {
 	c := psa.Credentials{Provider: q.Provider, Username: strings.TrimSpace(q.Username), Secret: q.Secret,
 		IntegrationCode: strings.TrimSpace(q.IntegrationCode), Site: strings.TrimSpace(q.Site), CompanyID: strings.TrimSpace(q.CompanyID),
 		PublicKey: strings.TrimSpace(q.PublicKey), PrivateKey: q.PrivateKey, ClientID: strings.TrimSpace(q.ClientID)}
@@ -91,6 +91,7 @@ func (q integrationRequest) credentials() (psa.Credentials, error) {
 	}
 	at := []field{{"username", c.Username}, {"secret", c.Secret}, {"integrationCode", c.IntegrationCode}}
 	cw := []field{{"site", c.Site}, {"companyId", c.CompanyID}, {"publicKey", c.PublicKey}, {"privateKey", c.PrivateKey}, {"clientId", c.ClientID}}
+	var probs apperr.Problems
 	var need, unused []field
 	switch c.Provider {
 	case psa.Autotask:
@@ -98,43 +99,46 @@ func (q integrationRequest) credentials() (psa.Credentials, error) {
 	case psa.ConnectWise:
 		need, unused = cw, at
 	default:
-		return c, apperr.New(apperr.Invalid, `provider must be "autotask" or "connectwise"`)
+		probs.Add("provider", `provider must be "autotask" or "connectwise"`)
+		return c, probs
 	}
 	for _, f := range need {
-		if f.value == "" {
-			return c, apperr.New(apperr.Invalid, "%s is required for %s", f.name, c.Provider)
-		}
-		if len(f.value) > 500 {
-			return c, apperr.New(apperr.Invalid, "%s is longer than 500 characters", f.name)
+		switch {
+		case f.value == "":
+			probs.Add(f.name, "%s is required for %s", f.name, c.Provider)
+		case len(f.value) > 500:
+			probs.Add(f.name, "%s is longer than 500 characters", f.name)
 		}
 	}
 	for _, f := range unused {
 		if f.value != "" {
-			return c, apperr.New(apperr.Invalid, "%s is not used by %s", f.name, c.Provider)
+			probs.Add(f.name, "%s is not used by %s", f.name, c.Provider)
 		}
 	}
-	if c.Provider == psa.ConnectWise {
-		if strings.Contains(c.Site, "://") {
-			return c, apperr.New(apperr.Invalid, "site is a host name like na.myconnectwise.net, without https://")
-		}
-		if !sitePattern.MatchString(c.Site) {
-			return c, apperr.New(apperr.Invalid, "site %q must be a host name like na.myconnectwise.net, without a port or path%s", c.Site, localSiteHint)
+	if c.Provider == psa.ConnectWise && c.Site != "" {
+		switch {
+		case strings.Contains(c.Site, "://"):
+			probs.Add("site", "site is a host name like na.myconnectwise.net, without https://")
+		case !sitePattern.MatchString(c.Site):
+			probs.Add("site", "site %q must be a host name like na.myconnectwise.net, without a port or path%s", c.Site, localSiteHint)
 		}
 	}
-	return c, nil
+	return c, probs
 }
 
-func validEndpoints(ep psa.Endpoints) error {
-	for name, v := range map[string]string{"autotaskZoneUrl": ep.AutotaskZoneURL, "connectwiseLoginUrl": ep.ConnectWiseLoginURL, "connectwiseApiUrl": ep.ConnectWiseAPIURL} {
-		if v == "" {
+// checkEndpoints adds a problem for each endpoint that is not an http(s) URL.
+func checkEndpoints(ep psa.Endpoints, probs *apperr.Problems) {
+	for _, e := range []struct{ name, url string }{
+		{"autotaskZoneUrl", ep.AutotaskZoneURL}, {"connectwiseLoginUrl", ep.ConnectWiseLoginURL}, {"connectwiseApiUrl", ep.ConnectWiseAPIURL},
+	} {
+		if e.url == "" {
 			continue
 		}
-		u, err := url.Parse(v)
+		u, err := url.Parse(e.url)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return apperr.New(apperr.Invalid, "endpoints.%s must be an http(s) URL", name)
+			probs.Add("endpoints."+e.name, "endpoints.%s must be an http(s) URL", e.name)
 		}
 	}
-	return nil
 }
 
 // integrationView is an integration as admins see it: secrets masked.
@@ -198,22 +202,19 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Redact(req.Secret, req.PrivateKey, req.PublicKey)
-	creds, err := req.credentials()
-	if err != nil {
+	creds, probs := req.credentials()
+	ep := h.cfg.Endpoints
+	switch {
+	case req.Endpoints == nil:
+	case !h.cfg.AllowCustomEndpoints:
+		probs.Add("endpoints", "endpoints cannot be set on this deployment")
+	default:
+		checkEndpoints(*req.Endpoints, &probs)
+		ep = *req.Endpoints
+	}
+	if err := probs.Err(); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	ep := h.cfg.Endpoints
-	if req.Endpoints != nil {
-		if !h.cfg.AllowCustomEndpoints {
-			h.fail(w, r, apperr.New(apperr.Invalid, "endpoints cannot be set on this deployment"))
-			return
-		}
-		if err := validEndpoints(*req.Endpoints); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		ep = *req.Endpoints
 	}
 	cur, err := h.cfg.Store.Integration(r.Context(), tenant)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
