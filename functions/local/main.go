@@ -4,9 +4,10 @@
 // hourly sync tick; it seeds two demo tenants through the public API and
 // prints how to use them. Ctrl-C stops everything it started.
 //
-// With -admin-token it instead prints a billing-admin token of any tenant
-// (e.g. one provisioned with POST /v1/platform/tenants) that the running
-// stack accepts, signed with the dev key it keeps in .local/:
+// With -admin-token it instead prints a billing-admin token of a tenant of
+// the running stack (e.g. one provisioned with POST /v1/platform/tenants),
+// signed with the dev key it keeps in .local/; it exits 1, saying why, for
+// a tenant the stack does not know:
 //
 //	TOKEN=$(go run ./functions/local -admin-token my-msp)
 //

@@ -1582,6 +1582,12 @@ type ProblemCode string
 // ProblemSeverity defines model for Problem.Severity.
 type ProblemSeverity string
 
+// ProvisionedTenant A provisioned tenant.
+type ProvisionedTenant struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Id        string    `json:"id"`
+}
+
 // PushStatus The outcome of the product's last push; details are the PSA's own words.
 type PushStatus struct {
 	Details  *[]string       `json:"details,omitempty"`
@@ -3316,6 +3322,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/sync-runs/{id}/entries (the `ListSyncRunEntries` operationId).
 	ListSyncRunEntries(ctx context.Context, id string, params *ListSyncRunEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetTenant Read the caller's tenant
+	//
+	// The tenant the token names, as provisioned by POST /v1/platform/tenants. 404 not_found when the token's tenant was never provisioned: a valid token alone does not prove the tenant exists.
+	//
+	// Corresponds with GET /v1/tenant (the `GetTenant` operationId).
+	GetTenant(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetTicketing Read the alert ticketing switch
 	//
 	// Corresponds with GET /v1/ticketing (the `GetTicketing` operationId).
@@ -4251,6 +4264,23 @@ func (c *Client) GetSyncRun(ctx context.Context, id string, reqEditors ...Reques
 // Corresponds with GET /v1/sync-runs/{id}/entries (the `ListSyncRunEntries` operationId).
 func (c *Client) ListSyncRunEntries(ctx context.Context, id string, params *ListSyncRunEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListSyncRunEntriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTenant Read the caller's tenant
+//
+// The tenant the token names, as provisioned by POST /v1/platform/tenants. 404 not_found when the token's tenant was never provisioned: a valid token alone does not prove the tenant exists.
+//
+// Corresponds with GET /v1/tenant (the `GetTenant` operationId).
+func (c *Client) GetTenant(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTenantRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -6080,6 +6110,33 @@ func NewListSyncRunEntriesRequest(server string, id string, params *ListSyncRunE
 	return req, nil
 }
 
+// NewGetTenantRequest constructs an http.Request for the GetTenant method
+func NewGetTenantRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenant")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetTicketingRequest constructs an http.Request for the GetTicketing method
 func NewGetTicketingRequest(server string) (*http.Request, error) {
 	var err error
@@ -6755,6 +6812,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/sync-runs/{id}/entries (the `ListSyncRunEntries` operationId).
 	ListSyncRunEntriesWithResponse(ctx context.Context, id string, params *ListSyncRunEntriesParams, reqEditors ...RequestEditorFn) (*ListSyncRunEntriesResponse, error)
+
+	// GetTenantWithResponse Read the caller's tenant
+	//
+	// The tenant the token names, as provisioned by POST /v1/platform/tenants. 404 not_found when the token's tenant was never provisioned: a valid token alone does not prove the tenant exists.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenant (the `GetTenant` operationId).
+	GetTenantWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTenantResponse, error)
 
 	// GetTicketingWithResponse Read the alert ticketing switch
 	//
@@ -10426,6 +10492,89 @@ func (r ListSyncRunEntriesResponse) ContentType() string {
 	return ""
 }
 
+type GetTenantResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProvisionedTenant
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *N400
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *N401
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *N403
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *N404
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *N500
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *N503
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTenantResponse) GetJSON200() *ProvisionedTenant {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTenantResponse) GetJSON400() *N400 {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTenantResponse) GetJSON401() *N401 {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTenantResponse) GetJSON403() *N403 {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTenantResponse) GetJSON404() *N404 {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTenantResponse) GetJSON500() *N500 {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTenantResponse) GetJSON503() *N503 {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTenantResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTenantResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTenantResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTenantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetTicketingResponse200Headers the declared response headers of an HTTP 200 response for GetTicketing
 type GetTicketingResponse200Headers struct {
 	ETag *string
@@ -11595,6 +11744,21 @@ func (c *ClientWithResponses) ListSyncRunEntriesWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseListSyncRunEntriesResponse(rsp)
+}
+
+// GetTenantWithResponse Read the caller's tenant
+//
+// The tenant the token names, as provisioned by POST /v1/platform/tenants. 404 not_found when the token's tenant was never provisioned: a valid token alone does not prove the tenant exists.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenant (the `GetTenant` operationId).
+func (c *ClientWithResponses) GetTenantWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTenantResponse, error) {
+	rsp, err := c.GetTenant(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTenantResponse(rsp)
 }
 
 // GetTicketingWithResponse Read the alert ticketing switch
@@ -14840,6 +15004,74 @@ func ParseListSyncRunEntriesResponse(rsp *http.Response) (*ListSyncRunEntriesRes
 
 	case rsp.StatusCode == 200:
 		// Content-type (text/csv) unsupported
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTenantResponse parses an HTTP response from a GetTenantWithResponse call
+func ParseGetTenantResponse(rsp *http.Response) (*GetTenantResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTenantResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProvisionedTenant
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest N400
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest N401
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest N403
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest N404
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest N500
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest N503
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 

@@ -82,9 +82,10 @@ func readDevKey(path string) (ed25519.PrivateKey, error) {
 
 // AdminTokenFromKeyFile signs a billing-admin token of tenant (valid for
 // TokenTTL from now) with the key a running stack wrote to keyFile, then
-// asks the API at apiURL whether it accepts it (GET /v1/billing-settings),
-// so a stale key file or a stack that is not running is said plainly
-// instead of yielding a token that only fails later.
+// asks the API at apiURL whether it accepts it and knows the tenant (GET
+// /v1/tenant), so a stale key file, a stack that is not running or a
+// tenant it never provisioned is said plainly instead of yielding a token
+// that only fails later.
 func AdminTokenFromKeyFile(ctx context.Context, apiURL, keyFile, tenant string, now time.Time) (string, error) {
 	key, err := readDevKey(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -101,10 +102,12 @@ func AdminTokenFromKeyFile(ctx context.Context, apiURL, keyFile, tenant string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = api.GetBillingSettingsWithResponse(ctx)
+	_, err = api.GetTenantWithResponse(ctx)
 	switch {
 	case StatusOf(err) == http.StatusUnauthorized:
 		return "", fmt.Errorf("the stack at %s does not accept tokens signed with %s: it was started from another folder, or restarted since (run again)", apiURL, keyFile)
+	case StatusOf(err) == http.StatusNotFound:
+		return "", fmt.Errorf("the stack at %s has no tenant %q: provision it first (POST /v1/platform/tenants with the operator token make run printed, docs/LOCAL.md)", apiURL, tenant)
 	case err != nil:
 		return "", fmt.Errorf("checking the token against %s: %w (is make run running?)", apiURL, err)
 	}

@@ -103,7 +103,8 @@ func TestOwnTenant(t *testing.T) {
 }
 
 // TestAdminTokenFromKeyFile: a token only for the stack that wrote the key,
-// and a plain word when there is none.
+// a plain word when there is none, and a refusal of a tenant the stack
+// never provisioned.
 func TestAdminTokenFromKeyFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -118,9 +119,10 @@ func TestAdminTokenFromKeyFile(t *testing.T) {
 	for _, tc := range []struct{ name, file, want string }{
 		{"ErrNoKey", filepath.Join(dir, "none.pem"), "start the stack first"},
 		{"ErrOtherStacksKey", filepath.Join(dir, "b.pem"), "does not accept tokens"},
+		{"ErrUnknownTenant", filepath.Join(dir, "a.pem"), `has no tenant "no-such-msp": provision it first`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := AdminTokenFromKeyFile(ctx, s.APIURL, tc.file, "my-msp", s.now()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := AdminTokenFromKeyFile(ctx, s.APIURL, tc.file, "no-such-msp", s.now()); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}
 		})

@@ -36,6 +36,7 @@ var outageCases = map[operation]outageCase{
 	"PUT /v1/integration":                              {body: "A_AUTOTASK"},
 	"DELETE /v1/integration":                           {},
 	"PUT /v1/integration/company-types":                {body: `{"companyTypeIds":[1]}`},
+	"GET /v1/tenant":                                   {},
 	"GET /v1/ticketing":                                {},
 	"PUT /v1/ticketing":                                {body: `{"enabled":true}`},
 	"PATCH /v1/ticketing":                              {body: `{"enabled":false}`},

@@ -247,6 +247,19 @@ func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, tenantResponse{ID: req.ID, SigningSecret: sec})
 }
 
+// getTenant returns the caller's tenant as provisioned (id, createdAt).
+// A valid token whose tenant was never provisioned gets 404 not_found, so
+// a script (or `go run ./functions/local -admin-token`) can tell a typo
+// from a tenant of its own.
+func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
+	t, err := h.cfg.Store.Tenant(r.Context(), tenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
 // rotateSecret adds a new signing secret; the previous newest stays valid
 // (older ones are retired), so the platform can switch without downtime.
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {

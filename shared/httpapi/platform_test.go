@@ -181,3 +181,29 @@ func FuzzUsageRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestGetTenant: a token's tenant is read back once provisioned; a valid
+// token of a tenant never provisioned gets 404.
+func TestGetTenant(t *testing.T) {
+	a := newAPI(t)
+	a.mustProvision(tenantA)
+	t.Run("OK", func(t *testing.T) {
+		rec := a.do("GET", "/v1/tenant", a.token(tenantA, billingRole), nil, nil)
+		var got struct {
+			ID        string    `json:"id"`
+			CreatedAt time.Time `json:"createdAt"`
+		}
+		if rec.Code == http.StatusOK {
+			mustDecode(t, rec.Body, &got)
+		}
+		if rec.Code != http.StatusOK || got.ID != tenantA || got.CreatedAt.IsZero() {
+			t.Fatalf("got %d %s, want 200 with id %s and its creation time", rec.Code, rec.Body, tenantA)
+		}
+	})
+	t.Run("ErrNeverProvisioned", func(t *testing.T) {
+		rec := a.do("GET", "/v1/tenant", a.token("no-such-msp", billingRole), nil, nil)
+		if rec.Code != http.StatusNotFound || mustError(t, rec.Body.Bytes()).Code != "not_found" {
+			t.Fatalf("got %d %s, want 404 not_found", rec.Code, rec.Body)
+		}
+	})
+}

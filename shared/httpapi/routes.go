@@ -16,6 +16,7 @@ func (h *Handler) routeTable() {
 
 	// Tenant admins: every route needs the billing role and acts on the
 	// tenant of the caller's token only.
+	h.handle("GET /v1/tenant", h.billingAdmin(h.getTenant))
 	h.handle("GET /v1/integration", h.billingAdmin(h.getIntegration))
 	h.handle("PUT /v1/integration", h.billingAdmin(h.putIntegration))
 	h.handle("DELETE /v1/integration", h.billingAdmin(h.deleteIntegration))

@@ -170,6 +170,7 @@ var isolationCases = map[operation]isolationCase{
 	"DELETE /v1/integration":                           {want: []int{204}},
 	"GET /v1/integration/company-types":                {want: []int{200}},
 	"PUT /v1/integration/company-types":                {body: `{"companyTypeIds":[1]}`, want: []int{422}},
+	"GET /v1/tenant":                                   {want: []int{200}},
 	"GET /v1/ticketing":                                {want: []int{200}},
 	"PUT /v1/ticketing":                                {body: `{"enabled":false}`, want: []int{200}},
 	"PATCH /v1/ticketing":                              {body: `{"enabled":true}`, want: []int{200}},
