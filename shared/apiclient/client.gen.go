@@ -1629,12 +1629,18 @@ type ReconciliationRowFlags string
 
 // Run defines model for Run.
 type Run struct {
-	Counts     RunCounts  `json:"counts"`
-	DryRun     bool       `json:"dryRun"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty"`
-	Id         string     `json:"id"`
-	Kind       RunKind    `json:"kind"`
-	Month      string     `json:"month"`
+	Counts RunCounts `json:"counts"`
+	DryRun bool      `json:"dryRun"`
+
+	// EstimatedFinish GET /v1/sync-runs/{id} only, while the run is running and once an org has an outcome: when it should finish if the orgs left go at the pace of those done so far (startedAt + elapsed × total ÷ done), never before resumeAt. Absent otherwise.
+	EstimatedFinish *time.Time `json:"estimatedFinish,omitempty"`
+	FinishedAt      *time.Time `json:"finishedAt,omitempty"`
+	Id              string     `json:"id"`
+	Kind            RunKind    `json:"kind"`
+	Month           string     `json:"month"`
+
+	// Progress GET /v1/sync-runs/{id} only: how many of the run's orgs have an outcome (updated, unchanged, skipped, failed or deferred), of how many.
+	Progress *RunProgress `json:"progress,omitempty"`
 
 	// ResumeAt While the run is running with deferred orgs (counts.deferred > 0): when they are picked up again by themselves, the next window of the tenant's hourly PSA request budget or the end of the PSA's Retry-After. Absent otherwise.
 	ResumeAt  *time.Time `json:"resumeAt,omitempty"`
@@ -1682,6 +1688,12 @@ type RunEntry struct {
 
 // RunEntryLevel defines model for RunEntry.Level.
 type RunEntryLevel string
+
+// RunProgress GET /v1/sync-runs/{id} only: how many of the run's orgs have an outcome (updated, unchanged, skipped, failed or deferred), of how many.
+type RunProgress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
 
 // RunRequest defines model for RunRequest.
 type RunRequest struct {
@@ -3312,7 +3324,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/sync-runs (the `StartSyncRun` operationId).
 	StartSyncRun(ctx context.Context, body StartSyncRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSyncRun Read a run: status and counts so far (the progress bar)
+	// GetSyncRun Read a run: status, counts and progress so far, with an estimated finish while it runs
 	//
 	// Corresponds with GET /v1/sync-runs/{id} (the `GetSyncRun` operationId).
 	GetSyncRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4244,7 +4256,7 @@ func (c *Client) StartSyncRun(ctx context.Context, body StartSyncRunJSONRequestB
 	return c.Client.Do(req)
 }
 
-// GetSyncRun Read a run: status and counts so far (the progress bar)
+// GetSyncRun Read a run: status, counts and progress so far, with an estimated finish while it runs
 //
 // Corresponds with GET /v1/sync-runs/{id} (the `GetSyncRun` operationId).
 func (c *Client) GetSyncRun(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6799,7 +6811,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/sync-runs (the `StartSyncRun` operationId).
 	StartSyncRunWithResponse(ctx context.Context, body StartSyncRunJSONRequestBody, reqEditors ...RequestEditorFn) (*StartSyncRunResponse, error)
 
-	// GetSyncRunWithResponse Read a run: status and counts so far (the progress bar)
+	// GetSyncRunWithResponse Read a run: status, counts and progress so far, with an estimated finish while it runs
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11720,7 +11732,7 @@ func (c *ClientWithResponses) StartSyncRunWithResponse(ctx context.Context, body
 	return ParseStartSyncRunResponse(rsp)
 }
 
-// GetSyncRunWithResponse Read a run: status and counts so far (the progress bar)
+// GetSyncRunWithResponse Read a run: status, counts and progress so far, with an estimated finish while it runs
 //
 // Returns a wrapper object for the known response body format(s).
 //

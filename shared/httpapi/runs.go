@@ -84,7 +84,38 @@ func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, viewOfRun(run, h.now()))
+}
+
+// runView is a run as GET /v1/sync-runs/{id} shows it: the run, how many
+// of its orgs have an outcome of how many (billing.Run.Progress), and,
+// while it is running and once an org has an outcome, when it should
+// finish at the pace so far (billing.Run.EstimatedFinish), never before
+// the resume time of its deferred orgs.
+type runView struct {
+	billing.Run
+	Progress        runProgress `json:"progress"`
+	EstimatedFinish *time.Time  `json:"estimatedFinish,omitempty"`
+}
+
+// runProgress is a run's orgs with an outcome (updated, unchanged,
+// skipped, failed or deferred) of its total.
+type runProgress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+func viewOfRun(run billing.Run, now time.Time) runView {
+	v := runView{Run: run}
+	v.Progress.Done, v.Progress.Total = run.Progress()
+	if at, ok := run.EstimatedFinish(now); ok {
+		if run.ResumeAt != nil && at.Before(*run.ResumeAt) {
+			at = *run.ResumeAt
+		}
+		at = at.UTC().Truncate(time.Second)
+		v.EstimatedFinish = &at
+	}
+	return v
 }
 
 // tenantRun reads the run named in the path, of the caller's tenant only.

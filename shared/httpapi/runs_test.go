@@ -208,3 +208,60 @@ func TestSyncRunDeferred(t *testing.T) {
 		t.Errorf("finished run: got %s %+v resumeAt %v, want succeeded with no resume time", got.Status, got.Counts, got.ResumeAt)
 	}
 }
+
+// TestSyncRunProgress: while a run is running, GET /v1/sync-runs/{id}
+// shows its orgs done of total and the finish the pace so far gives
+// (startedAt + elapsed × total ÷ done, on the test clock); a finished run
+// keeps its progress and has no estimate.
+func TestSyncRunProgress(t *testing.T) {
+	e := newRunsEnv(t)
+	started := e.Now.Add(-10 * time.Minute)
+	run, _, err := e.Store.CreateRun(ctx(), tenantA, billing.Run{ID: billing.NewRunID(started), Kind: billing.Manual, Status: billing.Running,
+		StartedAt: started, Month: billing.MonthOf(e.Now, time.UTC), Counts: billing.Counts{Total: 4}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := billing.OutcomeState{Outcome: billing.OutcomeUpdated, Final: true}
+	record := func(orgs ...string) {
+		t.Helper()
+		var changes []billing.OutcomeChange
+		for _, o := range orgs {
+			changes = append(changes, billing.OutcomeChange{Org: o, Next: updated})
+		}
+		if err := e.Store.RecordOutcomes(ctx(), tenantA, run.ID, changes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type view struct {
+		Status   billing.RunStatus
+		Progress struct {
+			Done, Total int64
+		}
+		EstimatedFinish *time.Time
+	}
+	get := func() view {
+		t.Helper()
+		rec := e.admin(tenantA, "GET", "/v1/sync-runs/"+run.ID, nil, nil)
+		if rec.Code != 200 {
+			t.Fatalf("GET: got %d %s", rec.Code, rec.Body)
+		}
+		var got view
+		mustDecode(t, rec.Body, &got)
+		return got
+	}
+	if got := get(); got.Progress.Done != 0 || got.Progress.Total != 4 || got.EstimatedFinish != nil {
+		t.Errorf("nothing done: got %+v, want 0/4 and no estimate", got)
+	}
+	record("org-1")
+	// 1 of 4 done in 10 minutes: the 4 take 40 minutes from the start.
+	if got, want := get(), started.Add(40*time.Minute).UTC(); got.Progress.Done != 1 || got.Progress.Total != 4 || got.EstimatedFinish == nil || !got.EstimatedFinish.Equal(want) {
+		t.Errorf("1 of 4 done: got %+v (estimate %v), want 1/4 and an estimate of %s", got, got.EstimatedFinish, want)
+	}
+	record("org-2", "org-3", "org-4")
+	if _, err := e.Store.FinishRunIfDone(ctx(), tenantA, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.Status != billing.Succeeded || got.Progress.Done != 4 || got.Progress.Total != 4 || got.EstimatedFinish != nil {
+		t.Errorf("finished: got %+v, want succeeded, 4/4 and no estimate", got)
+	}
+}
