@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -155,15 +156,20 @@ func (e *psaEnv) mustConnect() {
 	}
 }
 
-// mustMap maps tenant A's org acme-org-1 to Acme Dental's contract line.
+// mustMap maps tenant A's org to Acme Dental's contract line, through the
+// generated client, and returns the mapping's ETag.
 func (e *psaEnv) mustMap(org string) string {
 	e.tb.Helper()
-	body := []byte(`{"companyId":1001,"contractId":2001,"lines":[{"product":"users","lineId":4001}],"nonBillableUsers":1}`)
-	rec := e.do("PUT", "/v1/orgs/"+org+"/mapping", e.token(tenantA, billingRole), body, nil)
-	if rec.Code != http.StatusOK {
-		e.tb.Fatalf("map %s: got %d %s, want 200", org, rec.Code, rec.Body)
+	users, nonBillable := "users", int64(1)
+	resp, err := e.client(e.token(tenantA, billingRole)).PutMappingWithResponse(context.Background(), org, nil, apiclient.MappingRequest{
+		CompanyId: 1001, ContractId: 2001, Lines: []apiclient.LineMapping{{Product: &users, LineId: 4001}}, NonBillableUsers: &nonBillable})
+	if err != nil {
+		e.tb.Fatal(err)
 	}
-	return rec.Header().Get("ETag")
+	if resp.JSON200 == nil {
+		e.tb.Fatalf("map %s: got %s %s, want 200", org, resp.Status(), resp.Body)
+	}
+	return resp.HTTPResponse.Header.Get("ETag")
 }
 
 // admin sends an admin request as tenant with the billing role.

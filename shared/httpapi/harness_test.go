@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
@@ -141,6 +142,40 @@ func (a *testAPI) do(method, path, token string, body []byte, header http.Header
 		a.tb.Fatalf("%s %s: response %d %s does not match the OpenAPI document: %v", method, path, rec.Code, truncate(rec.Body.String(), 500), err)
 	}
 	return rec
+}
+
+// client returns the generated client (shared/apiclient) of the API,
+// sending token as the bearer token (none when empty). Its requests are
+// served through do, so every answer is checked against the OpenAPI
+// document and for planted secrets like the hand-made requests'.
+func (a *testAPI) client(token string) *apiclient.ClientWithResponses {
+	a.tb.Helper()
+	opts := []apiclient.ClientOption{apiclient.WithHTTPClient(handlerDoer{a})}
+	if token != "" {
+		opts = append(opts, apiclient.WithRequestEditorFn(apiclient.Bearer(token)))
+	}
+	c, err := apiclient.NewClientWithResponses("http://api.test", opts...)
+	if err != nil {
+		a.tb.Fatal(err)
+	}
+	return c
+}
+
+// handlerDoer sends the generated client's requests to the handler via do.
+type handlerDoer struct{ a *testAPI }
+
+func (d handlerDoer) Do(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+	}
+	header := req.Header.Clone()
+	token := strings.TrimPrefix(header.Get("Authorization"), "Bearer ")
+	header.Del("Authorization")
+	return d.a.do(req.Method, req.URL.RequestURI(), token, body, header).Result(), nil
 }
 
 func truncate(s string, n int) string {

@@ -117,16 +117,15 @@ func TestPlatformSignature(t *testing.T) {
 func TestRotateSecret(t *testing.T) {
 	a := newAPI(t)
 	old := a.mustProvision("acme-msp")
-	rec := a.do("POST", "/v1/platform/tenants/acme-msp/rotate-secret", a.operatorToken(), nil, nil)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("rotate: got %d %s", rec.Code, rec.Body)
+	rotated, err := a.client(a.operatorToken()).RotateSigningSecretWithResponse(context.Background(), "acme-msp")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var resp struct {
-		SigningSecret struct{ Value string } `json:"signingSecret"`
+	if rotated.JSON200 == nil {
+		t.Fatalf("rotate: got %s %s, want 200", rotated.Status(), rotated.Body)
 	}
-	mustDecode(t, rec.Body, &resp)
 	body := []byte(`{"name":"Acme"}`)
-	for name, sec := range map[string]string{"Old": old, "New": resp.SigningSecret.Value} {
+	for name, sec := range map[string]string{"Old": old, "New": rotated.JSON200.SigningSecret.Value} {
 		if rec := a.signed("PUT", "/v1/orgs/o1", "acme-msp", body, sec); rec.Code != http.StatusOK {
 			t.Fatalf("%s secret: got %d %s, want 200", name, rec.Code, rec.Body)
 		}
@@ -183,27 +182,27 @@ func FuzzUsageRequest(f *testing.F) {
 }
 
 // TestGetTenant: a token's tenant is read back once provisioned; a valid
-// token of a tenant never provisioned gets 404.
+// token of a tenant never provisioned gets 404. Through the generated
+// client.
 func TestGetTenant(t *testing.T) {
 	a := newAPI(t)
 	a.mustProvision(tenantA)
 	t.Run("OK", func(t *testing.T) {
-		rec := a.do("GET", "/v1/tenant", a.token(tenantA, billingRole), nil, nil)
-		var got struct {
-			ID        string    `json:"id"`
-			CreatedAt time.Time `json:"createdAt"`
+		got, err := a.client(a.token(tenantA, billingRole)).GetTenantWithResponse(context.Background())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if rec.Code == http.StatusOK {
-			mustDecode(t, rec.Body, &got)
-		}
-		if rec.Code != http.StatusOK || got.ID != tenantA || got.CreatedAt.IsZero() {
-			t.Fatalf("got %d %s, want 200 with id %s and its creation time", rec.Code, rec.Body, tenantA)
+		if got.JSON200 == nil || got.JSON200.Id != tenantA || got.JSON200.CreatedAt.IsZero() {
+			t.Fatalf("got %s %s, want 200 with id %s and its creation time", got.Status(), got.Body, tenantA)
 		}
 	})
 	t.Run("ErrNeverProvisioned", func(t *testing.T) {
-		rec := a.do("GET", "/v1/tenant", a.token("no-such-msp", billingRole), nil, nil)
-		if rec.Code != http.StatusNotFound || mustError(t, rec.Body.Bytes()).Code != "not_found" {
-			t.Fatalf("got %d %s, want 404 not_found", rec.Code, rec.Body)
+		got, err := a.client(a.token("no-such-msp", billingRole)).GetTenantWithResponse(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.JSON404 == nil || got.JSON404.Code != "not_found" {
+			t.Fatalf("got %s %s, want 404 not_found", got.Status(), got.Body)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/apiclient"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
@@ -212,7 +213,7 @@ func TestSyncRunDeferred(t *testing.T) {
 // TestSyncRunProgress: while a run is running, GET /v1/sync-runs/{id}
 // shows its orgs done of total and the finish the pace so far gives
 // (startedAt + elapsed × total ÷ done, on the test clock); a finished run
-// keeps its progress and has no estimate.
+// keeps its progress and has no estimate. Read with the generated client.
 func TestSyncRunProgress(t *testing.T) {
 	e := newRunsEnv(t)
 	started := e.Now.Add(-10 * time.Minute)
@@ -232,22 +233,17 @@ func TestSyncRunProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	type view struct {
-		Status   billing.RunStatus
-		Progress struct {
-			Done, Total int64
-		}
-		EstimatedFinish *time.Time
-	}
-	get := func() view {
+	api := e.client(e.token(tenantA, billingRole))
+	get := func() apiclient.Run {
 		t.Helper()
-		rec := e.admin(tenantA, "GET", "/v1/sync-runs/"+run.ID, nil, nil)
-		if rec.Code != 200 {
-			t.Fatalf("GET: got %d %s", rec.Code, rec.Body)
+		resp, err := api.GetSyncRunWithResponse(ctx(), run.ID)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var got view
-		mustDecode(t, rec.Body, &got)
-		return got
+		if resp.JSON200 == nil || resp.JSON200.Progress == nil {
+			t.Fatalf("GET: got %s %s, want 200 with progress", resp.Status(), resp.Body)
+		}
+		return *resp.JSON200
 	}
 	if got := get(); got.Progress.Done != 0 || got.Progress.Total != 4 || got.EstimatedFinish != nil {
 		t.Errorf("nothing done: got %+v, want 0/4 and no estimate", got)
@@ -261,7 +257,7 @@ func TestSyncRunProgress(t *testing.T) {
 	if _, err := e.Store.FinishRunIfDone(ctx(), tenantA, run.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(); got.Status != billing.Succeeded || got.Progress.Done != 4 || got.Progress.Total != 4 || got.EstimatedFinish != nil {
+	if got := get(); got.Status != apiclient.RunStatus(billing.Succeeded) || got.Progress.Done != 4 || got.Progress.Total != 4 || got.EstimatedFinish != nil {
 		t.Errorf("finished: got %+v, want succeeded, 4/4 and no estimate", got)
 	}
 }
