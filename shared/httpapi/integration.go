@@ -237,6 +237,9 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The secret carries the version the item is about to name, so every
+	// process can tell its cached copy is stale (integration.Connector).
+	creds.CredentialVersion = cur.CredentialVersion + 1
 	if err := h.cfg.Secrets.PutPSACredentials(r.Context(), tenant, creds); err != nil {
 		h.fail(w, r, err)
 		return

@@ -47,10 +47,12 @@ func newPickerCache(ttl time.Duration, now func() time.Time) *pickerCache {
 	return &pickerCache{ttl: ttl, now: now, entries: map[string]pickerEntry{}}
 }
 
-// pickerKey scopes a question to a tenant and to the credentials in use,
-// so a rotated or re-pointed integration never sees the old answers.
+// pickerKey scopes a question to a tenant and to the integration item's
+// version (which every write of the item changes, a credential write
+// included), so no process answers from before an integration change,
+// whichever process made it.
 func pickerKey(tenant string, in integration.Integration, question string) string {
-	return tenant + "\x00" + in.CredentialsUpdatedAt.Format(time.RFC3339Nano) + "\x00" + question
+	return tenant + "\x00" + strconv.FormatInt(in.Version, 10) + "\x00" + question
 }
 
 // cached returns the cached answer to key, or asks and caches it.

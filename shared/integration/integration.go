@@ -33,13 +33,19 @@ type Integration struct {
 	// CredentialsUpdatedAt changes on every credential write, so cached
 	// clients built from older credentials are dropped.
 	CredentialsUpdatedAt time.Time `json:"credentialsUpdatedAt" dynamodbav:"CredentialsUpdatedAt"`
-	Version              int64     `json:"version" dynamodbav:"Version"`
+	// CredentialVersion grows by one on every credential write and is
+	// written into the secret too (psa.Credentials.CredentialVersion).
+	// Every process keys what it built from the credentials (secret, PSA
+	// client and its zone, picker answers) by it, so each one notices a
+	// change on its next read of this item.
+	CredentialVersion int64 `json:"credentialVersion" dynamodbav:"CredentialVersion"`
+	Version           int64 `json:"version" dynamodbav:"Version"`
 }
 
 // Public returns the non-secret part of credentials as an Integration.
 func Public(c psa.Credentials) Integration {
 	return Integration{Provider: c.Provider, Username: c.Username, IntegrationCode: c.IntegrationCode,
-		Site: c.Site, CompanyID: c.CompanyID, ClientID: c.ClientID}
+		Site: c.Site, CompanyID: c.CompanyID, ClientID: c.ClientID, CredentialVersion: c.CredentialVersion}
 }
 
 // Store reads integrations (implemented by *dynamo.Store).
@@ -59,7 +65,7 @@ type Credentials interface {
 type Dialer func(tenant string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error)
 
 // Connector hands out PSA clients per tenant, cached while the integration's
-// credentials are unchanged. Safe for concurrent use.
+// CredentialVersion is unchanged. Safe for concurrent use.
 type Connector struct {
 	Store       Store
 	Credentials Credentials
@@ -70,12 +76,16 @@ type Connector struct {
 }
 
 type cached struct {
-	client psa.Client
-	stamp  time.Time
+	client  psa.Client
+	version int64
 }
 
-// Client returns the tenant's PSA client and integration.
-// NotFound when the tenant has no integration.
+// Client returns the tenant's PSA client and integration, built from the
+// credentials of the integration's CredentialVersion: a cached secret of
+// another version is read again from Secrets Manager, bypassing the cache.
+// NotFound when the tenant has no integration or no credentials; Transient
+// when Secrets Manager still answers with another version (a write not yet
+// visible) or fails.
 func (c *Connector) Client(ctx context.Context, tenant string) (psa.Client, Integration, error) {
 	in, err := c.Store.Integration(ctx, tenant)
 	if err != nil {
@@ -84,17 +94,16 @@ func (c *Connector) Client(ctx context.Context, tenant string) (psa.Client, Inte
 	c.mu.Lock()
 	hit, ok := c.clients[tenant]
 	c.mu.Unlock()
-	if ok && hit.stamp.Equal(in.CredentialsUpdatedAt) {
+	if ok && hit.version == in.CredentialVersion {
 		return hit.client, in, nil
 	}
 	creds, err := c.Credentials.PSACredentials(ctx, tenant)
-	if err == nil && creds.Provider != in.Provider {
-		err = apperr.New(apperr.Transient, "credentials are being rotated")
-	}
-	if err != nil || ok {
-		// A cache miss after a rotation must not use a stale cached secret.
+	if err != nil || !matches(creds, in) {
 		if creds, err = c.Credentials.FreshPSACredentials(ctx, tenant); err != nil {
 			return nil, Integration{}, err
+		}
+		if !matches(creds, in) {
+			return nil, Integration{}, apperr.New(apperr.Transient, "credentials are being rotated")
 		}
 	}
 	client, err := c.Dial(tenant, creds, in.Endpoints)
@@ -105,9 +114,14 @@ func (c *Connector) Client(ctx context.Context, tenant string) (psa.Client, Inte
 	if c.clients == nil {
 		c.clients = map[string]cached{}
 	}
-	c.clients[tenant] = cached{client: client, stamp: in.CredentialsUpdatedAt}
+	c.clients[tenant] = cached{client: client, version: in.CredentialVersion}
 	c.mu.Unlock()
 	return client, in, nil
+}
+
+// matches reports whether creds were written for in's credential version.
+func matches(creds psa.Credentials, in Integration) bool {
+	return creds.Provider == in.Provider && creds.CredentialVersion == in.CredentialVersion
 }
 
 // Forget drops a tenant's cached client (after its integration is deleted).

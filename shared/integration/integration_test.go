@@ -38,7 +38,7 @@ func TestConnector(t *testing.T) {
 	creds := psa.Credentials{Provider: psa.Autotask, Username: "u@x", Secret: "one", IntegrationCode: "c"}
 	put := func(secret string, stamp time.Time, version int64) {
 		t.Helper()
-		creds.Secret = secret
+		creds.Secret, creds.CredentialVersion = secret, version+1
 		if err := sec.PutPSACredentials(ctx, "t1", creds); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +70,22 @@ func TestConnector(t *testing.T) {
 		if got := cl.(dialed).creds.Secret; got != "two" || dials != 2 {
 			t.Fatalf("got secret %q after %d dials, want two after 2", got, dials)
 		}
+	})
+	t.Run("ErrSecretNotYetVisible", func(t *testing.T) {
+		// The item names a version Secrets Manager does not answer yet
+		// (the secret write not visible): no client from the old secret.
+		in, err := store.Integration(ctx, "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.CredentialVersion++
+		if _, err := store.PutIntegration(ctx, "t1", in, in.Version); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Client(ctx, "t1"); !apperr.Is(err, apperr.Transient) {
+			t.Fatalf("got %v, want transient", err)
+		}
+		put("three", time.Unix(300, 0).UTC(), in.Version+1)
 	})
 	t.Run("ForgetRedials", func(t *testing.T) {
 		c.Forget("t1")

@@ -58,6 +58,11 @@ type Credentials struct {
 	PublicKey  string `json:"publicKey,omitempty"`
 	PrivateKey string `json:"privateKey,omitempty"`
 	ClientID   string `json:"clientId,omitempty"`
+
+	// CredentialVersion is the integration's CredentialVersion these
+	// credentials were written with: a reader whose copy differs from the
+	// integration item's holds a stale secret.
+	CredentialVersion int64 `json:"credentialVersion,omitempty"`
 }
 
 // Endpoints override where a client finds its PSA. Zero values mean the
