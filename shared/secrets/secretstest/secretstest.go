@@ -28,8 +28,24 @@ func NewStore(tb testing.TB) *secrets.Store {
 // per operation (nil: not counted).
 func NewCountingStore(tb testing.TB, counter *awsconfig.RequestCounter) *secrets.Store {
 	tb.Helper()
-	cfg := dynamotest.MustConfig(tb)
+	return newStore(tb, counter, fmt.Sprintf("test-%d-%d/psabridge/", time.Now().UnixNano(), seq.Add(1)))
+}
+
+// NewSharedStores is n Stores over one fresh secret prefix, each with its
+// own cache: the Secrets Manager of n processes (Lambda containers).
+func NewSharedStores(tb testing.TB, n int) []*secrets.Store {
+	tb.Helper()
 	prefix := fmt.Sprintf("test-%d-%d/psabridge/", time.Now().UnixNano(), seq.Add(1))
+	out := make([]*secrets.Store, n)
+	for i := range out {
+		out[i] = newStore(tb, nil, prefix)
+	}
+	return out
+}
+
+func newStore(tb testing.TB, counter *awsconfig.RequestCounter, prefix string) *secrets.Store {
+	tb.Helper()
+	cfg := dynamotest.MustConfig(tb)
 	var opts []func(*secretsmanager.Options)
 	if counter != nil {
 		opts = append(opts, func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, counter.Middleware()) })
