@@ -82,7 +82,7 @@ func TestCreateMissingLines(t *testing.T) {
 				} else {
 					runID = mustScheduled(t, &f, e.clock.Now())[0].ID
 				}
-				sent := slices.Clone(q.msgs)
+				sent := q.snapshot()
 				q.mustDeliver(t, e, e.NewWorker())
 
 				entries, err := e.store.Entries(ctx, tn.name, runID, billing.EntryFilter{})

@@ -172,7 +172,7 @@ func (q *memQueue) nextVisible() time.Time {
 	defer q.mu.Unlock()
 	var next time.Time
 	for _, m := range q.msgs {
-		if !m.inFlight && (next.IsZero() || m.visibleAt.Before(next)) {
+		if !m.deleted && !m.inFlight && (next.IsZero() || m.visibleAt.Before(next)) {
 			next = m.visibleAt
 		}
 	}
@@ -182,7 +182,26 @@ func (q *memQueue) nextVisible() time.Time {
 func (q *memQueue) empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.msgs) == 0
+	for _, m := range q.msgs {
+		if !m.deleted {
+			return false
+		}
+	}
+	return true
+}
+
+// snapshot copies the queued messages as they are now, so a test can put
+// the same messages on the queue again later (a redelivery): the copies
+// keep none of the state their delivery gives the originals.
+func (q *memQueue) snapshot() []*simMsg {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]*simMsg, len(q.msgs))
+	for i, m := range q.msgs {
+		c := *m
+		out[i] = &c
+	}
+	return out
 }
 
 // mustDeliver runs the queue through the emulated event source mapping on
