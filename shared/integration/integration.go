@@ -17,12 +17,15 @@ import (
 type Integration struct {
 	Provider psa.Provider `json:"provider" dynamodbav:"Provider"`
 	// Public identifiers (never secrets): Autotask username and tracking
-	// identifier; ConnectWise site, company id and clientId.
+	// identifier; ConnectWise site, company id and clientId; HaloPSA host,
+	// client id and tenant.
 	Username        string `json:"username,omitempty" dynamodbav:"Username"`
 	IntegrationCode string `json:"integrationCode,omitempty" dynamodbav:"IntegrationCode"`
 	Site            string `json:"site,omitempty" dynamodbav:"Site"`
 	CompanyID       string `json:"companyId,omitempty" dynamodbav:"CompanyID"`
 	ClientID        string `json:"clientId,omitempty" dynamodbav:"ClientID"`
+	Host            string `json:"host,omitempty" dynamodbav:"Host"`
+	Tenant          string `json:"tenant,omitempty" dynamodbav:"Tenant"`
 	// Endpoints override the vendors' hosts (sandboxes, staging).
 	Endpoints psa.Endpoints `json:"endpoints" dynamodbav:"Endpoints"`
 	// CompanyTypeIDs are the company types the admin chose for pickers.
@@ -45,7 +48,8 @@ type Integration struct {
 // Public returns the non-secret part of credentials as an Integration.
 func Public(c psa.Credentials) Integration {
 	return Integration{Provider: c.Provider, Username: c.Username, IntegrationCode: c.IntegrationCode,
-		Site: c.Site, CompanyID: c.CompanyID, ClientID: c.ClientID, CredentialVersion: c.CredentialVersion}
+		Site: c.Site, CompanyID: c.CompanyID, ClientID: c.ClientID, Host: c.Host, Tenant: c.Tenant,
+		CredentialVersion: c.CredentialVersion}
 }
 
 // Store reads integrations (implemented by *dynamo.Store).

@@ -1,5 +1,5 @@
-// Package psa is the provider-neutral face of a PSA (Autotask PSA or
-// ConnectWise Manage). Everything above it, billing sync, ticketing and the
+// Package psa is the provider-neutral face of a PSA (Autotask PSA,
+// ConnectWise Manage or HaloPSA). Everything above it, billing sync, ticketing and the
 // REST API, is written against Client and never against a vendor.
 //
 // Errors: every method returns *apperr.Error values with these codes:
@@ -26,15 +26,25 @@ type Provider string
 const (
 	Autotask    Provider = "autotask"
 	ConnectWise Provider = "connectwise"
+	HaloPSA     Provider = "halopsa"
 )
 
+// Providers are the supported PSAs, in the order they were added.
+var Providers = []Provider{Autotask, ConnectWise, HaloPSA}
+
 // Valid reports whether p is a supported provider.
-func (p Provider) Valid() bool { return p == Autotask || p == ConnectWise }
+func (p Provider) Valid() bool { return p == Autotask || p == ConnectWise || p == HaloPSA }
 
 // TitleLimit is the longest ticket title the PSA accepts, in characters.
 func (p Provider) TitleLimit() int {
-	if p == ConnectWise {
+	switch p {
+	case ConnectWise:
 		return 100 // Ticket.summary
+	case HaloPSA:
+		// Faults.summary: Halo's API definition gives it no maxLength;
+		// 255 is the value chosen (unverified against a live instance,
+		// see docs/HALOPSA.md), the same as Autotask's.
+		return 255
 	}
 	return 255 // Tickets.title
 }
@@ -52,12 +62,22 @@ type Credentials struct {
 	IntegrationCode string `json:"integrationCode,omitempty"`
 
 	// ConnectWise: site host (e.g. "na.myconnectwise.net", no scheme), company
-	// id used at login, the API member's key pair, and the clientId GUID.
+	// id used at login, the API member's key pair.
 	Site       string `json:"site,omitempty"`
 	CompanyID  string `json:"companyId,omitempty"`
 	PublicKey  string `json:"publicKey,omitempty"`
 	PrivateKey string `json:"privateKey,omitempty"`
-	ClientID   string `json:"clientId,omitempty"`
+	// ClientID is the ConnectWise clientId GUID, or the HaloPSA API
+	// application's client id.
+	ClientID string `json:"clientId,omitempty"`
+
+	// HaloPSA: the instance host without scheme (e.g.
+	// "contoso.halopsa.com"), the API application's client secret (a
+	// secret), and the tenant hosted instances may need at /auth/token
+	// (optional).
+	Host         string `json:"host,omitempty"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	Tenant       string `json:"tenant,omitempty"`
 
 	// CredentialVersion is the integration's CredentialVersion these
 	// credentials were written with: a reader whose copy differs from the
@@ -78,6 +98,12 @@ type Endpoints struct {
 	// ConnectWiseAPIURL, when set, is used as the API base instead of the one
 	// derived from companyinfo (e.g. "https://api-staging.connectwisedev.com/v4_6_release/apis/3.0/").
 	ConnectWiseAPIURL string `json:"connectwiseApiUrl,omitempty" dynamodbav:"ConnectWiseAPIURL"`
+	// HaloPSAAuthURL is the base of the HaloPSA authorisation server
+	// (token at "{base}token"), default "https://{host}/auth/".
+	HaloPSAAuthURL string `json:"halopsaAuthUrl,omitempty" dynamodbav:"HaloPSAAuthURL"`
+	// HaloPSAAPIURL is the base of the HaloPSA resource server, default
+	// "https://{host}/api/".
+	HaloPSAAPIURL string `json:"halopsaApiUrl,omitempty" dynamodbav:"HaloPSAAPIURL"`
 }
 
 // Option is one value of a PSA picklist or lookup (status, priority, queue…).
