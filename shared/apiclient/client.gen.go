@@ -405,6 +405,7 @@ func (e ErrorCode) Valid() bool {
 const (
 	IntegrationProviderAutotask    IntegrationProvider = "autotask"
 	IntegrationProviderConnectwise IntegrationProvider = "connectwise"
+	IntegrationProviderHalopsa     IntegrationProvider = "halopsa"
 )
 
 // Valid indicates whether the value is a known member of the IntegrationProvider enum.
@@ -413,6 +414,8 @@ func (e IntegrationProvider) Valid() bool {
 	case IntegrationProviderAutotask:
 		return true
 	case IntegrationProviderConnectwise:
+		return true
+	case IntegrationProviderHalopsa:
 		return true
 	default:
 		return false
@@ -423,6 +426,7 @@ func (e IntegrationProvider) Valid() bool {
 const (
 	IntegrationRequestProviderAutotask    IntegrationRequestProvider = "autotask"
 	IntegrationRequestProviderConnectwise IntegrationRequestProvider = "connectwise"
+	IntegrationRequestProviderHalopsa     IntegrationRequestProvider = "halopsa"
 )
 
 // Valid indicates whether the value is a known member of the IntegrationRequestProvider enum.
@@ -431,6 +435,8 @@ func (e IntegrationRequestProvider) Valid() bool {
 	case IntegrationRequestProviderAutotask:
 		return true
 	case IntegrationRequestProviderConnectwise:
+		return true
+	case IntegrationRequestProviderHalopsa:
 		return true
 	default:
 		return false
@@ -1281,6 +1287,12 @@ type Endpoints struct {
 	AutotaskZoneUrl     *string `json:"autotaskZoneUrl,omitempty"`
 	ConnectwiseApiUrl   *string `json:"connectwiseApiUrl,omitempty"`
 	ConnectwiseLoginUrl *string `json:"connectwiseLoginUrl,omitempty"`
+
+	// HalopsaApiUrl HaloPSA: the resource server's base, default https://{host}/api/.
+	HalopsaApiUrl *string `json:"halopsaApiUrl,omitempty"`
+
+	// HalopsaAuthUrl HaloPSA: the authorisation server's base (the token is at {base}token), default https://{host}/auth/.
+	HalopsaAuthUrl *string `json:"halopsaAuthUrl,omitempty"`
 }
 
 // Error Every non-2xx response, one shape: a stable `code` (its HTTP status: invalid 400, unauthorized 401, forbidden 403, not_found 404, method_not_allowed 405 with an `Allow` header listing the path's methods, conflict 409, precondition_failed 412, too_large 413, rejected 422, internal 500, transient 503 with Retry-After), a user-safe `message`, and `details`.
@@ -1305,13 +1317,17 @@ type ErrorCode string
 
 // Integration The tenant's PSA integration. Secrets are masked.
 type Integration struct {
-	ClientId             *string   `json:"clientId,omitempty"`
+	ClientId *string `json:"clientId,omitempty"`
+
+	// ClientSecret Always masked.
+	ClientSecret         *string   `json:"clientSecret,omitempty"`
 	CompanyId            *string   `json:"companyId,omitempty"`
 	CompanyTypeIds       []int64   `json:"companyTypeIds"`
 	CredentialsUpdatedAt time.Time `json:"credentialsUpdatedAt"`
 
 	// Endpoints Overrides of the vendors' hosts (sandboxes, staging). Accepted in PUT /v1/integration only where the deployment allows custom endpoints (local runs and tests; off in AWS unless configured).
 	Endpoints       *Endpoints `json:"endpoints,omitempty"`
+	Host            *string    `json:"host,omitempty"`
 	IntegrationCode *string    `json:"integrationCode,omitempty"`
 
 	// PrivateKey Always masked.
@@ -1324,6 +1340,7 @@ type Integration struct {
 	// Secret Always masked.
 	Secret           *string   `json:"secret,omitempty"`
 	Site             *string   `json:"site,omitempty"`
+	Tenant           *string   `json:"tenant,omitempty"`
 	TicketingEnabled bool      `json:"ticketingEnabled"`
 	Username         *string   `json:"username,omitempty"`
 	VerifiedAt       time.Time `json:"verifiedAt"`
@@ -1333,10 +1350,13 @@ type Integration struct {
 // IntegrationProvider defines model for Integration.Provider.
 type IntegrationProvider string
 
-// IntegrationRequest Autotask uses username, secret and integrationCode; ConnectWise site, companyId, publicKey, privateKey and clientId. Fields of the other provider are refused. A GET body can be PUT back: a secret sent as `********` (as GET shows it) keeps the stored secret of the same provider; read-only members are accepted and ignored. `endpoints` is accepted only where the deployment allows custom endpoints (`make run`; see docs/LOCAL.md).
+// IntegrationRequest Autotask uses username, secret and integrationCode; ConnectWise site, companyId, publicKey, privateKey and clientId; HaloPSA host, clientId, clientSecret and optionally tenant. Fields of the other provider are refused. A GET body can be PUT back: a secret sent as `********` (as GET shows it) keeps the stored secret of the same provider; read-only members are accepted and ignored. `endpoints` is accepted only where the deployment allows custom endpoints (`make run`; see docs/LOCAL.md).
 type IntegrationRequest struct {
-	// ClientId ConnectWise: the clientId GUID.
+	// ClientId ConnectWise: the clientId GUID. HaloPSA: the API application's client id.
 	ClientId *string `json:"clientId,omitempty"`
+
+	// ClientSecret HaloPSA: the API application's client secret. Stored in Secrets Manager, never returned. `********` keeps the stored one.
+	ClientSecret *string `json:"clientSecret,omitempty"`
 
 	// CompanyId ConnectWise: the login company id.
 	CompanyId *string `json:"companyId,omitempty"`
@@ -1349,6 +1369,9 @@ type IntegrationRequest struct {
 
 	// Endpoints Overrides of the vendors' hosts (sandboxes, staging). Accepted in PUT /v1/integration only where the deployment allows custom endpoints (local runs and tests; off in AWS unless configured).
 	Endpoints *Endpoints `json:"endpoints,omitempty"`
+
+	// Host HaloPSA: the instance host, e.g. contoso.halopsa.com, without https://. Must be a Halo cloud host (*.halopsa.com, *.haloitsm.com, *.haloservicedesk.com) unless custom endpoints are set.
+	Host *string `json:"host,omitempty"`
 
 	// IntegrationCode Autotask: the API tracking identifier.
 	IntegrationCode *string `json:"integrationCode,omitempty"`
@@ -1365,6 +1388,9 @@ type IntegrationRequest struct {
 
 	// Site ConnectWise: the site host, e.g. na.myconnectwise.net, without https://.
 	Site *string `json:"site,omitempty"`
+
+	// Tenant HaloPSA: the tenant a hosted instance's authorisation server needs (optional).
+	Tenant *string `json:"tenant,omitempty"`
 
 	// TicketingEnabled Read-only here: accepted and ignored (PUT /v1/integration/company-types and /v1/ticketing change them).
 	TicketingEnabled *bool `json:"ticketingEnabled,omitempty"`

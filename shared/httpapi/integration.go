@@ -29,12 +29,16 @@ type integrationRequest struct {
 	Username        string `json:"username"`
 	Secret          string `json:"secret"`
 	IntegrationCode string `json:"integrationCode"`
-	// ConnectWise.
+	// ConnectWise (clientId also HaloPSA's).
 	Site       string `json:"site"`
 	CompanyID  string `json:"companyId"`
 	PublicKey  string `json:"publicKey"`
 	PrivateKey string `json:"privateKey"`
 	ClientID   string `json:"clientId"`
+	// HaloPSA.
+	Host         string `json:"host"`
+	ClientSecret string `json:"clientSecret"`
+	Tenant       string `json:"tenant"`
 	// Endpoints only where Config.AllowCustomEndpoints.
 	Endpoints *psa.Endpoints `json:"endpoints"`
 
@@ -51,7 +55,7 @@ type integrationRequest struct {
 // shows it) with the stored one of the same provider. Invalid when a
 // secret is masked but none of that provider is stored.
 func (q *integrationRequest) keepStoredSecrets(stored func() (psa.Credentials, error)) error {
-	if q.Secret != masked && q.PublicKey != masked && q.PrivateKey != masked {
+	if q.Secret != masked && q.PublicKey != masked && q.PrivateKey != masked && q.ClientSecret != masked {
 		return nil
 	}
 	c, err := stored()
@@ -64,7 +68,7 @@ func (q *integrationRequest) keepStoredSecrets(stored func() (psa.Credentials, e
 	for _, s := range []struct {
 		req    *string
 		stored string
-	}{{&q.Secret, c.Secret}, {&q.PublicKey, c.PublicKey}, {&q.PrivateKey, c.PrivateKey}} {
+	}{{&q.Secret, c.Secret}, {&q.PublicKey, c.PublicKey}, {&q.PrivateKey, c.PrivateKey}, {&q.ClientSecret, c.ClientSecret}} {
 		if *s.req == masked {
 			*s.req = s.stored
 		}
@@ -72,64 +76,112 @@ func (q *integrationRequest) keepStoredSecrets(stored func() (psa.Credentials, e
 	return nil
 }
 
-// sitePattern is a ConnectWise site: a host name, no port (the client
-// builds https://{site}/ from it).
+// sitePattern is a ConnectWise site or a HaloPSA host: a host name, no
+// port (the clients build https://{site}/ from it).
 var sitePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
 
-// localSiteHint tells an admin who points site at this machine how to
-// reach a ConnectWise there instead.
-const localSiteHint = "; to reach a ConnectWise on another host or port (e.g. a sandbox on 127.0.0.1:PORT), keep site a name and set endpoints.connectwiseLoginUrl (docs/LOCAL.md)"
+// haloTenantPattern is a HaloPSA hosted tenant name.
+var haloTenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// hostField is a credential that names a host: what an example looks
+// like, and the endpoint that reaches another host or port instead.
+type hostField struct {
+	name, example, endpoint string
+}
+
+// hostFields are the credentials that name a host, by provider.
+var hostFields = map[psa.Provider]hostField{
+	psa.ConnectWise: {"site", "na.myconnectwise.net", "endpoints.connectwiseLoginUrl"},
+	psa.HaloPSA:     {"host", "contoso.halopsa.com", "endpoints.halopsaAuthUrl and endpoints.halopsaApiUrl"},
+}
+
+// haloCloudDomains are the domains Halo hosts its cloud instances under
+// (HaloPSA, HaloITSM, HaloServiceDesk; docs/HALOPSA.md).
+var haloCloudDomains = []string{".halopsa.com", ".haloitsm.com", ".haloservicedesk.com"}
+
+// haloCloudHost reports whether host is an instance under one of Halo's
+// cloud domains.
+func haloCloudHost(host string) bool {
+	host = strings.ToLower(host)
+	return slices.ContainsFunc(haloCloudDomains, func(d string) bool {
+		return strings.HasSuffix(host, d) && len(host) > len(d)
+	})
+}
 
 // credentials validates the request's shape and returns the credentials
 // with every problem found, one per field (see apperr.Problems).
 func (q integrationRequest) credentials() (psa.Credentials, apperr.Problems) {
 	c := psa.Credentials{Provider: q.Provider, Username: strings.TrimSpace(q.Username), Secret: q.Secret,
 		IntegrationCode: strings.TrimSpace(q.IntegrationCode), Site: strings.TrimSpace(q.Site), CompanyID: strings.TrimSpace(q.CompanyID),
-		PublicKey: strings.TrimSpace(q.PublicKey), PrivateKey: q.PrivateKey, ClientID: strings.TrimSpace(q.ClientID)}
+		PublicKey: strings.TrimSpace(q.PublicKey), PrivateKey: q.PrivateKey, ClientID: strings.TrimSpace(q.ClientID),
+		Host: strings.TrimSpace(q.Host), ClientSecret: q.ClientSecret, Tenant: strings.TrimSpace(q.Tenant)}
 	type field struct {
 		name, value string
 	}
-	at := []field{{"username", c.Username}, {"secret", c.Secret}, {"integrationCode", c.IntegrationCode}}
-	cw := []field{{"site", c.Site}, {"companyId", c.CompanyID}, {"publicKey", c.PublicKey}, {"privateKey", c.PrivateKey}, {"clientId", c.ClientID}}
+	all := []field{{"username", c.Username}, {"secret", c.Secret}, {"integrationCode", c.IntegrationCode},
+		{"site", c.Site}, {"companyId", c.CompanyID}, {"publicKey", c.PublicKey}, {"privateKey", c.PrivateKey}, {"clientId", c.ClientID},
+		{"host", c.Host}, {"clientSecret", c.ClientSecret}, {"tenant", c.Tenant}}
+	// The fields each provider requires, and those it may take.
+	need, optional := map[psa.Provider][]string{
+		psa.Autotask:    {"username", "secret", "integrationCode"},
+		psa.ConnectWise: {"site", "companyId", "publicKey", "privateKey", "clientId"},
+		psa.HaloPSA:     {"host", "clientId", "clientSecret"},
+	}, map[psa.Provider][]string{psa.HaloPSA: {"tenant"}}
 	var probs apperr.Problems
-	var need, unused []field
-	switch c.Provider {
-	case psa.Autotask:
-		need, unused = at, cw
-	case psa.ConnectWise:
-		need, unused = cw, at
-	default:
-		probs.Add("provider", `provider must be "autotask" or "connectwise"`)
+	if !c.Provider.Valid() {
+		probs.Add("provider", `provider must be "autotask", "connectwise" or "halopsa"`)
 		return c, probs
 	}
-	for _, f := range need {
+	uses := append(slices.Clone(need[c.Provider]), optional[c.Provider]...)
+	for _, f := range all {
+		required := slices.Contains(need[c.Provider], f.name)
 		switch {
-		case f.value == "":
+		case !slices.Contains(uses, f.name):
+		case f.value == "" && required:
 			probs.Add(f.name, "%s is required for %s", f.name, c.Provider)
 		case len(f.value) > 500:
 			probs.Add(f.name, "%s is longer than 500 characters", f.name)
 		}
 	}
-	for _, f := range unused {
-		if f.value != "" {
+	for _, f := range all {
+		if f.value != "" && !slices.Contains(uses, f.name) {
 			probs.Add(f.name, "%s is not used by %s", f.name, c.Provider)
 		}
 	}
-	if c.Provider == psa.ConnectWise && c.Site != "" {
+	if hf, ok := hostFields[c.Provider]; ok {
+		host := map[psa.Provider]string{psa.ConnectWise: c.Site, psa.HaloPSA: c.Host}[c.Provider]
 		switch {
-		case strings.Contains(c.Site, "://"):
-			probs.Add("site", "site is a host name like na.myconnectwise.net, without https://")
-		case !sitePattern.MatchString(c.Site):
-			probs.Add("site", "site %q must be a host name like na.myconnectwise.net, without a port or path%s", c.Site, localSiteHint)
+		case host == "":
+		case strings.Contains(host, "://"):
+			probs.Add(hf.name, "%s is a host name like %s, without https://", hf.name, hf.example)
+		case !sitePattern.MatchString(host):
+			probs.Add(hf.name, "%s %q must be a host name like %s, without a port or path; to reach a PSA on another host or port "+
+				"(e.g. a sandbox on 127.0.0.1:PORT), keep %s a name and set %s (docs/LOCAL.md)", hf.name, host, hf.example, hf.name, hf.endpoint)
 		}
 	}
+	if c.Tenant != "" && len(c.Tenant) <= 500 && !haloTenantPattern.MatchString(c.Tenant) {
+		probs.Add("tenant", "tenant must be 1 to 100 letters, digits, dots, dashes or underscores, as Halo names a hosted tenant")
+	}
 	return c, probs
+}
+
+// checkHaloHost adds a problem when a HaloPSA host is not one of Halo's
+// cloud hosts and the client would address it: psabridge builds
+// https://{host}/auth/ and https://{host}/api/ from it unless ep sets both,
+// so it must be Halo's (the SSRF guard, as ConnectWise sites and Autotask
+// zones are held to the vendors' hosts).
+func checkHaloHost(c psa.Credentials, ep psa.Endpoints, probs *apperr.Problems) {
+	if c.Provider != psa.HaloPSA || !sitePattern.MatchString(c.Host) || (ep.HaloPSAAuthURL != "" && ep.HaloPSAAPIURL != "") || haloCloudHost(c.Host) {
+		return
+	}
+	probs.Add("host", "host %q is not a Halo cloud instance: it must end in %s", c.Host, strings.Join(haloCloudDomains, ", "))
 }
 
 // checkEndpoints adds a problem for each endpoint that is not an http(s) URL.
 func checkEndpoints(ep psa.Endpoints, probs *apperr.Problems) {
 	for _, e := range []struct{ name, url string }{
 		{"autotaskZoneUrl", ep.AutotaskZoneURL}, {"connectwiseLoginUrl", ep.ConnectWiseLoginURL}, {"connectwiseApiUrl", ep.ConnectWiseAPIURL},
+		{"halopsaAuthUrl", ep.HaloPSAAuthURL}, {"halopsaApiUrl", ep.HaloPSAAPIURL},
 	} {
 		if e.url == "" {
 			continue
@@ -152,6 +204,9 @@ type integrationView struct {
 	PublicKey            string         `json:"publicKey,omitempty"`
 	PrivateKey           string         `json:"privateKey,omitempty"`
 	ClientID             string         `json:"clientId,omitempty"`
+	Host                 string         `json:"host,omitempty"`
+	ClientSecret         string         `json:"clientSecret,omitempty"`
+	Tenant               string         `json:"tenant,omitempty"`
 	Endpoints            *psa.Endpoints `json:"endpoints,omitempty"`
 	CompanyTypeIDs       []int64        `json:"companyTypeIds"`
 	TicketingEnabled     bool           `json:"ticketingEnabled"`
@@ -162,15 +217,18 @@ type integrationView struct {
 
 func viewOf(in integration.Integration) integrationView {
 	v := integrationView{Provider: in.Provider, Username: in.Username, IntegrationCode: in.IntegrationCode, Site: in.Site,
-		CompanyID: in.CompanyID, ClientID: in.ClientID, CompanyTypeIDs: in.CompanyTypeIDs, TicketingEnabled: in.TicketingEnabled,
+		CompanyID: in.CompanyID, ClientID: in.ClientID, Host: in.Host, Tenant: in.Tenant, CompanyTypeIDs: in.CompanyTypeIDs, TicketingEnabled: in.TicketingEnabled,
 		VerifiedAt: in.VerifiedAt, CredentialsUpdatedAt: in.CredentialsUpdatedAt, Version: in.Version}
 	if v.CompanyTypeIDs == nil {
 		v.CompanyTypeIDs = []int64{}
 	}
-	if in.Provider == psa.Autotask {
+	switch in.Provider {
+	case psa.Autotask:
 		v.Secret = masked
-	} else {
+	case psa.ConnectWise:
 		v.PublicKey, v.PrivateKey = masked, masked
+	case psa.HaloPSA:
+		v.ClientSecret = masked
 	}
 	if in.Endpoints != (psa.Endpoints{}) {
 		ep := in.Endpoints
@@ -201,7 +259,7 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.cfg.Redact(req.Secret, req.PrivateKey, req.PublicKey)
+	h.cfg.Redact(req.Secret, req.PrivateKey, req.PublicKey, req.ClientSecret)
 	creds, probs := req.credentials()
 	ep := h.cfg.Endpoints
 	switch {
@@ -212,6 +270,7 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		checkEndpoints(*req.Endpoints, &probs)
 		ep = *req.Endpoints
 	}
+	checkHaloHost(creds, ep, &probs)
 	if err := probs.Err(); err != nil {
 		h.fail(w, r, err)
 		return
@@ -266,7 +325,8 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 // sameAccount reports whether b connects the same PSA account as a.
 func sameAccount(a, b integration.Integration) bool {
 	return a.Provider == b.Provider && strings.EqualFold(a.Username, b.Username) &&
-		strings.EqualFold(a.Site, b.Site) && strings.EqualFold(a.CompanyID, b.CompanyID) && a.Endpoints == b.Endpoints
+		strings.EqualFold(a.Site, b.Site) && strings.EqualFold(a.CompanyID, b.CompanyID) &&
+		strings.EqualFold(a.Host, b.Host) && strings.EqualFold(a.Tenant, b.Tenant) && a.Endpoints == b.Endpoints
 }
 
 // verify checks credentials against the PSA. Rejected (422) with the PSA's
