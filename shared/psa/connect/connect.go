@@ -11,6 +11,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/autotask"
 	"github.com/psabridge/psabridge/shared/psa/connectwise"
+	"github.com/psabridge/psabridge/shared/psa/halopsa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
 
@@ -47,6 +48,12 @@ func New(creds psa.Credentials, ep psa.Endpoints, opts Options) (psa.Client, err
 		return c, nil
 	case psa.ConnectWise:
 		c, err := connectwise.New(connectwise.Config{Credentials: creds, Endpoints: ep, HTTPClient: hc, Now: opts.Now})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	case psa.HaloPSA:
+		c, err := halopsa.New(halopsa.Config{Credentials: creds, Endpoints: ep, HTTPClient: hc, Now: opts.Now})
 		if err != nil {
 			return nil, err
 		}

@@ -55,6 +55,16 @@ func TestNew(t *testing.T) {
 			t.Errorf("got %v, %v; want nil, invalid", c, err)
 		}
 	})
+	t.Run("HaloPSA", func(t *testing.T) {
+		c, err := New(psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app", ClientSecret: "s"}, ep, Options{})
+		if err != nil || c.Provider() != psa.HaloPSA {
+			t.Fatalf("got %v, %v; want a HaloPSA client", c, err)
+		}
+		c, err = New(psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app"}, ep, Options{})
+		if !apperr.Is(err, apperr.Invalid) || c != nil {
+			t.Errorf("without a secret: got %v, %v; want a nil interface and invalid", c, err)
+		}
+	})
 	t.Run("MissingCredentialIsNilClient", func(t *testing.T) {
 		c, err := New(psa.Credentials{Provider: psa.ConnectWise}, ep, Options{})
 		if !apperr.Is(err, apperr.Invalid) || c != nil {
