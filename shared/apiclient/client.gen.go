@@ -950,19 +950,21 @@ type AlertRule struct {
 	DueDays          int    `json:"dueDays"`
 	Enabled          bool   `json:"enabled"`
 
-	// IssueTypeId Autotask issue type; ConnectWise board type.
+	// IssueTypeId Autotask issue type; ConnectWise board type; HaloPSA ticket type.
 	IssueTypeId *int64               `json:"issueTypeId,omitempty"`
 	MinSeverity AlertRuleMinSeverity `json:"minSeverity"`
 	PriorityId  int64                `json:"priorityId"`
 
-	// QueueId Autotask.
+	// QueueId Autotask queue; HaloPSA team.
 	QueueId *int64 `json:"queueId,omitempty"`
 
-	// ResourceId Autotask; needs roleId.
+	// ResourceId Autotask resource (needs roleId); HaloPSA agent.
 	ResourceId *int64 `json:"resourceId,omitempty"`
 
 	// RoleId Autotask.
-	RoleId      *int64 `json:"roleId,omitempty"`
+	RoleId *int64 `json:"roleId,omitempty"`
+
+	// SourceId Autotask and ConnectWise; not used by HaloPSA.
 	SourceId    *int64 `json:"sourceId,omitempty"`
 	StatusId    int64  `json:"statusId"`
 	TitlePrefix string `json:"titlePrefix"`
@@ -990,19 +992,21 @@ type AlertRuleRequest struct {
 	DueDays          *int   `json:"dueDays,omitempty"`
 	Enabled          *bool  `json:"enabled,omitempty"`
 
-	// IssueTypeId Autotask issue type; ConnectWise board type.
+	// IssueTypeId Autotask issue type; ConnectWise board type; HaloPSA ticket type.
 	IssueTypeId *int64                       `json:"issueTypeId,omitempty"`
 	MinSeverity *AlertRuleRequestMinSeverity `json:"minSeverity,omitempty"`
 	PriorityId  *int64                       `json:"priorityId,omitempty"`
 
-	// QueueId Autotask.
+	// QueueId Autotask queue; HaloPSA team.
 	QueueId *int64 `json:"queueId,omitempty"`
 
-	// ResourceId Autotask; needs roleId.
+	// ResourceId Autotask resource (needs roleId); HaloPSA agent.
 	ResourceId *int64 `json:"resourceId,omitempty"`
 
 	// RoleId Autotask.
-	RoleId      *int64  `json:"roleId,omitempty"`
+	RoleId *int64 `json:"roleId,omitempty"`
+
+	// SourceId Autotask and ConnectWise; not used by HaloPSA.
 	SourceId    *int64  `json:"sourceId,omitempty"`
 	StatusId    *int64  `json:"statusId,omitempty"`
 	TitlePrefix *string `json:"titlePrefix,omitempty"`
@@ -1156,7 +1160,7 @@ type CatalogProductRequest struct {
 	// BillingCodeId Autotask: required, from GET /v1/psa/catalog-options.
 	BillingCodeId *int64 `json:"billingCodeId,omitempty"`
 
-	// Identifier The product's key in the PSA (ConnectWise identifier); default the key.
+	// Identifier The product's key in the PSA (ConnectWise identifier, HaloPSA item internal reference); default the key.
 	Identifier *string `json:"identifier,omitempty"`
 	Key        string  `json:"key"`
 
@@ -1164,7 +1168,7 @@ type CatalogProductRequest struct {
 	Name   string                      `json:"name"`
 	Period CatalogProductRequestPeriod `json:"period"`
 
-	// ProductTypeId ConnectWise: required.
+	// ProductTypeId ConnectWise: required. HaloPSA: the item group, optional.
 	ProductTypeId *int64 `json:"productTypeId,omitempty"`
 
 	// Push The outcome of the product's last push; details are the PSA's own words.
@@ -1776,7 +1780,7 @@ type TenantRequest struct {
 	Id string `json:"id"`
 }
 
-// TicketOptions Queues, categories, resources and roles are Autotask's; boards are ConnectWise's (statuses and issue types carry their board as parentId).
+// TicketOptions Queues, categories, resources and roles are Autotask's; boards are ConnectWise's (statuses and issue types carry their board as parentId). HaloPSA: queues are teams, issueTypes ticket types, resources agents; no sources, boards, categories or roles.
 type TicketOptions struct {
 	Boards     *[]Option `json:"boards,omitempty"`
 	Categories *[]Option `json:"categories,omitempty"`

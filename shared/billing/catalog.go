@@ -91,10 +91,11 @@ const (
 )
 
 // Validate checks a catalog for provider (psa.Autotask, psa.ConnectWise,
-// or "" when no PSA is connected: only the provider-neutral rules). Keys,
-// names (compared as the PSAs compare them: without case and surrounding
-// space) and identifiers are unique; Autotask needs a billing code,
-// ConnectWise a product type and a subcategory. A zero push status becomes
+// psa.HaloPSA, or "" when no PSA is connected: only the provider-neutral
+// rules). Keys, names (compared as the PSAs compare them: without case and
+// surrounding space) and identifiers are unique; Autotask needs a billing
+// code, ConnectWise a product type and a subcategory; HaloPSA nothing more
+// (its item group, productTypeId, is optional). A zero push status becomes
 // NotPushed. Invalid lists every problem as apperr field problems
 // ("products[1].name", …), each product's fields checked on their own.
 func (c *Catalog) Validate(provider psa.Provider) error {

@@ -402,7 +402,11 @@ func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings,
 	return out
 }
 
-// TraitsOf returns the plan rules of a PSA.
+// TraitsOf returns the plan rules of a PSA. ConnectWise and HaloPSA write
+// absolute values, but both take a write of a line that no longer bills
+// (a cancelled addition; an inactive recurring invoice line or one of a
+// disabled recurring invoice, docs/HALOPSA.md §5.3), so a changed line is
+// read first.
 func TraitsOf(p psa.Provider) billing.Traits {
 	if p == psa.Autotask {
 		return billing.Traits{DeltaWrites: true, MonthlyPeriods: true}

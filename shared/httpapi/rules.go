@@ -164,6 +164,11 @@ func ruleShape(r alerting.Rule, p psa.Provider) error {
 		if r.BoardID == 0 && (r.StatusID > 0 || r.IssueTypeID > 0 || r.CompleteStatusID > 0) {
 			return apperr.New(apperr.Invalid, "ConnectWise statuses and types belong to a board: set boardId")
 		}
+	case psa.HaloPSA:
+		// Halo: queueId is a team, issueTypeId a ticket type, resourceId an
+		// agent (docs/HALOPSA.md §5.7); it has no sources, boards, roles or
+		// ticket categories psabridge sets.
+		unused = []field{{"sourceId", r.SourceID}, {"boardId", r.BoardID}, {"roleId", r.RoleID}, {"categoryId", r.CategoryID}}
 	}
 	for _, f := range unused {
 		if f.id != 0 {
