@@ -746,12 +746,7 @@ func (a *Autotask) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in.requests++
 	resp := a.dispatch(in, r, segs, body, zoneBase(r, in.zone))
 	a.mu.Unlock()
-	if f == faultSlow {
-		time.Sleep(cfg.SlowDelay)
-	}
-	if f == faultLost && r.Method != http.MethodGet && !slices.ContainsFunc(segs, func(s string) bool { return strings.EqualFold(s, "query") }) {
-		a.s.dropAnswer()
-	}
+	a.s.settle(r, f, cfg, r.Method != http.MethodGet && !slices.ContainsFunc(segs, func(s string) bool { return strings.EqualFold(s, "query") }))
 	for k, v := range resp.header {
 		w.Header().Set(k, v)
 	}

@@ -429,18 +429,7 @@ func (c *ConnectWise) api(pattern string, h func(*cwInstance, http.ResponseWrite
 		c.mu.Lock()
 		status, body := h(in, buf, r)
 		c.mu.Unlock()
-		if kind == faultLost && r.Method != http.MethodGet {
-			c.s.dropAnswer()
-		}
-		if kind == faultSlow {
-			// The write happened; the answer comes after the client gave up.
-			t := time.NewTimer(f.SlowDelay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			}
-			t.Stop()
-		}
+		c.s.settle(r, kind, f, r.Method != http.MethodGet)
 		for k, v := range buf.h {
 			w.Header()[k] = v
 		}

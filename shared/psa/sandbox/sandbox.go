@@ -1,14 +1,18 @@
-// Package sandbox serves in-memory PSAs that speak Autotask's and
-// ConnectWise's HTTP dialects, for tests, `make run` and benchmarks.
+// Package sandbox serves in-memory PSAs that speak Autotask's,
+// ConnectWise's and HaloPSA's HTTP dialects, for tests, `make run` and
+// benchmarks.
 //
-// One Server hosts both dialects and any number of PSA instances (one per
+// One Server hosts every dialect and any number of PSA instances (one per
 // psabridge tenant): Autotask instances are keyed by API username,
-// ConnectWise instances by company id. Paths:
+// ConnectWise instances by company id, HaloPSA instances by the client_id
+// of their API application. Paths:
 //
 //	/autotask/atservicesrest/v1.0/zoneInformation?user=…   zone lookup
 //	/autotask/{zone}/v1.0/…                                Autotask REST
 //	/connectwise/login/companyinfo/{company}               ConnectWise login
 //	/connectwise/v4_6_release/apis/3.0/…                   ConnectWise REST
+//	/halopsa/auth/token                                    HaloPSA OAuth token
+//	/halopsa/api/…                                         HaloPSA API v2
 //
 // The sandboxes enforce the vendor rules that bite in production (see
 // PSA-API-NOTES.md), count requests per route, keep write logs, and inject
@@ -33,6 +37,7 @@ type Server struct {
 	// Autotask holds the Autotask instances; ConnectWise the ConnectWise ones.
 	Autotask    *Autotask
 	ConnectWise *ConnectWise
+	HaloPSA     *HaloPSA
 	// Now is the sandbox's calendar (default clock.Now): seeded contracts
 	// without dates run from January 1 of the year before Now to December
 	// 31 of the year after it. A test that pins its own clock sets Now to
@@ -51,6 +56,7 @@ func New() *Server {
 	s := &Server{counts: map[string]int{}, rng: rand.New(rand.NewPCG(1, 1))}
 	s.Autotask = newAutotask(s)
 	s.ConnectWise = newConnectWise(s)
+	s.HaloPSA = newHaloPSA(s)
 	return s
 }
 
@@ -72,6 +78,7 @@ func (s *Server) defaultContractDates() (start, end time.Time) {
 type Seed struct {
 	Autotask    []AutotaskSeed    `json:"autotask,omitempty"`
 	ConnectWise []ConnectWiseSeed `json:"connectwise,omitempty"`
+	HaloPSA     []HaloPSASeed     `json:"halopsa,omitempty"`
 }
 
 // Load adds the instances of a seed.
@@ -81,6 +88,9 @@ func (s *Server) Load(seed Seed) {
 	}
 	for _, c := range seed.ConnectWise {
 		s.ConnectWise.AddInstance(c)
+	}
+	for _, h := range seed.HaloPSA {
+		s.HaloPSA.AddInstance(h)
 	}
 }
 
@@ -196,7 +206,7 @@ func (s *Server) Counts() map[string]int {
 }
 
 // Total returns the number of requests whose route starts with prefix
-// ("" for all, "autotask", "connectwise").
+// ("" for all, "autotask", "connectwise", "halopsa").
 func (s *Server) Total(prefix string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -223,6 +233,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Autotask.ServeHTTP(w, r)
 	case strings.HasPrefix(r.URL.Path, "/connectwise/"):
 		s.ConnectWise.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, "/halopsa/"):
+		s.HaloPSA.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -243,6 +255,25 @@ func (s *Server) dropAnswer() {
 	s.lost++
 	s.mu.Unlock()
 	panic(http.ErrAbortHandler)
+}
+
+// settle applies the faults that strike after the sandbox acted on a
+// request: slow waits SlowDelay (or until the client gives up) before the
+// answer; lost drops the answer of a write (a request that changed the
+// PSA), so the client sees a transport error for a write that happened.
+// Every dialect calls it between acting and answering.
+func (s *Server) settle(r *http.Request, kind fault, f Faults, write bool) {
+	switch {
+	case kind == faultLost && write:
+		s.dropAnswer()
+	case kind == faultSlow:
+		t := time.NewTimer(f.SlowDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
 }
 
 // LostAnswers returns how many writes the lost fault acted on without
