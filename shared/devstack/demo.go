@@ -72,20 +72,26 @@ func (r Result) Tenant(id string) (TenantResult, bool) {
 //	PSABRIDGE_AUTOTASK_USERNAME, PSABRIDGE_AUTOTASK_SECRET, PSABRIDGE_AUTOTASK_INTEGRATION_CODE
 //	PSABRIDGE_CONNECTWISE_SITE, PSABRIDGE_CONNECTWISE_COMPANY_ID, PSABRIDGE_CONNECTWISE_PUBLIC_KEY,
 //	PSABRIDGE_CONNECTWISE_PRIVATE_KEY, PSABRIDGE_CONNECTWISE_CLIENT_ID
+//	PSABRIDGE_HALOPSA_HOST, PSABRIDGE_HALOPSA_CLIENT_ID, PSABRIDGE_HALOPSA_CLIENT_SECRET
+//	and, optional, PSABRIDGE_HALOPSA_TENANT
 //
-// A provider is switched only when all of its variables are set; an error
-// names the missing ones when only some are.
+// A provider is switched only when all of its required variables are set;
+// an error names the missing ones when only some are (an optional one alone
+// counts as some).
 func RealPSAFromEnv(getenv func(string) string) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{}
 	for _, p := range []struct {
 		provider string
-		fields   [][2]string // body field, variable
+		fields   [][2]string // body field, variable: all required
+		optional [][2]string
 	}{
 		{"autotask", [][2]string{{"username", "PSABRIDGE_AUTOTASK_USERNAME"}, {"secret", "PSABRIDGE_AUTOTASK_SECRET"},
-			{"integrationCode", "PSABRIDGE_AUTOTASK_INTEGRATION_CODE"}}},
+			{"integrationCode", "PSABRIDGE_AUTOTASK_INTEGRATION_CODE"}}, nil},
 		{"connectwise", [][2]string{{"site", "PSABRIDGE_CONNECTWISE_SITE"}, {"companyId", "PSABRIDGE_CONNECTWISE_COMPANY_ID"},
 			{"publicKey", "PSABRIDGE_CONNECTWISE_PUBLIC_KEY"}, {"privateKey", "PSABRIDGE_CONNECTWISE_PRIVATE_KEY"},
-			{"clientId", "PSABRIDGE_CONNECTWISE_CLIENT_ID"}}},
+			{"clientId", "PSABRIDGE_CONNECTWISE_CLIENT_ID"}}, nil},
+		{"halopsa", [][2]string{{"host", "PSABRIDGE_HALOPSA_HOST"}, {"clientId", "PSABRIDGE_HALOPSA_CLIENT_ID"},
+			{"clientSecret", "PSABRIDGE_HALOPSA_CLIENT_SECRET"}}, [][2]string{{"tenant", "PSABRIDGE_HALOPSA_TENANT"}}},
 	} {
 		body := map[string]any{"provider": p.provider}
 		var missing []string
@@ -96,10 +102,17 @@ func RealPSAFromEnv(getenv func(string) string) (map[string]map[string]any, erro
 				missing = append(missing, f[1])
 			}
 		}
-		switch len(missing) {
-		case 0:
+		set := len(p.fields) - len(missing)
+		for _, f := range p.optional {
+			if v := getenv(f[1]); v != "" {
+				body[f[0]] = v
+				set++
+			}
+		}
+		switch {
+		case len(missing) == 0:
 			out[p.provider] = body
-		case len(p.fields):
+		case set == 0:
 		default:
 			return nil, fmt.Errorf("devstack: a real %s PSA needs %s too", p.provider, strings.Join(missing, ", "))
 		}

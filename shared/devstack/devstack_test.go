@@ -198,6 +198,18 @@ func TestRealPSAFromEnv(t *testing.T) {
 		!strings.Contains(err.Error(), "PSABRIDGE_CONNECTWISE_PRIVATE_KEY") {
 		t.Errorf("got %v, want an error naming the missing variables", err)
 	}
+	halo := map[string]string{"PSABRIDGE_HALOPSA_HOST": "acme.halopsa.com", "PSABRIDGE_HALOPSA_CLIENT_ID": "app", "PSABRIDGE_HALOPSA_CLIENT_SECRET": "s"}
+	if got, err := RealPSAFromEnv(env(halo)); err != nil || got["halopsa"]["host"] != "acme.halopsa.com" || got["halopsa"]["tenant"] != nil {
+		t.Errorf("got %v, %v; want halopsa without a tenant", got, err)
+	}
+	halo["PSABRIDGE_HALOPSA_TENANT"] = "acme"
+	if got, err := RealPSAFromEnv(env(halo)); err != nil || got["halopsa"]["tenant"] != "acme" || len(got) != 1 {
+		t.Errorf("got %v, %v; want halopsa with its tenant only", got, err)
+	}
+	if _, err := RealPSAFromEnv(env(map[string]string{"PSABRIDGE_HALOPSA_TENANT": "acme"})); err == nil ||
+		!strings.Contains(err.Error(), "PSABRIDGE_HALOPSA_HOST") {
+		t.Errorf("got %v, want an error naming the missing Halo variables", err)
+	}
 	if got, err := RealPSAFromEnv(env(nil)); err != nil || len(got) != 0 {
 		t.Errorf("got %v, %v; want none", got, err)
 	}
