@@ -150,7 +150,9 @@ type HaloContract struct {
 // HaloRecurringInvoice is a recurring invoice (InvoiceHeader) of a client,
 // optionally tied to a contract, with its lines. Halo numbers recurring
 // invoices below zero (docs/HALOPSA.md section 5.2): seed negative ids;
-// zero ids are assigned below every seeded one.
+// zero ids are assigned below every seeded one. StartDate defaults to
+// January 1 of the year before the sandbox's clock; EndDate stays open. A
+// line's Description defaults to its item's name.
 type HaloRecurringInvoice struct {
 	ID         int64             `json:"id"`
 	ClientID   int64             `json:"clientId"`
@@ -350,13 +352,18 @@ func (h *HaloPSA) AddInstance(seed HaloPSASeed) {
 		if inv.ID == 0 {
 			inv.ID = in.newInvoiceID()
 		}
+		if inv.StartDate.IsZero() {
+			inv.StartDate = defStart // Halo's recurring invoices have a first date; the end is open
+		}
 		lines := inv.Lines
 		inv.Lines = nil
-		stored := &inv
-		in.invoices[inv.ID] = stored
+		in.invoices[inv.ID] = &inv
 		for _, l := range lines {
 			l.ID = pick(l.ID)
 			l.InvoiceID = inv.ID
+			if it := in.items[l.ItemID]; it != nil && l.Description == "" {
+				l.Description = it.Name
+			}
 			in.lines[l.ID] = &l
 		}
 	}
@@ -779,10 +786,11 @@ func (q *haloQuery) Bool(name string) bool {
 	return strings.EqualFold(s, "true")
 }
 
-// haloList answers a list in Halo's envelope: {record_count, <key>: […]},
-// with page_no and page_size when pageinate=true; count limits an unpaged
-// list. Malformed parameters read before (q.errs) answer a 400.
-func haloList(q *haloQuery, key string, recs []map[string]any) haloResp {
+// haloList answers a list of items in Halo's envelope: {record_count,
+// <key>: […]}, with page_no and page_size when pageinate=true; count
+// limits an unpaged list. Only the answered items are rendered. Malformed
+// parameters read before (q.errs) answer a 400.
+func haloList[T any](q *haloQuery, key string, items []T, render func(T) map[string]any) haloResp {
 	paged := q.Bool("pageinate")
 	size, sizeOK := q.Int("page_size")
 	page, pageOK := q.Int("page_no")
@@ -790,7 +798,7 @@ func haloList(q *haloQuery, key string, recs []map[string]any) haloResp {
 	if q.errs != nil {
 		return haloProblem(q.errs)
 	}
-	out := map[string]any{"record_count": len(recs)}
+	out := map[string]any{"record_count": len(items)}
 	if paged {
 		if !sizeOK || size < 1 {
 			size = HaloDefaultPageSize
@@ -799,15 +807,16 @@ func haloList(q *haloQuery, key string, recs []map[string]any) haloResp {
 		if !pageOK || page < 1 {
 			page = 1
 		}
-		from := min(len(recs), int((page-1)*size))
-		to := min(len(recs), from+int(size))
-		recs = recs[from:to]
+		from := min(len(items), int((page-1)*size))
+		to := min(len(items), from+int(size))
+		items = items[from:to]
 		out["page_no"], out["page_size"] = page, size
-	} else if countOK && count >= 0 && int(count) < len(recs) {
-		recs = recs[:count]
+	} else if countOK && count >= 0 && int(count) < len(items) {
+		items = items[:count]
 	}
-	if recs == nil {
-		recs = []map[string]any{}
+	recs := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		recs = append(recs, render(it))
 	}
 	out[key] = recs
 	return haloOK(out)

@@ -77,16 +77,16 @@ func haloClients(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	search := r.q.Str("search")
 	tl, byTL := r.q.Int("toplevel_id")
 	active, inactive := includeActivity(&r.q)
-	var recs []map[string]any
+	var recs []*HaloClient
 	for _, c := range haloSorted(in.clients, func(c *HaloClient) int64 { return c.ID },
 		func(a, b *HaloClient) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }) {
 		if (c.Inactive && !inactive) || (!c.Inactive && !active) || (byTL && c.TopLevelID != tl) ||
 			(search != "" && !containsFold(c.Name, search)) {
 			continue
 		}
-		recs = append(recs, in.clientJSON(c))
+		recs = append(recs, c)
 	}
-	return haloList(&r.q, "clients", recs)
+	return haloList(&r.q, "clients", recs, in.clientJSON)
 }
 
 func haloClientByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
@@ -99,14 +99,15 @@ func haloClientByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 
 // haloTopLevels lists the top levels ({record_count, tree}).
 func haloTopLevels(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
-	var recs []map[string]any
+	var recs []HaloOption
 	for _, o := range in.seed.TopLevels {
-		if o.Inactive && !r.q.Bool("show_all") {
-			continue
+		if !o.Inactive || r.q.Bool("show_all") {
+			recs = append(recs, o)
 		}
-		recs = append(recs, map[string]any{"id": o.ID, "name": o.Name, "type": 0})
 	}
-	return haloList(&r.q, "tree", recs)
+	return haloList(&r.q, "tree", recs, func(o HaloOption) map[string]any {
+		return map[string]any{"id": o.ID, "name": o.Name, "type": 0}
+	})
 }
 
 func (h *HaloPSA) contractJSON(in *haloInstance, c *HaloContract) map[string]any {
@@ -133,14 +134,14 @@ func haloContracts(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	client, byClient := r.q.Int("client_id")
 	inactive := r.q.Bool("includeinactive")
 	search := r.q.Str("search")
-	var recs []map[string]any
+	var recs []*HaloContract
 	for _, c := range haloSorted(in.contracts, func(c *HaloContract) int64 { return c.ID }, nil) {
 		if (byClient && c.ClientID != client) || (c.Inactive && !inactive) || (search != "" && !containsFold(c.Ref, search)) {
 			continue
 		}
-		recs = append(recs, h.contractJSON(in, c))
+		recs = append(recs, c)
 	}
-	return haloList(&r.q, "contracts", recs)
+	return haloList(&r.q, "contracts", recs, func(c *HaloContract) map[string]any { return h.contractJSON(in, c) })
 }
 
 func haloContractByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
@@ -162,18 +163,21 @@ func (in *haloInstance) lineJSON(l *HaloInvoiceLine) map[string]any {
 		"startdate": haloTime(l.StartDate), "enddate": haloTime(l.EndDate)}
 }
 
-// invoiceLines returns an invoice's lines in id order.
-func (in *haloInstance) invoiceLines(id int64) []*HaloInvoiceLine {
-	var out []*HaloInvoiceLine
-	for _, l := range haloSorted(in.lines, func(l *HaloInvoiceLine) int64 { return l.ID }, nil) {
-		if l.InvoiceID == id {
-			out = append(out, l)
-		}
+// linesByInvoice returns every invoice's lines in id order, in one pass.
+func (in *haloInstance) linesByInvoice() map[int64][]*HaloInvoiceLine {
+	out := map[int64][]*HaloInvoiceLine{}
+	for _, l := range in.lines {
+		out[l.InvoiceID] = append(out[l.InvoiceID], l)
+	}
+	for _, ls := range out {
+		slices.SortFunc(ls, func(a, b *HaloInvoiceLine) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return out
 }
 
-func (in *haloInstance) invoiceJSON(inv *HaloRecurringInvoice, withLines bool) map[string]any {
+// invoiceJSON renders a header, with lines (from linesByInvoice) unless
+// lines is nil.
+func (in *haloInstance) invoiceJSON(inv *HaloRecurringInvoice, lines map[int64][]*HaloInvoiceLine) map[string]any {
 	var client, ref string
 	if c := in.clients[inv.ClientID]; c != nil {
 		client = c.Name
@@ -184,12 +188,12 @@ func (in *haloInstance) invoiceJSON(inv *HaloRecurringInvoice, withLines bool) m
 	j := map[string]any{"id": inv.ID, "client_id": inv.ClientID, "client_name": client, "contract_id": inv.ContractID,
 		"contract_ref": ref, "reference": inv.Reference, "disabled": inv.Disabled, "is_recurring_invoice": true,
 		"startdate": haloTime(inv.StartDate), "enddate": haloTime(inv.EndDate)}
-	if withLines {
-		lines := []map[string]any{}
-		for _, l := range in.invoiceLines(inv.ID) {
-			lines = append(lines, in.lineJSON(l))
+	if lines != nil {
+		rows := []map[string]any{}
+		for _, l := range lines[inv.ID] {
+			rows = append(rows, in.lineJSON(l))
 		}
-		j["lines"] = lines
+		j["lines"] = rows
 	}
 	return j
 }
@@ -218,15 +222,18 @@ func haloInvoices(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	client, byClient := r.q.Int("client_id")
 	clients, byClients := haloIDList(&r.q, "client_ids")
 	contract, byContract := r.q.Int("contract_id")
-	withLines := r.q.Bool("includelines")
-	var recs []map[string]any
+	var lines map[int64][]*HaloInvoiceLine
+	if r.q.Bool("includelines") {
+		lines = in.linesByInvoice()
+	}
+	var recs []*HaloRecurringInvoice
 	for _, inv := range haloSorted(in.invoices, func(v *HaloRecurringInvoice) int64 { return v.ID }, nil) {
 		if (byClient && inv.ClientID != client) || (byClients && !clients[inv.ClientID]) || (byContract && inv.ContractID != contract) {
 			continue
 		}
-		recs = append(recs, in.invoiceJSON(inv, withLines))
+		recs = append(recs, inv)
 	}
-	return haloList(&r.q, "invoices", recs)
+	return haloList(&r.q, "invoices", recs, func(inv *HaloRecurringInvoice) map[string]any { return in.invoiceJSON(inv, lines) })
 }
 
 func haloInvoiceByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
@@ -237,7 +244,7 @@ func haloInvoiceByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	if r.q.Bool("includedetails"); r.q.errs != nil {
 		return haloProblem(r.q.errs)
 	}
-	return haloOK(in.invoiceJSON(inv, true))
+	return haloOK(in.invoiceJSON(inv, in.linesByInvoice()))
 }
 
 // haloLineChange is a validated line write, applied once the whole post is
@@ -419,7 +426,7 @@ func haloPostInvoices(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 			ch.line.InvoiceID, ch.write.InvoiceID = inv.ID, inv.ID
 			in.applyLine(ch)
 		}
-		out = append(out, in.invoiceJSON(&inv, true))
+		out = append(out, in.invoiceJSON(&inv, in.linesByInvoice()))
 	}
 	return haloAnswer(out, allNew)
 }

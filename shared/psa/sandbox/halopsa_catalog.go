@@ -32,16 +32,16 @@ func haloItems(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	active, inactive := includeActivity(&r.q)
 	search := r.q.Str("search")
 	recurring := r.q.Bool("recurringonly")
-	var recs []map[string]any
+	var recs []*HaloItem
 	for _, it := range haloSorted(in.items, func(it *HaloItem) int64 { return it.ID },
 		func(a, b *HaloItem) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }) {
 		if (it.Inactive && !inactive) || (!it.Inactive && !active) || (recurring && !it.Recurring) ||
 			(search != "" && !containsFold(it.Name, search)) {
 			continue
 		}
-		recs = append(recs, in.itemJSON(it))
+		recs = append(recs, it)
 	}
-	return haloList(&r.q, "items", recs)
+	return haloList(&r.q, "items", recs, in.itemJSON)
 }
 
 func haloItemByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {

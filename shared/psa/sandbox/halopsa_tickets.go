@@ -71,7 +71,7 @@ func haloTickets(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 			refSearch[field] = v
 		}
 	}
-	var recs []map[string]any
+	var recs []*HaloTicket
 	for _, t := range haloSorted(in.tickets, func(t *HaloTicket) int64 { return t.ID }, nil) {
 		if (byClient && t.ClientID != client) || (byStatus && t.StatusID != status) || (open && t.Closed) ||
 			(closed && !t.Closed) || (byIDs && !ids[t.ID]) || (summary != "" && !containsFold(t.Summary, summary)) ||
@@ -83,10 +83,10 @@ func haloTickets(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 			match = match && containsFold(t.Refs[field], v)
 		}
 		if match {
-			recs = append(recs, in.ticketJSON(t))
+			recs = append(recs, t)
 		}
 	}
-	return haloList(&r.q, "tickets", recs)
+	return haloList(&r.q, "tickets", recs, in.ticketJSON)
 }
 
 func haloTicketByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
@@ -275,13 +275,13 @@ func haloActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	if !ok {
 		return haloBad("Please specify a ticket_id.")
 	}
-	var recs []map[string]any
+	var recs []*HaloAction
 	for _, a := range in.actions {
 		if a.TicketID == id {
-			recs = append(recs, actionJSON(a))
+			recs = append(recs, a)
 		}
 	}
-	return haloList(&r.q, "actions", recs)
+	return haloList(&r.q, "actions", recs, actionJSON)
 }
 
 // haloPostActions adds actions (notes) to open tickets: an outcome (by
