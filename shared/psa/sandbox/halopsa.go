@@ -711,6 +711,11 @@ func (h *HaloPSA) api(w http.ResponseWriter, r *http.Request, rest string) {
 	}
 	req := &haloReq{q: haloQuery{v: r.URL.Query()}, id: id, route: r.Method + " " + route}
 	if r.Method == http.MethodPost {
+		if !haloJSONMedia(r.Header.Get("Content-Type")) {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{
+				"type": "https://tools.ietf.org/html/rfc7231#section-6.5.13", "title": "Unsupported Media Type", "status": http.StatusUnsupportedMediaType})
+			return
+		}
 		b, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, haloException("The request body could not be read."))
@@ -727,6 +732,16 @@ func (h *HaloPSA) api(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	writeJSON(w, resp.status, resp.body)
+}
+
+// haloJSONMedia reports whether a request body's Content-Type is one the
+// definition lists for writes (application/json, text/json,
+// application/json-patch+json, application/*+json); ASP.NET answers 415
+// to any other.
+func haloJSONMedia(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || mt == "text/json" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
 }
 
 // haloQuery reads query parameters the way ASP.NET binds them: names

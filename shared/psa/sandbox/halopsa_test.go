@@ -406,6 +406,19 @@ func TestHaloRecurringInvoices(t *testing.T) {
 	if status, _, _ := f.do(t, "GET", "/RecurringInvoice/4102", ""); status != 404 {
 		t.Errorf("got %d for the positive id, want 404", status)
 	}
+	t.Run("NotJSON", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/halopsa/api/RecurringInvoice/updatelines", strings.NewReader(`[{"id":77001,"ihid":-4101,"qty_order":5}]`))
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if l, _ := f.sb.HaloPSA.Line(haloClientID, 77001); resp.StatusCode != 415 || l.Quantity != 10 {
+			t.Errorf("got %d, quantity %v; want 415 and nothing written", resp.StatusCode, l.Quantity)
+		}
+	})
 	t.Run("CreateHeader", func(t *testing.T) {
 		for _, tc := range []struct{ body, msg string }{
 			{`[{"client_id":99999}]`, "valid client"},
@@ -485,7 +498,6 @@ func TestHaloTickets(t *testing.T) {
 	for _, tc := range []struct{ name, body, msg string }{
 		{"NoClient", `[{"summary":"Disk full"}]`, "valid Client"},
 		{"UnknownClient", `[{"client_id":1,"summary":"Disk full"}]`, "valid Client"},
-		{"InactiveClient", `[{"client_id":25004,"summary":"Disk full"}]`, "valid Client"},
 		{"NoSummary", `[{"client_id":25001,"summary":"  "}]`, "Summary"},
 		{"UnknownStatus", `[{"client_id":25001,"summary":"x","status_id":1}]`, "Status"},
 		{"UnknownPriority", `[{"client_id":25001,"summary":"x","priority_id":1}]`, "Priority"},

@@ -119,11 +119,13 @@ func pickOption(opts []HaloOption, id int64, what string) (int64, *haloResp) {
 }
 
 // stageTicket applies posted Faults fields to t (a copy), validating each.
+// The client must exist (an inactive one still takes tickets, as on the
+// other PSAs).
 func (in *haloInstance) stageTicket(o *haloObj, t *HaloTicket, isNew bool) *haloResp {
 	if o.has("client_id") || isNew {
 		t.ClientID = o.Int("client_id")
-		if c := in.clients[t.ClientID]; c == nil || c.Inactive {
-			b := haloBad("Please select a valid Client (client %d does not exist or is inactive).", t.ClientID)
+		if in.clients[t.ClientID] == nil {
+			b := haloBad("Please select a valid Client (client %d does not exist).", t.ClientID)
 			return &b
 		}
 	}
