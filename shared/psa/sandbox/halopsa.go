@@ -26,13 +26,18 @@ import (
 // ../shared/specs/halopsa-v2.swagger.json): a form-encoded
 // client_credentials grant with the application's id and secret (and the
 // tenant, for an instance that has one), answered with an expiring Bearer
-// token; every API call carries an unexpired token (401 otherwise); writes
+// token holding the application's permissions (scopes); every API call
+// carries an unexpired token (401 otherwise) whose scopes allow it (403
+// otherwise, halopsa_scopes.go); writes
 // are a POST of a JSON array to the collection, creating an element without
 // an id and updating one with an id; an int or bool query parameter that
 // does not parse is a 400 (ASP.NET model binding); unknown query parameters
 // are ignored, as Halo ignores them; lists are unpaged unless
-// pageinate=true, then page_size/page_no. Business rule failures are
-// HTTP 400 with Halo's serialised exception body.
+// pageinate=true, then page_size/page_no (at most HaloMaxPageSize); a write
+// whose Content-Type is not JSON is a 415; a post is all or nothing.
+// Business rule failures are HTTP 400 with Halo's serialised exception
+// body. Faults, request counts ("halopsa GET /Client/{id}") and the write
+// log of recurring invoice lines work as in the other dialects.
 type HaloPSA struct {
 	s *Server
 
@@ -65,6 +70,11 @@ type HaloPSASeed struct {
 	Tenant string `json:"tenant,omitempty"`
 	// TokenTTLSeconds is the access tokens' lifetime (default an hour).
 	TokenTTLSeconds int `json:"tokenTtlSeconds,omitempty"`
+	// Permissions are the API application's permissions (Halo scopes:
+	// "all", or "read:x"/"edit:x" per area; edit includes read). Empty
+	// means all. A token gets those asked for (all of them for
+	// scope=all); a call outside them is a 403.
+	Permissions []string `json:"permissions,omitempty"`
 	// APIAgentID is the agent the API application logs in as (GET
 	// /Agent/me); one of Agents, or a synthesised "API User" agent
 	// (default 4471) when it is not among them.
@@ -290,6 +300,7 @@ var HaloDefaultOutcomes = []HaloOutcome{
 type haloToken struct {
 	in      *haloInstance
 	expires time.Time
+	scopes  []string
 }
 
 func newHaloPSA(s *Server) *HaloPSA {
@@ -563,15 +574,6 @@ func (h *HaloPSA) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("Grant type %q is not supported.", gt))
 		return
 	}
-	if scope := r.PostForm.Get("scope"); scope != "" {
-		for _, sc := range strings.Fields(scope) {
-			if !slices.Contains([]string{"all", "read:tickets", "edit:tickets", "read:customers", "edit:customers",
-				"read:contracts", "edit:contracts", "read:invoices", "edit:invoices", "read:items", "edit:items", "read:lookup"}, sc) {
-				oauthError(w, http.StatusBadRequest, "invalid_scope", fmt.Sprintf("Scope %q is not known.", sc))
-				return
-			}
-		}
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	in := h.instances[r.PostForm.Get("client_id")]
@@ -580,20 +582,24 @@ func (h *HaloPSA) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "The client credentials are invalid.")
 		return
 	}
+	scopes, code, bad := grantScopes(r.PostForm.Get("scope"), in.seed.Permissions)
+	if code != "" {
+		oauthError(w, http.StatusBadRequest, code, fmt.Sprintf("Scope %q is not known or not granted to this application.", bad))
+		return
+	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
-	h.tokens[tok] = haloToken{in: in, expires: h.s.now().Add(in.ttl)}
+	h.tokens[tok] = haloToken{in: in, expires: h.s.now().Add(in.ttl), scopes: scopes}
 	in.issued++
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": tok, "token_type": "Bearer", "expires_in": int(in.ttl / time.Second), "scope": "all",
+		"access_token": tok, "token_type": "Bearer", "expires_in": int(in.ttl / time.Second), "scope": strings.Join(scopes, " "),
 	})
 }
 
-// authenticate returns the instance of the request's Bearer token, or nil
-// and why not.
-func (h *HaloPSA) authenticate(r *http.Request) (*haloInstance, string) {
+// authenticate returns the request's Bearer token, or nil and why not.
+func (h *HaloPSA) authenticate(r *http.Request) (*haloToken, string) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return nil, ""
@@ -607,7 +613,7 @@ func (h *HaloPSA) authenticate(r *http.Request) (*haloInstance, string) {
 	if !h.s.now().Before(t.expires) {
 		return nil, `error="invalid_token", error_description="The token expired at '` + t.expires.UTC().Format("01/02/2006 15:04:05") + `'"`
 	}
-	return t.in, ""
+	return &t, ""
 }
 
 // haloResp is what a handler decided to answer.
@@ -693,10 +699,15 @@ func (h *HaloPSA) api(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	h.s.count("halopsa " + r.Method + " " + route)
-	in, why := h.authenticate(r)
-	if in == nil {
+	tok, why := h.authenticate(r)
+	if tok == nil {
 		w.Header().Set("WWW-Authenticate", strings.TrimSpace("Bearer "+why))
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	in := tok.in
+	if need := scopeFor(r.Method, route); need != "" && !scopeAllows(tok.scopes, need) {
+		writeJSON(w, http.StatusForbidden, haloException("The API application does not have the permission "+need+"."))
 		return
 	}
 	kind, f := h.s.draw()

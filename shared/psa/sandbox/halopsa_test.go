@@ -796,3 +796,51 @@ func TestHaloSeedFromJSON(t *testing.T) {
 		t.Errorf("got invoice ids %v, want a new negative id below -4101 then -4101", ids)
 	}
 }
+
+func TestHaloPermissions(t *testing.T) {
+	seed := haloSeed()
+	seed.Permissions = []string{"read:customers", "edit:invoices", "edit:tickets", "read:items"}
+	f := mustHaloFixture(t, seed)
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/Client", "", 200},
+		{"GET", "/TopLevel", "", 200},
+		{"GET", "/RecurringInvoice/-4101", "", 200}, // edit includes read
+		{"POST", "/RecurringInvoice/updatelines", `[{"id":77001,"ihid":-4101,"qty_order":9}]`, 200},
+		{"GET", "/Item", "", 200},
+		{"POST", "/Item", `[{"name":"EDR"}]`, 403},
+		{"GET", "/ClientContract", "", 403},
+		{"POST", "/Tickets", `[{"client_id":25001,"summary":"x"}]`, 201},
+		{"GET", "/Status", "", 200},
+		{"GET", "/Agent/me", "", 200},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			status, body, _ := f.do(t, tc.method, tc.path, tc.body)
+			if status != tc.status || (status == 403 && !strings.Contains(haloMessage(body), "permission")) {
+				t.Errorf("got %d %v, want %d", status, body, tc.status)
+			}
+		})
+	}
+	if n := len(f.sb.HaloPSA.Items(haloClientID)); n != 3 {
+		t.Errorf("got %d items after a refused post, want 3", n)
+	}
+	form := func(scope string) url.Values {
+		return url.Values{"grant_type": {"client_credentials"}, "client_id": {haloClientID}, "client_secret": {haloSecret}, "scope": {scope}}
+	}
+	if status, body := f.tokenRequest(t, form("all"), haloTenant); status != 200 || body["scope"] != "read:customers edit:invoices edit:tickets read:items" {
+		t.Errorf("got %d %v, want the application's permissions for scope=all", status, body)
+	}
+	status, body := f.tokenRequest(t, form("read:customers"), haloTenant)
+	if status != 200 {
+		t.Fatalf("got %d %v for a granted scope", status, body)
+	}
+	narrow := body["access_token"].(string)
+	if status, _, _ := f.doToken(t, narrow, "GET", "/Tickets", ""); status != 403 {
+		t.Errorf("got %d for a call outside the token's scope, want 403", status)
+	}
+	if status, body := f.tokenRequest(t, form("edit:items"), haloTenant); status != 400 || body["error"] != "invalid_scope" {
+		t.Errorf("got %d %v for a scope the application lacks, want invalid_scope", status, body)
+	}
+}
