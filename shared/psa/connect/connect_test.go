@@ -16,15 +16,19 @@ func TestNew(t *testing.T) {
 	sb := sandbox.New()
 	sb.Autotask.AddInstance(sandbox.AutotaskSeed{Username: "api@acme.example", Secret: "s3cret", IntegrationCode: "TRACK1"})
 	sb.ConnectWise.AddInstance(sandbox.ConnectWiseSeed{CompanyID: "acme", PublicKey: "pub", PrivateKey: "priv"})
+	sb.HaloPSA.AddInstance(sandbox.HaloPSASeed{ClientID: "halo-app", ClientSecret: "halo-secret"})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	ep := psa.Endpoints{
 		AutotaskZoneURL:     srv.URL + "/autotask/atservicesrest/",
 		ConnectWiseLoginURL: srv.URL + "/connectwise/",
+		HaloPSAAuthURL:      srv.URL + "/halopsa/auth/",
+		HaloPSAAPIURL:       srv.URL + "/halopsa/api/",
 	}
 	creds := map[psa.Provider]psa.Credentials{
 		psa.Autotask:    {Provider: psa.Autotask, Username: "api@acme.example", Secret: "s3cret", IntegrationCode: "TRACK1"},
 		psa.ConnectWise: {Provider: psa.ConnectWise, Site: "na.myconnectwise.net", CompanyID: "acme", PublicKey: "pub", PrivateKey: "priv", ClientID: "guid"},
+		psa.HaloPSA:     {Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "halo-app", ClientSecret: "halo-secret"},
 	}
 	for p, cr := range creds {
 		t.Run(string(p)+"/AllowPrivate", func(t *testing.T) {
@@ -55,14 +59,10 @@ func TestNew(t *testing.T) {
 			t.Errorf("got %v, %v; want nil, invalid", c, err)
 		}
 	})
-	t.Run("HaloPSA", func(t *testing.T) {
-		c, err := New(psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app", ClientSecret: "s"}, ep, Options{})
-		if err != nil || c.Provider() != psa.HaloPSA {
-			t.Fatalf("got %v, %v; want a HaloPSA client", c, err)
-		}
-		c, err = New(psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app"}, ep, Options{})
+	t.Run("HaloPSAWithoutSecretIsNilClient", func(t *testing.T) {
+		c, err := New(psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app"}, ep, Options{})
 		if !apperr.Is(err, apperr.Invalid) || c != nil {
-			t.Errorf("without a secret: got %v, %v; want a nil interface and invalid", c, err)
+			t.Errorf("got %v, %v; want a nil interface and invalid", c, err)
 		}
 	})
 	t.Run("MissingCredentialIsNilClient", func(t *testing.T) {

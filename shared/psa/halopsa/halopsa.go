@@ -105,9 +105,31 @@ func ValidHost(host string) bool {
 	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
 }
 
+// cloudDomains are the domains Halo hosts its cloud instances under
+// (HaloPSA, HaloITSM, HaloServiceDesk).
+var cloudDomains = []string{".halopsa.com", ".haloitsm.com", ".haloservicedesk.com"}
+
+// CloudHost reports whether host is a valid host name under one of Halo's
+// cloud domains (acme.halopsa.com). These are the only hosts psabridge
+// calls for a host unless a deployment configures custom endpoints on
+// purpose (on-premise Halo, sandboxes), so a stored host cannot point
+// psabridge at an arbitrary server.
+func CloudHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if !ValidHost(host) {
+		return false
+	}
+	for _, d := range cloudDomains {
+		if strings.HasSuffix(host, d) && len(host) > len(d) {
+			return true
+		}
+	}
+	return false
+}
+
 // New returns a Client. Invalid when a required credential is missing, the
-// host is not a host name, or an endpoint is not an absolute URL. It makes
-// no request.
+// host is not a host name (a Halo cloud host unless both endpoints are
+// set), or an endpoint is not an absolute URL. It makes no request.
 func New(cfg Config) (*Client, error) {
 	cr := cfg.Credentials
 	if cr.Provider != "" && cr.Provider != psa.HaloPSA {
@@ -129,6 +151,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cr.Host != "" && !ValidHost(cr.Host) {
 		return nil, apperr.New(apperr.Invalid, "the HaloPSA host must be a host name such as acme.halopsa.com (no scheme, port or path)")
+	}
+	if (ep.HaloPSAAuthURL == "" || ep.HaloPSAAPIURL == "") && !CloudHost(cr.Host) {
+		return nil, apperr.New(apperr.Invalid, "the HaloPSA host must be a Halo cloud host (*.halopsa.com, *.haloitsm.com or *.haloservicedesk.com); another host needs both custom endpoints configured on purpose")
 	}
 	if strings.ContainsAny(cr.Tenant, "/?#&= ") {
 		return nil, apperr.New(apperr.Invalid, "the HaloPSA tenant must be a plain name")

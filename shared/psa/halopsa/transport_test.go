@@ -32,7 +32,7 @@ type fake struct {
 	tokens   int
 	ttl      int
 	bad      map[string]bool // tokens the API refuses
-	tenant   string // of the last token request
+	tenant   string          // of the last token request
 	tokenErr func(w http.ResponseWriter) bool
 	api      func(w http.ResponseWriter, r *http.Request)
 	slept    []time.Duration
@@ -139,6 +139,28 @@ func TestValidHost(t *testing.T) {
 	}
 }
 
+func TestCloudHost(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{
+		{"acme.halopsa.com", true},
+		{"Acme.HaloITSM.com.", true},
+		{"acme.haloservicedesk.com", true},
+		{"halopsa.com", false},
+		{".halopsa.com", false},
+		{"acme.halopsa.com.evil.example", false},
+		{"acmehalopsa.com", false},
+		{"support.msp-example.co.uk", false},
+		{"169.254.169.254", false},
+		{"", false},
+	} {
+		if got := CloudHost(tc.host); got != tc.want {
+			t.Errorf("CloudHost(%q) = %v, want %v", tc.host, got, tc.want)
+		}
+	}
+}
+
 func TestNew(t *testing.T) {
 	good := psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "id", ClientSecret: "secret"}
 	for _, tc := range []struct {
@@ -157,6 +179,13 @@ func TestNew(t *testing.T) {
 		{"ErrNoHost", func(c *psa.Credentials, e *psa.Endpoints) { c.Host, e.HaloPSAAuthURL = "", "https://x.example/auth/" }, "host", ""},
 		{"ErrHostWithScheme", func(c *psa.Credentials, _ *psa.Endpoints) { c.Host = "https://acme.halopsa.com" }, "host name", ""},
 		{"ErrHostIP", func(c *psa.Credentials, _ *psa.Endpoints) { c.Host = "10.0.0.8" }, "host name", ""},
+		{"ErrHostNotCloud", func(c *psa.Credentials, _ *psa.Endpoints) { c.Host = "halo.msp-example.com" }, "cloud host", ""},
+		{"ErrHostNotCloudOneEndpoint", func(c *psa.Credentials, e *psa.Endpoints) {
+			c.Host, e.HaloPSAAuthURL = "halo.msp-example.com", "https://halo.msp-example.com/auth/"
+		}, "cloud host", ""},
+		{"OnPremiseWithEndpoints", func(c *psa.Credentials, e *psa.Endpoints) {
+			c.Host, e.HaloPSAAuthURL, e.HaloPSAAPIURL = "halo.msp-example.com", "https://halo.msp-example.com/auth", "https://halo.msp-example.com/api"
+		}, "", "https://halo.msp-example.com/auth/"},
 		{"ErrTenant", func(c *psa.Credentials, _ *psa.Endpoints) { c.Tenant = "acme&scope=x" }, "tenant", ""},
 		{"ErrRelativeEndpoint", func(_ *psa.Credentials, e *psa.Endpoints) { e.HaloPSAAPIURL = "/api/" }, "absolute", ""},
 	} {
@@ -184,7 +213,9 @@ func TestNew(t *testing.T) {
 // 401 takes a new one once; a second 401 is Unauthorized; refused client
 // credentials are Unauthorized with the OAuth description.
 func TestToken(t *testing.T) {
-	me := func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"id": 41, "name": "API Agent"}) }
+	me := func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"id": 41, "name": "API Agent"})
+	}
 	t.Run("CachedUntilNearExpiry", func(t *testing.T) {
 		f := newFake(t, me)
 		c := f.client(t)
