@@ -631,7 +631,8 @@ func haloBad(format string, args ...any) haloResp {
 	return haloResp{status: http.StatusBadRequest, body: haloException(fmt.Sprintf(format, args...))}
 }
 
-// haloNotFound is a 404 for a record that does not exist.
+// haloNotFound is a 404 for a record that does not exist (unverified:
+// docs/HALOPSA.md section 2.2 notes reports of 200 with an empty object).
 func haloNotFound(what string, id int64) haloResp {
 	return haloResp{status: http.StatusNotFound, body: haloException(fmt.Sprintf("%s %d not found.", what, id))}
 }
@@ -870,7 +871,9 @@ func haloDecodeArray(body []byte, schema string) ([]haloObj, *haloResp) {
 }
 
 // haloObj is one posted object. Getters accept what Halo's JSON binder
-// accepts: numbers, and strings holding numbers.
+// (Newtonsoft) accepts: numbers, strings holding numbers, and "true" or
+// "false" for booleans; fields the definition does not have are ignored,
+// as Halo ignores them.
 type haloObj struct {
 	m   map[string]any
 	bad []string
@@ -929,6 +932,10 @@ func (o *haloObj) Bool(k string) bool {
 	switch v := o.m[k].(type) {
 	case bool:
 		return v
+	case string:
+		if strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {
+			return strings.EqualFold(v, "true")
+		}
 	case nil:
 		return false
 	}
@@ -973,7 +980,9 @@ func haloTime(t time.Time) any {
 }
 
 // haloAnswer renders write results as Halo does: the object itself for a
-// one-element post, an array otherwise; 201 when every element was created.
+// one-element post, an array otherwise. Status 201 when every element was
+// created, else 200 (unverified: the definition documents 200 only; a
+// client accepts any 2xx).
 func haloAnswer(objs []map[string]any, allCreated bool) haloResp {
 	status := http.StatusOK
 	if allCreated {

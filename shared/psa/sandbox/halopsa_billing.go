@@ -269,11 +269,9 @@ func (in *haloInstance) stageLine(o *haloObj, invID int64, route string) (haloLi
 		}
 		ch.line = *cur
 	} else {
-		itemKey := "_itemid"
-		if !o.has(itemKey) {
-			itemKey = "item_id"
-		}
-		itemID := o.Int(itemKey)
+		// The item is InvoiceDetail._itemid; Halo's binder ignores names
+		// the definition does not have (an "item_id" is dropped).
+		itemID := o.Int("_itemid")
 		it := in.items[itemID]
 		switch {
 		case itemID == 0:

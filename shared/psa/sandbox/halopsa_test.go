@@ -452,6 +452,7 @@ func TestHaloUpdateLines(t *testing.T) {
 		{"LineOfAnotherHeader", `[{"id":77003,"ihid":-4101,"qty_order":5}]`, 404, "77003"},
 		{"UnknownLine", `[{"id":1,"ihid":-4101,"qty_order":5}]`, 404, "line 1"},
 		{"NoItem", `[{"ihid":-4101,"qty_order":5}]`, 400, "select an item"},
+		{"ItemIDIsNotAField", `[{"ihid":-4101,"item_id":5501,"qty_order":5}]`, 400, "select an item"},
 		{"UnknownItem", `[{"ihid":-4101,"_itemid":1,"qty_order":5}]`, 400, "Item 1 does not exist"},
 		{"InactiveItem", `[{"ihid":-4101,"_itemid":5503,"qty_order":5}]`, 400, "inactive"},
 		{"WrongType", `[{"id":77001,"ihid":-4101,"qty_order":"many"}]`, 400, ""},

@@ -268,7 +268,8 @@ func actionJSON(a *HaloAction) map[string]any {
 		"note": a.Note, "hiddenfromuser": a.HiddenFromUser, "new_status": a.NewStatus}
 }
 
-// haloActions lists the actions of a ticket (ticket_id required).
+// haloActions lists the actions of a ticket (ticket_id required;
+// unverified: Halo may answer every action without it).
 func haloActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	id, ok := r.q.Int("ticket_id")
 	if r.q.errs != nil {
@@ -289,7 +290,10 @@ func haloActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 // haloPostActions adds actions (notes) to open tickets: an outcome (by
 // outcome_id or name) and a note are required; new_status (or the
 // outcome's status) changes the ticket's status, which closes it when the
-// status is a closed one. All or nothing.
+// status is a closed one. All or nothing. Refusing actions on a closed
+// ticket follows the agent permission "Can edit closed Tickets: No" that
+// docs/LOCAL.md prescribes for psabridge's agent (unverified as Halo's
+// exact answer).
 func haloPostActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	objs, fail := haloDecodeArray(r.body, "Actions")
 	if fail != nil {
