@@ -497,6 +497,7 @@ func pages[T any](ctx context.Context, c *Client, path, key string, q url.Values
 	pq.Set("pageinate", "true")
 	pq.Set("page_size", strconv.Itoa(PageSize))
 	read := 0
+	var prev json.RawMessage
 	for page := 1; ; page++ {
 		if page > 100000 {
 			return apperr.New(apperr.Internal, "HaloPSA paging of %s does not end", path)
@@ -506,6 +507,11 @@ func pages[T any](ctx context.Context, c *Client, path, key string, q url.Values
 		if err != nil {
 			return err
 		}
+		if len(rows) > 0 && bytes.Equal(ans.rows, prev) {
+			// A server that ignores page_no would be paged for ever.
+			return apperr.New(apperr.Rejected, "HaloPSA answered page %d of %s with the page before it: it does not page like Halo", page, path)
+		}
+		prev = ans.rows
 		read += len(rows)
 		if each(rows, ans.recordCount, ans.counted) || len(rows) < PageSize || (ans.counted && read >= ans.recordCount) {
 			return nil

@@ -442,6 +442,22 @@ func TestPaging(t *testing.T) {
 	}
 }
 
+// TestPagingIgnored: a server that answers every page_no with the first
+// page and no record_count is refused, not paged for ever.
+func TestPagingIgnored(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		rows := make([]map[string]any, PageSize)
+		for i := range rows {
+			rows[i] = map[string]any{"id": 3001 + i, "name": "Client"}
+		}
+		writeJSON(w, 200, map[string]any{"clients": rows})
+	})
+	_, err := f.client(t).Companies(ctx, psa.CompanyFilter{})
+	if !apperr.Is(err, apperr.Rejected) || f.count("GET /api/Client") != 2 {
+		t.Fatalf("got %v after %d pages, want rejected after 2", err, f.count("GET /api/Client"))
+	}
+}
+
 // TestByIDFloor: reads by id take the fewer of the list's pages and one
 // read per missing id.
 func TestByIDFloor(t *testing.T) {
