@@ -32,8 +32,7 @@ type Autotask struct {
 	mu        sync.Mutex
 	instances map[string]*atInstance // by lower-case username
 	latency   time.Duration
-	inflight  map[string]int
-	maxInFl   map[string]int
+	inflight  gauge
 	threadErr int
 }
 
@@ -324,7 +323,7 @@ func cmpInt(a, b int64) int {
 }
 
 func newAutotask(s *Server) *Autotask {
-	return &Autotask{s: s, instances: map[string]*atInstance{}, inflight: map[string]int{}, maxInFl: map[string]int{}}
+	return &Autotask{s: s, instances: map[string]*atInstance{}}
 }
 
 // AddInstance adds (or replaces) the instance of seed.Username.
@@ -508,15 +507,7 @@ func (a *Autotask) SetLatency(d time.Duration) {
 
 // MaxInFlight returns the highest number of concurrent requests seen on any
 // one (tracking identifier, endpoint), counting those refused for the limit.
-func (a *Autotask) MaxInFlight() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m := 0
-	for _, v := range a.maxInFl {
-		m = max(m, v)
-	}
-	return m
-}
+func (a *Autotask) MaxInFlight() int { return a.inflight.max() }
 
 // ThreadLimitErrors returns how many requests were refused for the thread limit
 // (injected faults excluded).
@@ -702,19 +693,13 @@ func (a *Autotask) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Thread limit: Autotask counts concurrent requests per tracking
 	// identifier and object endpoint; the 4th is refused.
 	key := strings.ToLower(in.code + "|" + endpoint)
-	a.inflight[key]++
-	a.maxInFl[key] = max(a.maxInFl[key], a.inflight[key])
-	over := a.inflight[key] > AutotaskThreadLimit
+	over := a.inflight.enter(key) > AutotaskThreadLimit
+	defer a.inflight.leave(key)
 	if over {
 		a.threadErr++
 	}
 	latency := a.latency
 	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		a.inflight[key]--
-		a.mu.Unlock()
-	}()
 	if over {
 		writeThreadThreshold(w)
 		return

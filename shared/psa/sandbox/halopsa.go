@@ -44,6 +44,8 @@ type HaloPSA struct {
 	mu        sync.Mutex
 	instances map[string]*haloInstance // by client_id
 	tokens    map[string]haloToken
+	latency   time.Duration
+	inflight  gauge // API requests per application
 }
 
 // HaloDefaultTokenTTL is the lifetime of an access token when the seed does
@@ -446,6 +448,19 @@ func withHalo[T any](h *HaloPSA, clientID string, f func(*haloInstance) T) T {
 	return f(in)
 }
 
+// SetLatency makes every API request take at least d, so concurrent
+// callers overlap as they do against the real service.
+func (h *HaloPSA) SetLatency(d time.Duration) {
+	h.mu.Lock()
+	h.latency = d
+	h.mu.Unlock()
+}
+
+// MaxInFlight returns the highest number of concurrent API requests seen
+// from one application (Halo sets no such limit; a client bounds its own
+// fan-out, and a test checks it here).
+func (h *HaloPSA) MaxInFlight() int { return h.inflight.max() }
+
 // ExpireTokens makes every token issued for an instance expired, so its
 // next API call is a 401 and the client must fetch a new one.
 func (h *HaloPSA) ExpireTokens(clientID string) {
@@ -707,6 +722,19 @@ func (h *HaloPSA) api(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	in := tok.in
+	h.inflight.enter(in.seed.ClientID)
+	defer h.inflight.leave(in.seed.ClientID)
+	h.mu.Lock()
+	latency := h.latency
+	h.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+	}
 	if need := scopeFor(r.Method, route); need != "" && !scopeAllows(tok.scopes, need) {
 		writeJSON(w, http.StatusForbidden, haloException("The API application does not have the permission "+need+"."))
 		return

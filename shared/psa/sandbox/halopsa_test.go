@@ -845,3 +845,37 @@ func TestHaloPermissions(t *testing.T) {
 		t.Errorf("got %d %v for a scope the application lacks, want invalid_scope", status, body)
 	}
 }
+
+func TestHaloInFlight(t *testing.T) {
+	f := mustHaloFixture(t, haloSeed())
+	for range 2 {
+		f.do(t, "GET", "/Client/25001", "")
+	}
+	if got := f.sb.HaloPSA.MaxInFlight(); got != 1 {
+		t.Fatalf("got %d in flight for sequential requests, want 1", got)
+	}
+	// Four requests held by the latency overlap; they end when their
+	// callers give up.
+	f.sb.HaloPSA.SetLatency(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/halopsa/api/Client/25001", nil)
+			req.Header.Set("Authorization", "Bearer "+f.token)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	for i := 0; f.sb.HaloPSA.MaxInFlight() < 4; i++ {
+		if i > 2000 {
+			t.Fatalf("got %d in flight, want 4", f.sb.HaloPSA.MaxInFlight())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+}

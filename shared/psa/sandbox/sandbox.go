@@ -276,6 +276,45 @@ func (s *Server) settle(r *http.Request, kind fault, f Faults, write bool) {
 	}
 }
 
+// gauge counts a dialect's concurrent requests per key (an Autotask
+// tracking identifier and endpoint, a HaloPSA application) and keeps the
+// highest count seen. The zero value is ready.
+type gauge struct {
+	mu   sync.Mutex
+	cur  map[string]int
+	peak map[string]int
+}
+
+// enter counts a request in and returns how many are in flight on key,
+// this one included; leave counts it out.
+func (g *gauge) enter(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cur == nil {
+		g.cur, g.peak = map[string]int{}, map[string]int{}
+	}
+	g.cur[key]++
+	g.peak[key] = max(g.peak[key], g.cur[key])
+	return g.cur[key]
+}
+
+func (g *gauge) leave(key string) {
+	g.mu.Lock()
+	g.cur[key]--
+	g.mu.Unlock()
+}
+
+// max returns the highest count seen on any key.
+func (g *gauge) max() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := 0
+	for _, v := range g.peak {
+		m = max(m, v)
+	}
+	return m
+}
+
 // LostAnswers returns how many writes the lost fault acted on without
 // answering, so a test can show its fault model was exercised.
 func (s *Server) LostAnswers() int {
