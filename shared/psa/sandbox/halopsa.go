@@ -238,7 +238,18 @@ type HaloAction struct {
 	HiddenFromUser bool   `json:"hiddenFromUser,omitempty"`
 	// NewStatus is the status the action gave the ticket (0: none).
 	NewStatus int64 `json:"newStatus,omitempty"`
+	// SystemID marks an action Halo logs itself (action_systemid): the
+	// ticket's logging (HaloSystemLogged, its note the details) and each
+	// status change made by updating the ticket (HaloSystemStatus). GET
+	// /Actions answers them unless excludesys=true.
+	SystemID int64 `json:"systemId,omitempty"`
 }
+
+// The action_systemid values of the system actions the sandbox logs.
+const (
+	HaloSystemLogged = 1
+	HaloSystemStatus = 2
+)
 
 // HaloLineWrite is one accepted write of a recurring invoice line's
 // quantity, price or cost, kept in the write log. Nil fields were not
@@ -506,12 +517,15 @@ func (h *HaloPSA) TicketsCreated(clientID string) int {
 	return withHalo(h, clientID, func(in *haloInstance) int { return in.created })
 }
 
-// Actions returns an instance's ticket actions (notes) in creation order.
+// Actions returns an instance's ticket actions that are not system ones
+// (the notes posted to /Actions and seeded), in creation order.
 func (h *HaloPSA) Actions(clientID string) []HaloAction {
 	return withHalo(h, clientID, func(in *haloInstance) []HaloAction {
 		out := make([]HaloAction, 0, len(in.actions))
 		for _, a := range in.actions {
-			out = append(out, *a)
+			if a.SystemID == 0 {
+				out = append(out, *a)
+			}
 		}
 		return out
 	})

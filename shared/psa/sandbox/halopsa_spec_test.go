@@ -194,6 +194,7 @@ func TestHaloAnswersConformToSpec(t *testing.T) {
 		{"POST", "/Tickets", "/Tickets", `[{"id":` + tid + `,"status_id":22}]`, ""},
 		{"POST", "/Actions", "/Actions", `[{"ticket_id":` + tid + `,"outcome":"Private Note","note":"n","hiddenfromuser":true}]`, ""},
 		{"GET", "/Actions?ticket_id=" + tid + "&excludesys=true", "/Actions", "", "actions"},
+		{"GET", "/Actions?ticket_id=" + tid, "/Actions", "", "actions"},
 		{"GET", "/Status?type=ticket", "/Status", "", "[]"},
 		{"GET", "/Priority", "/Priority", "", "[]"},
 		{"GET", "/TicketType", "/TicketType", "", "[]"},

@@ -560,6 +560,10 @@ func TestHaloTickets(t *testing.T) {
 	if acts := rows(t, body, "actions"); len(acts) != 1 || !strings.Contains(acts[0]["note"].(string), "marker-7") || acts[0]["hiddenfromuser"] != true {
 		t.Fatalf("got %v, want the hidden note", acts)
 	}
+	_, body, _ = f.do(t, "GET", "/Actions?ticket_id="+tid, "")
+	if acts := rows(t, body, "actions"); len(acts) != 2 || acts[0]["action_systemid"] != float64(HaloSystemLogged) || acts[0]["note"] != "d" {
+		t.Fatalf("got %v, want Halo's own logging action (with the details) before the note", acts)
+	}
 	status, body, _ = f.do(t, "POST", "/Tickets", `[{"id":`+tid+`,"status_id":29}]`)
 	if m := obj(t, body); status != 200 || m["hasbeenclosed"] != true || m["summary"] != "Backup failed" {
 		t.Fatalf("got %d %v, want the ticket closed and otherwise untouched", status, body)
@@ -582,6 +586,11 @@ func TestHaloTickets(t *testing.T) {
 	}
 	if tk, _ := f.sb.HaloPSA.Ticket(haloClientID, mustAtoi(t, second)); !tk.Closed || tk.StatusID != 29 {
 		t.Errorf("got %+v, want the ticket closed by the Close outcome", tk)
+	}
+	_, body, _ = f.do(t, "GET", "/Actions?ticket_id="+tid, "")
+	if acts := rows(t, body, "actions"); len(acts) != 3 || acts[2]["action_systemid"] != float64(HaloSystemStatus) ||
+		acts[2]["note"] != "Status changed from New to Closed" {
+		t.Errorf("got %v, want the status change logged after the note", acts)
 	}
 	if n, acts := f.sb.HaloPSA.TicketsCreated(haloClientID), f.sb.HaloPSA.Actions(haloClientID); n != 2 || len(acts) != 2 {
 		t.Errorf("got %d tickets and %d actions, want 2 and 2", n, len(acts))

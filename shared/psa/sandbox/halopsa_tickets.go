@@ -245,8 +245,14 @@ func haloPostTickets(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 		if st.isNew {
 			t.ID = in.newID()
 			in.created++
+			in.logSystem(t.ID, HaloSystemLogged, "Ticket Logged", t.Details)
 		} else {
 			allNew = false
+			if old := in.tickets[t.ID]; old.StatusID != t.StatusID {
+				from, _ := in.status(old.StatusID)
+				to, _ := in.status(t.StatusID)
+				in.logSystem(t.ID, HaloSystemStatus, "Status Change", fmt.Sprintf("Status changed from %s to %s", from.Name, to.Name))
+			}
 		}
 		in.tickets[t.ID] = &t
 		out = append(out, in.ticketJSON(&t))
@@ -263,15 +269,22 @@ func (in *haloInstance) outcome(id int64, name string) (HaloOutcome, bool) {
 	return HaloOutcome{}, false
 }
 
+// logSystem appends an action Halo logs itself.
+func (in *haloInstance) logSystem(ticketID, systemID int64, outcome, note string) {
+	in.actions = append(in.actions, &HaloAction{ID: in.newID(), TicketID: ticketID, Outcome: outcome, Note: note, SystemID: systemID})
+}
+
 func actionJSON(a *HaloAction) map[string]any {
 	return map[string]any{"id": a.ID, "ticket_id": a.TicketID, "outcome": a.Outcome, "outcome_id": a.OutcomeID,
-		"note": a.Note, "hiddenfromuser": a.HiddenFromUser, "new_status": a.NewStatus}
+		"note": a.Note, "hiddenfromuser": a.HiddenFromUser, "new_status": a.NewStatus, "action_systemid": a.SystemID}
 }
 
 // haloActions lists the actions of a ticket (ticket_id required;
-// unverified: Halo may answer every action without it).
+// unverified: Halo may answer every action without it), system actions
+// too unless excludesys=true.
 func haloActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	id, ok := r.q.Int("ticket_id")
+	noSys := r.q.Bool("excludesys")
 	if r.q.errs != nil {
 		return haloProblem(r.q.errs)
 	}
@@ -280,7 +293,7 @@ func haloActions(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	}
 	var recs []*HaloAction
 	for _, a := range in.actions {
-		if a.TicketID == id {
+		if a.TicketID == id && (a.SystemID == 0 || !noSys) {
 			recs = append(recs, a)
 		}
 	}
