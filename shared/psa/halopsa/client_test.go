@@ -537,3 +537,27 @@ func TestTickets(t *testing.T) {
 		t.Errorf("closing a gone ticket: %v", err)
 	}
 }
+
+// TestFanOutBound: reads by id go out in parallel, never more than
+// maxParallel at a time (Halo sets no limit; the client bounds itself).
+func TestFanOutBound(t *testing.T) {
+	seed := baseSeed()
+	linesSeed(&seed, 1000, 1)
+	e := MustEnv(t, seed, nil)
+	e.sb.HaloPSA.SetLatency(20 * time.Millisecond) // so the reads overlap
+	// Eight invoices on the last page: eight single reads beat nine pages.
+	var want []int64
+	for i := range 8 {
+		want = append(want, int64(50001+i))
+	}
+	got, err := e.client.ContractsByID(ctx, want)
+	if err != nil || len(got) != 8 {
+		t.Fatalf("got %d contracts, %v", len(got), err)
+	}
+	if n := e.haloCount("halopsa GET /RecurringInvoice/{id}"); n != 8 {
+		t.Fatalf("%d single reads, want 8", n)
+	}
+	if m := e.sb.HaloPSA.MaxInFlight(); m > maxParallel || m < 2 {
+		t.Errorf("%d requests in flight at most, want 2 to %d", m, maxParallel)
+	}
+}
