@@ -725,6 +725,18 @@ func (h *HaloPSA) api(w http.ResponseWriter, r *http.Request, rest string) {
 	handler := haloRoutes[r.Method+" "+route]
 	if !ok || handler == nil {
 		h.s.count("halopsa " + r.Method + " (unknown)")
+		// A known path with another method is ASP.NET's 405.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			if ok && haloRoutes[m+" "+route] != nil {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}

@@ -652,6 +652,9 @@ func TestHaloLookups(t *testing.T) {
 	if status, _, _ := f.do(t, "GET", "/NoSuchThing", ""); status != 404 {
 		t.Errorf("got %d for an unknown resource, want 404", status)
 	}
+	if status, _, h := f.do(t, "PUT", "/Tickets", "[]"); status != 405 || h.Get("Allow") != "GET, POST" {
+		t.Errorf("got %d Allow %q for PUT /Tickets, want 405 and GET, POST (writes are POSTs)", status, h.Get("Allow"))
+	}
 }
 
 func TestHaloItems(t *testing.T) {
