@@ -320,8 +320,10 @@ func newHaloPSA(s *Server) *HaloPSA {
 	return &HaloPSA{s: s, instances: map[string]*haloInstance{}, tokens: map[string]haloToken{}}
 }
 
-// AddInstance adds (or replaces) the instance of seed.ClientID. Replacing
-// one revokes its tokens.
+// AddInstance adds (or replaces) the instance of seed.ClientID. Tokens the
+// replaced instance issued stay valid until they expire, as Halo's access
+// tokens (JWTs) do when an application's secret is rotated; a new token
+// needs the new secret. ExpireTokens revokes them.
 func (h *HaloPSA) AddInstance(seed HaloPSASeed) {
 	in := &haloInstance{
 		seed: seed, ttl: HaloDefaultTokenTTL,
@@ -403,9 +405,11 @@ func (h *HaloPSA) AddInstance(seed HaloPSASeed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old := h.instances[seed.ClientID]; old != nil {
+		in.issued = old.issued
 		for k, t := range h.tokens {
 			if t.in == old {
-				delete(h.tokens, k)
+				t.in = in
+				h.tokens[k] = t
 			}
 		}
 	}

@@ -290,11 +290,20 @@ func TestHaloBearer(t *testing.T) {
 	_, body = f.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {haloClientID},
 		"client_secret": {haloSecret}, "scope": {"all"}}, haloTenant)
 	fresh = body["access_token"].(string)
-	// Rotating the secret (re-adding the instance) revokes its tokens.
+	// Re-seeding the instance (here with a rotated secret) keeps the
+	// tokens it issued until they expire; a new one needs the new secret.
 	seed.ClientID, seed.ClientSecret, seed.Tenant = haloClientID, "rotated", haloTenant
 	f.sb.HaloPSA.AddInstance(seed)
+	if s, _ := get(fresh); s != 200 {
+		t.Fatalf("got %d with a token issued before the instance was re-seeded, want 200", s)
+	}
+	if s, body := f.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {haloClientID},
+		"client_secret": {haloSecret}, "scope": {"all"}}, haloTenant); s != 401 || body["error"] != "invalid_client" {
+		t.Fatalf("got %d %v for the old secret, want invalid_client", s, body)
+	}
+	f.clock.Add(time.Minute)
 	if s, _ := get(fresh); s != 401 {
-		t.Fatalf("got %d after the secret was rotated, want 401", s)
+		t.Fatalf("got %d after the token's lifetime, want 401", s)
 	}
 }
 
