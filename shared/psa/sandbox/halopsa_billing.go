@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The Halo resources of clients, contracts and recurring billing.
@@ -152,6 +153,19 @@ func haloContractByID(h *HaloPSA, in *haloInstance, r *haloReq) haloResp {
 	return haloOK(h.contractJSON(in, c))
 }
 
+// haloNoDate is how Halo renders an unset billing date (docs/HALOPSA.md
+// section 5.2: "no end" is empty or 1900-01-01).
+const haloNoDate = "1900-01-01T00:00:00"
+
+// haloBillingDate renders a recurring invoice's or line's date, unset ones
+// as haloNoDate, so a client must not read them as a real end.
+func haloBillingDate(t time.Time) any {
+	if t.IsZero() {
+		return haloNoDate
+	}
+	return haloTime(t)
+}
+
 func (in *haloInstance) lineJSON(l *HaloInvoiceLine) map[string]any {
 	var code string
 	if it := in.items[l.ItemID]; it != nil {
@@ -160,7 +174,7 @@ func (in *haloInstance) lineJSON(l *HaloInvoiceLine) map[string]any {
 	return map[string]any{"id": l.ID, "ihid": l.InvoiceID, "_itemid": l.ItemID, "item_code": code,
 		"item_shortdescription": l.Description, "qty_order": l.Quantity, "unit_price": l.UnitPrice,
 		"unit_cost": l.UnitCost, "net_amount": l.Quantity * l.UnitPrice, "isinactive": l.Inactive,
-		"startdate": haloTime(l.StartDate), "enddate": haloTime(l.EndDate)}
+		"startdate": haloBillingDate(l.StartDate), "enddate": haloBillingDate(l.EndDate)}
 }
 
 // linesByInvoice returns every invoice's lines in id order, in one pass.
@@ -187,7 +201,7 @@ func (in *haloInstance) invoiceJSON(inv *HaloRecurringInvoice, lines map[int64][
 	}
 	j := map[string]any{"id": inv.ID, "client_id": inv.ClientID, "client_name": client, "contract_id": inv.ContractID,
 		"contract_ref": ref, "reference": inv.Reference, "disabled": inv.Disabled, "is_recurring_invoice": true,
-		"startdate": haloTime(inv.StartDate), "enddate": haloTime(inv.EndDate)}
+		"startdate": haloBillingDate(inv.StartDate), "enddate": haloBillingDate(inv.EndDate)}
 	if lines != nil {
 		rows := []map[string]any{}
 		for _, l := range lines[inv.ID] {

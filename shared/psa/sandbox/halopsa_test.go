@@ -412,6 +412,9 @@ func TestHaloRecurringInvoices(t *testing.T) {
 	if status != 200 || len(lines) != 1 || obj(t, lines[0])["ihid"] != float64(-4102) || obj(t, lines[0])["_itemid"] != float64(5501) {
 		t.Fatalf("got %d %v, want invoice -4102 with its line", status, body)
 	}
+	if m["enddate"] != haloNoDate || obj(t, lines[0])["enddate"] != haloNoDate || m["startdate"] == haloNoDate {
+		t.Errorf("got %v, want open ends rendered as Halo's %s and the seeded start date set", body, haloNoDate)
+	}
 	if status, _, _ := f.do(t, "GET", "/RecurringInvoice/4102", ""); status != 404 {
 		t.Errorf("got %d for the positive id, want 404", status)
 	}
