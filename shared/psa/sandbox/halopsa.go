@@ -266,7 +266,9 @@ type HaloLineWrite struct {
 }
 
 // haloTicketRefs are the ticket fields that hold a caller's reference and
-// the GET /Tickets parameter that searches each (nil: not searchable).
+// the GET /Tickets parameter that searches each ("": none, so a caller
+// lists tickets and compares; psabridge's key is third_party_id_string,
+// docs/HALOPSA.md section 5.7).
 var haloTicketRefs = map[string]string{
 	"supplier_reference":    "search_supplier_reference",
 	"third_party_id_string": "",
@@ -589,6 +591,8 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 }
 
 // token answers the client-credentials grant of the authorisation server.
+// Refused credentials are a 401 with {"error":"invalid_client"}
+// (unverified: RFC 6749 allows 400 too; docs/HALOPSA.md section 1.2).
 func (h *HaloPSA) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "The token endpoint takes POST.")
@@ -658,8 +662,11 @@ type haloResp struct {
 // haloOK answers 200 with body.
 func haloOK(body any) haloResp { return haloResp{status: http.StatusOK, body: body} }
 
-// haloBad is a business-rule failure: 400 with the body Halo answers, a
-// serialised .NET exception whose Message says what is wrong.
+// haloBad is a business-rule failure: 400 with a serialised .NET
+// exception whose Message says what is wrong (unverified: one of the
+// shapes the HaloAPI module's New-HaloError parses, docs/HALOPSA.md
+// section 4; the sandbox's messages are its own words). The 500 and 429
+// faults answer the same shape.
 func haloBad(format string, args ...any) haloResp {
 	return haloResp{status: http.StatusBadRequest, body: haloException(fmt.Sprintf(format, args...))}
 }
