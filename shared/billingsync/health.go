@@ -41,6 +41,23 @@ type runHealth struct {
 type healthMemo struct {
 	mu   sync.Mutex
 	runs map[string]*runHealth
+	// snaps are the runs' line snapshots (sharedlines.go).
+	snaps map[string]*sharedLines
+}
+
+func (m *healthMemo) lines(key string) *sharedLines {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snaps[key]
+}
+
+func (m *healthMemo) putLines(key string, s *sharedLines) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snaps == nil || len(m.snaps) > 64 {
+		m.snaps = map[string]*sharedLines{}
+	}
+	m.snaps[key] = s
 }
 
 func (m *healthMemo) get(key string) *runHealth {
@@ -92,33 +109,34 @@ func checkMappings(ctx context.Context, c psa.LineSyncer, maps map[string]billin
 }
 
 // runHealth returns the run's recorded health, checking the tenant's
-// mappings and recording the result when no batch did yet.
-func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.LineSyncer, now time.Time) (*runHealth, error) {
+// mappings and recording the result when no batch did yet; then it also
+// returns the mappings it read (nil otherwise).
+func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.LineSyncer, now time.Time) (*runHealth, map[string]billing.Mapping, error) {
 	key := tenant + "\x00" + runID
 	if h := w.health.get(key); h != nil {
-		return h, nil
+		return h, nil, nil
 	}
 	cat, err := w.Store.Catalog(ctx, tenant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rh := &runHealth{catalog: cat.ServiceIDs(), products: cat}
 	stored, found, err := w.Store.RunHealth(ctx, tenant, runID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if found {
 		rh.health = stored
 		w.health.put(key, rh)
-		return rh, nil
+		return rh, nil, nil
 	}
 	maps, err := w.Store.TenantMappings(ctx, tenant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	checked, err := checkMappings(ctx, c, maps, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	snap := billing.RunHealth{CheckedAt: now.UTC(), Orgs: map[string]billing.Health{}}
 	for org, h := range checked {
@@ -127,10 +145,10 @@ func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.Line
 		}
 	}
 	if rh.health, err = w.Store.PutRunHealth(ctx, tenant, runID, snap); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w.health.put(key, rh)
-	return rh, nil
+	return rh, maps, nil
 }
 
 // orgHealth returns the health of the batch's orgs: from the run's record,

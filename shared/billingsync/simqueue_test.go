@@ -165,14 +165,16 @@ func (q *memQueue) settle(batch []billingsync.Delivery, failed []string) {
 	q.msgs = live
 }
 
-// nextVisible is the earliest time a waiting message becomes visible (zero
-// when none waits).
+// nextVisible is the earliest time a hidden message becomes visible again
+// (zero when none is hidden). Visible messages behind a hidden one of their
+// group do not count: they wait for it.
 func (q *memQueue) nextVisible() time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := q.now()
 	var next time.Time
 	for _, m := range q.msgs {
-		if !m.deleted && !m.inFlight && (next.IsZero() || m.visibleAt.Before(next)) {
+		if !m.deleted && !m.inFlight && m.visibleAt.After(now) && (next.IsZero() || m.visibleAt.Before(next)) {
 			next = m.visibleAt
 		}
 	}

@@ -39,6 +39,7 @@ type WorkerStore interface {
 	// it created.
 	PutMapping(ctx context.Context, tenant, org string, m billing.Mapping, ifVersion int64) (billing.Mapping, error)
 	HealthStore
+	LineSnapshotStore
 }
 
 // Connector hands out a tenant's PSA client (*integration.Connector).
@@ -237,6 +238,9 @@ type lineWork struct {
 	resumeAt   time.Time
 	retryAfter time.Duration
 	newMem     *billing.LineMemory
+	// shared is the line's state from the run's line snapshot, when it
+	// stands in for a read (sharedlines.go).
+	shared *sharedRead
 }
 
 type orgWork struct {
@@ -329,8 +333,10 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	health := map[string]billing.Health{}
 	var catalog map[billing.Product]int64
 	var products billing.Catalog
+	var tenantMaps map[string]billing.Mapping
 	if mapped := mappingsOf(work); len(mapped) > 0 {
-		rh, err := w.runHealth(ctx, tenant, runID, client, now)
+		var rh *runHealth
+		rh, tenantMaps, err = w.runHealth(ctx, tenant, runID, client, now)
 		if err == nil {
 			catalog, products = rh.catalog, rh.products
 			health, err = w.orgHealth(ctx, rh, client, mapped, now)
@@ -358,8 +364,9 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	effective := set.EffectiveDateOf(now, month)
 
-	// Plan every line, then read the ones that need it in one batched read.
-	var refs []psa.LineRef
+	// Plan every line, then read the ones that need it in one batched read
+	// (or take them from the run's line snapshot).
+	var reads []*lineWork
 	for _, o := range work {
 		if o.skip != nil {
 			continue
@@ -386,17 +393,36 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 				lw.catalogCost = cp.UnitCost
 			}
 			if !lw.blocked && lw.plan.Skip == "" && lw.plan.Read {
-				refs = append(refs, lw.ref)
+				reads = append(reads, lw)
 			}
 			o.lines = append(o.lines, lw)
 		}
 	}
 	var states map[psa.LineRef]psa.LineState
 	var readErr error
-	if len(refs) > 0 {
-		if w.budgetSpent(tenant) {
-			readErr = errBudgetSpent
-		} else {
+	if len(reads) > 0 && w.budgetSpent(tenant) {
+		readErr = errBudgetSpent
+	} else if len(reads) > 0 {
+		var shared *sharedLines
+		if sharesLineReads(in.Provider) {
+			var err error
+			if shared, err = w.runLines(ctx, tenant, runID, client, tenantMaps, effective, now); err != nil {
+				// The batch reads its own lines, as without a snapshot.
+				log.WarnContext(ctx, "the run's line snapshot failed; the batch reads its own lines", "operation", "sync.lineSnapshot", "err", err)
+				if w.Metrics != nil {
+					w.Metrics.Count(metrics.Degraded, 1, nil)
+				}
+			}
+		}
+		var refs []psa.LineRef
+		for _, lw := range reads {
+			if r, ok := shared.use(lw, lw.org.d, effective, now); ok {
+				lw.shared = &r
+			} else {
+				refs = append(refs, lw.ref)
+			}
+		}
+		if len(refs) > 0 {
 			states, readErr = client.ReadLines(ctx, refs, effective)
 		}
 	}
@@ -425,11 +451,16 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSynce
 	var current *billing.LineValue
 	var state psa.LineState
 	if lw.plan.Skip == "" && lw.plan.Read {
-		if readErr != nil {
+		var st psa.LineState
+		ok, readAt := false, now
+		if r := lw.shared; r != nil {
+			st, ok, readAt = r.state, r.exists, r.readAt
+		} else if readErr != nil {
 			w.fail(tenant, lw, readErr)
 			return
+		} else {
+			st, ok = states[lw.ref]
 		}
-		st, ok := states[lw.ref]
 		if !ok {
 			w.missingLine(ctx, tenant, client, lw, month, effective, dryRun)
 			return
@@ -447,7 +478,7 @@ func (w *Worker) doLine(ctx context.Context, tenant string, client psa.LineSynce
 		state = st
 		current = readValue(st, lw)
 		if !dryRun {
-			lw.newMem = &billing.LineMemory{ContractID: lw.ref.ContractID, LineID: lw.ref.LineID, Month: month, Value: *current, VerifiedAt: now}
+			lw.newMem = &billing.LineMemory{ContractID: lw.ref.ContractID, LineID: lw.ref.LineID, Month: month, Value: *current, VerifiedAt: readAt}
 			if lw.mem != nil {
 				lw.newMem.WrittenAt = lw.mem.WrittenAt
 			}

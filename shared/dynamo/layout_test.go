@@ -133,6 +133,17 @@ func layoutCases() []layoutCase {
 				h, _, err := s.RunHealth(ctx, t, layoutRun.ID)
 				return h, err
 			}},
+		{kind: "linesnapshot",
+			write: func(ctx context.Context, s *dynamo.Store, t string) error {
+				return s.PutLineSnapshot(ctx, t, layoutRun.ID, billing.LineSnapshot{ReadAt: layoutNow, Effective: layoutNow.Truncate(24 * time.Hour),
+					States: []psa.LineState{{Ref: psa.LineRef{ContractID: 22, LineID: 33}, ServiceID: 900, Quantity: 7, UnitCost: 2.5, UnitPrice: 12,
+						Later: []psa.LineRow{{Start: layoutNow.Add(48 * time.Hour), Quantity: 9, UnitCost: 2.5, UnitPrice: 12}}}},
+					Missing: []psa.LineRef{{ContractID: 22, LineID: 34}}})
+			},
+			read: func(ctx context.Context, s *dynamo.Store, t string) (any, error) {
+				snap, _, err := s.LineSnapshot(ctx, t, layoutRun.ID)
+				return snap, err
+			}},
 		{kind: "run",
 			write: func(ctx context.Context, s *dynamo.Store, t string) error {
 				_, _, err := s.CreateRun(ctx, t, layoutRun, "2026-03-14")
