@@ -82,7 +82,7 @@ type sharedRead struct {
 // run) are not seen, as they would not be by a read a moment before them:
 // the weekly drift check reads the line again and corrects what differs.
 func (s *sharedLines) use(lw *lineWork, d Delivery, effective, now time.Time) (sharedRead, bool) {
-	if !s.fresh(effective, now) || d.ReceiveCount > 1 || d.msg.Try > 0 || d.msg.NotBefore != nil {
+	if !s.fresh(effective, now) || !firstAttempt(d) {
 		return sharedRead{}, false
 	}
 	if m := lw.mem; m != nil && (!m.VerifiedAt.Before(s.snap.ReadAt) || !m.WrittenAt.Before(s.snap.ReadAt)) {
@@ -95,6 +95,12 @@ func (s *sharedLines) use(lw *lineWork, d Delivery, effective, now time.Time) (s
 		return sharedRead{readAt: s.snap.ReadAt}, true
 	}
 	return sharedRead{}, false
+}
+
+// firstAttempt reports whether d is the org's first attempt in its run:
+// the fan-out's message (no re-queued copy) on its first receive.
+func firstAttempt(d Delivery) bool {
+	return d.ReceiveCount <= 1 && d.msg.Try == 0 && d.msg.NotBefore == nil
 }
 
 // runLines returns the run's line snapshot for effective: the worker's

@@ -404,7 +404,9 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 		readErr = errBudgetSpent
 	} else if len(reads) > 0 {
 		var shared *sharedLines
-		if sharesLineReads(in.Provider) {
+		// Only a first attempt may use the snapshot (sharedLines.use), so
+		// a batch of later attempts does not read the tenant for nothing.
+		if sharesLineReads(in.Provider) && slices.ContainsFunc(reads, func(lw *lineWork) bool { return firstAttempt(lw.org.d) }) {
 			var err error
 			if shared, err = w.runLines(ctx, tenant, runID, client, tenantMaps, effective, now); err != nil {
 				// The batch reads its own lines, as without a snapshot.
