@@ -44,13 +44,14 @@ func newCredentialContainers(t *testing.T) *credentialContainers {
 	return &credentialContainers{psaEnv: e, api2: &api2, worker: workerNew(), workerNew: workerNew}
 }
 
-// companyNames is what each container sees of tenant A's customers: the
+// companyNames is what each container sees of a tenant's customers: the
 // picker of API container 1 and 2, the worker's PSA client and that of a
-// new connector in the worker's process.
-func (cc *credentialContainers) companyNames(t *testing.T) [][]string {
+// new connector in the worker's process (the worker asks for typeIDs, the
+// customer types the picker chooses by default).
+func (cc *credentialContainers) companyNames(t *testing.T, tenant string, typeIDs []int64) [][]string {
 	t.Helper()
 	picker := func(a *testAPI) []string {
-		rec := a.do("GET", "/v1/psa/companies", a.token(tenantA, billingRole), nil, nil)
+		rec := a.do("GET", "/v1/psa/companies", a.token(tenant, billingRole), nil, nil)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("GET /v1/psa/companies: got %d %s, want 200", rec.Code, rec.Body)
 		}
@@ -61,11 +62,11 @@ func (cc *credentialContainers) companyNames(t *testing.T) [][]string {
 		return names(page.Companies)
 	}
 	worker := func(conn *integration.Connector) []string {
-		c, _, err := conn.Client(ctx(), tenantA)
+		c, _, err := conn.Client(ctx(), tenant)
 		if err != nil {
 			t.Fatalf("worker: %v", err)
 		}
-		list, err := c.Companies(ctx(), psa.CompanyFilter{TypeIDs: []int64{1}})
+		list, err := c.Companies(ctx(), psa.CompanyFilter{TypeIDs: typeIDs})
 		if err != nil {
 			t.Fatalf("worker: %v", err)
 		}
@@ -93,51 +94,101 @@ func otherSeed(user, secret string) sandbox.AutotaskSeed {
 	return s
 }
 
+// otherCWSeed is another ConnectWise company: its own company id, API
+// member keys and customers.
+func otherCWSeed(company, public, private string) sandbox.ConnectWiseSeed {
+	s := connectWiseSeed()
+	s.CompanyID, s.PublicKey, s.PrivateKey = company, public, private
+	s.Companies = []sandbox.CWCompany{{ID: 7101, Identifier: "OtherClinic", Name: "Other Clinic", TypeIDs: []int64{71}},
+		{ID: 7102, Identifier: "OtherLaw", Name: "Other Law", TypeIDs: []int64{71}}}
+	return s
+}
+
+// newSandbox serves one more PSA sandbox (another PSA host) on the API
+// tests' calendar.
+func newSandbox(t *testing.T, load func(*sandbox.Server)) string {
+	sb := sandbox.New()
+	sb.Now = func() time.Time { return testStart }
+	load(sb)
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // TestCredentialChangeEverywhere: right after a PUT /v1/integration
-// through one API container points tenant A at another PSA user or
-// another PSA instance, every call from the other API container and from
-// a worker uses the new one, although all three were warm on the old.
+// through one API container points a tenant at another PSA user, company
+// or instance (or at rotated API keys), every call from the other API
+// container and from a worker uses the new one, although all three were
+// warm on the old: each answers with the new account's customers, and
+// none uses credentials the PSA no longer takes.
 func TestCredentialChangeEverywhere(t *testing.T) {
-	wantOld, wantNew := []string{"Acme Dental", "Beta Law"}, []string{"Other Clinic", "Other Law"}
+	other := []string{"Other Clinic", "Other Law"}
 	cases := []struct {
 		name string
+		// tenant is on the provider: tenant A on Autotask, B on ConnectWise.
+		tenant string
+		// typeIDs are the customer types the picker chooses by default.
+		typeIDs          []int64
+		wantOld, wantNew []string
 		// point adds the new PSA account and returns the PUT body for it.
 		point func(cc *credentialContainers) []byte
 	}{
-		{"AnotherUser", func(cc *credentialContainers) []byte {
+		{"Autotask/AnotherUser", tenantA, []int64{1}, []string{"Acme Dental", "Beta Law"}, other, func(cc *credentialContainers) []byte {
 			cc.Sandbox.Autotask.AddInstance(otherSeed("api@other.example", "AT-SECRET-other-1"))
 			return cc.integrationBody(map[string]any{"provider": "autotask", "username": "api@other.example",
 				"secret": "AT-SECRET-other-1", "integrationCode": atCode})
 		}},
-		{"AnotherInstance", func(cc *credentialContainers) []byte {
+		{"Autotask/AnotherInstance", tenantA, []int64{1}, []string{"Acme Dental", "Beta Law"}, other, func(cc *credentialContainers) []byte {
 			// The same user name on another Autotask host (another
 			// endpoint), with another database behind it.
-			sb := sandbox.New()
-			sb.Now = func() time.Time { return testStart }
-			sb.Autotask.AddInstance(otherSeed(atUser, atSecret))
-			srv := httptest.NewServer(sb)
-			t.Cleanup(srv.Close)
+			url := newSandbox(t, func(sb *sandbox.Server) { sb.Autotask.AddInstance(otherSeed(atUser, atSecret)) })
 			return mustJSON(t, map[string]any{"provider": "autotask", "username": atUser, "secret": atSecret, "integrationCode": atCode,
-				"endpoints": map[string]string{"autotaskZoneUrl": srv.URL + "/autotask/atservicesrest/"}})
+				"endpoints": map[string]string{"autotaskZoneUrl": url + "/autotask/atservicesrest/"}})
+		}},
+		{"ConnectWise/AnotherCompany", tenantB, []int64{71}, []string{"Zeta Clinic"}, other, func(cc *credentialContainers) []byte {
+			// Another company id on the same site, with its own API
+			// member's keys.
+			cc.Sandbox.ConnectWise.AddInstance(otherCWSeed("gamma", "CW-PUBLIC-gamma-1", "CW-PRIVATE-gamma-1"))
+			return cc.integrationBody(map[string]any{"provider": "connectwise", "site": "na.myconnectwise.net", "companyId": "gamma",
+				"publicKey": "CW-PUBLIC-gamma-1", "privateKey": "CW-PRIVATE-gamma-1", "clientId": cwClient})
+		}},
+		{"ConnectWise/RotatedMemberKeys", tenantB, []int64{71}, []string{"Zeta Clinic"}, []string{"Zeta Clinic"}, func(cc *credentialContainers) []byte {
+			// Another API member of the same company: the PSA takes its
+			// keys only, so a container still on the old keys fails.
+			cc.Sandbox.ConnectWise.AddInstance(func() sandbox.ConnectWiseSeed {
+				s := connectWiseSeed()
+				s.PublicKey, s.PrivateKey = "CW-PUBLIC-beta-member2", "CW-PRIVATE-beta-member2"
+				return s
+			}())
+			return cc.integrationBody(map[string]any{"provider": "connectwise", "site": "na.myconnectwise.net", "companyId": cwCompany,
+				"publicKey": "CW-PUBLIC-beta-member2", "privateKey": "CW-PRIVATE-beta-member2", "clientId": cwClient})
+		}},
+		{"ConnectWise/AnotherInstance", tenantB, []int64{71}, []string{"Zeta Clinic"}, other, func(cc *credentialContainers) []byte {
+			// The same company id and keys on another site (another
+			// endpoint), with another database behind it.
+			url := newSandbox(t, func(sb *sandbox.Server) { sb.ConnectWise.AddInstance(otherCWSeed(cwCompany, cwPublic, cwPrivate)) })
+			return mustJSON(t, map[string]any{"provider": "connectwise", "site": "eu.myconnectwise.net", "companyId": cwCompany,
+				"publicKey": cwPublic, "privateKey": cwPrivate, "clientId": cwClient,
+				"endpoints": map[string]string{"connectwiseLoginUrl": url + "/connectwise/"}})
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cc := newCredentialContainers(t)
 			cc.mustConnect()
-			for i, got := range cc.companyNames(t) {
-				if !slices.Equal(got, wantOld) {
-					t.Fatalf("%s warming up: got %v, want %v", containerNames[i], got, wantOld)
+			for i, got := range cc.companyNames(t, tc.tenant, tc.typeIDs) {
+				if !slices.Equal(got, tc.wantOld) {
+					t.Fatalf("%s warming up: got %v, want %v", containerNames[i], got, tc.wantOld)
 				}
 			}
 			body := tc.point(cc)
 			cc.Now = cc.Now.Add(time.Minute) // the PUT's stamp differs from the warm-up's
-			if rec := cc.admin(tenantA, "PUT", "/v1/integration", body, nil); rec.Code != http.StatusOK {
+			if rec := cc.admin(tc.tenant, "PUT", "/v1/integration", body, nil); rec.Code != http.StatusOK {
 				t.Fatalf("PUT /v1/integration: got %d %s, want 200", rec.Code, rec.Body)
 			}
-			for i, got := range cc.companyNames(t) {
-				if !slices.Equal(got, wantNew) {
-					t.Errorf("%s after the PUT: got %v, want %v", containerNames[i], got, wantNew)
+			for i, got := range cc.companyNames(t, tc.tenant, tc.typeIDs) {
+				if !slices.Equal(got, tc.wantNew) {
+					t.Errorf("%s after the PUT: got %v, want %v", containerNames[i], got, tc.wantNew)
 				}
 			}
 		})
