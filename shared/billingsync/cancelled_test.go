@@ -15,12 +15,14 @@ import (
 // TestCancelledLinesNeverWritten: after a first run, the PSA cancels one
 // org's addition, cancels another's agreement, ends a third's, and moves a
 // fourth's start into the future; every HWM grows, so every line is to be
-// written. ConnectWise would take a PATCH of each (it answers 200), so the
-// sync must read first: the write log holds only the lines that still
-// bill, and the others' entries carry the reason and the fix. An Autotask
-// contract cancelled meanwhile is refused the same way.
+// written. ConnectWise would take a PATCH of each (it answers 200), and
+// HaloPSA an updatelines of an inactive line or of a disabled or ended
+// recurring invoice, so the sync must read first: the write log holds only
+// the lines that still bill, and the others' entries carry the reason and
+// the fix. An Autotask contract cancelled meanwhile is refused the same
+// way.
 func TestCancelledLinesNeverWritten(t *testing.T) {
-	for _, p := range []psa.Provider{psa.ConnectWise, psa.Autotask} {
+	for _, p := range psa.Providers {
 		t.Run(string(p), func(t *testing.T) {
 			e := MustEnv(t)
 			tf := e.MustTenant("cancel-"+string(p), p, 5, 0, nil)
@@ -38,6 +40,15 @@ func TestCancelledLinesNeverWritten(t *testing.T) {
 				s.Agreements[2].EndDate = now.AddDate(0, 0, -2)
 				s.Additions[3].EffectiveDate = now.AddDate(0, 0, 10)
 				e.sb.ConnectWise.AddInstance(*s)
+				want["org-1"], want["org-3"], want["org-4"] = billing.CodeLineCancelled, billing.CodeContractEnded, billing.CodeUpdated
+				writable = append(writable, tf.orgs[3].lineID)
+			case psa.HaloPSA:
+				s := tf.haloSeed
+				s.RecurringInvoices[0].Lines[0].Inactive = true
+				s.RecurringInvoices[1].Disabled = true
+				s.RecurringInvoices[2].EndDate = now.AddDate(0, 0, -2)
+				s.RecurringInvoices[3].Lines[0].StartDate = now.AddDate(0, 0, 10)
+				e.sb.HaloPSA.AddInstance(*s)
 				want["org-1"], want["org-3"], want["org-4"] = billing.CodeLineCancelled, billing.CodeContractEnded, billing.CodeUpdated
 				writable = append(writable, tf.orgs[3].lineID)
 			default:
@@ -74,7 +85,7 @@ func TestCancelledLinesNeverWritten(t *testing.T) {
 					t.Errorf("%s: got %q, want the reason, the fix and that nothing was written", org, en.Message)
 				}
 			}
-			if p == psa.ConnectWise && !strings.Contains(got["org-4"].Message, "starts billing on") {
+			if p != psa.Autotask && !strings.Contains(got["org-4"].Message, "starts billing on") {
 				t.Errorf("org-4: got %q, want a note of the line's future start", got["org-4"].Message)
 			}
 			slices.Sort(writable)
@@ -97,6 +108,10 @@ func (e *env) writtenLines(tf *tenantFixture) []int64 {
 	case psa.Autotask:
 		for _, a := range e.sb.Autotask.Adjustments(tf.login) {
 			out = append(out, a.ContractServiceID)
+		}
+	case psa.HaloPSA:
+		for _, w := range e.sb.HaloPSA.LineWrites(tf.login) {
+			out = append(out, w.LineID)
 		}
 	default:
 		for _, p := range e.sb.ConnectWise.Patches(tf.login) {

@@ -23,7 +23,7 @@ import (
 // product's catalog item (relink), the mapping is pointed at that line,
 // nothing is created and the line is brought to the target: line_relinked.
 func TestCreateMissingLines(t *testing.T) {
-	for _, p := range []psa.Provider{psa.Autotask, psa.ConnectWise} {
+	for _, p := range psa.Providers {
 		for _, tc := range []struct {
 			name    string
 			create  bool
@@ -60,6 +60,15 @@ func TestCreateMissingLines(t *testing.T) {
 						s.ContractServices = slices.Delete(s.ContractServices, 0, 1)
 					}
 					e.sb.Autotask.AddInstance(*s)
+				case psa.HaloPSA:
+					s := tn.haloSeed
+					lines := &s.RecurringInvoices[0].Lines
+					if tc.relink {
+						(*lines)[0].ID = kept
+					} else {
+						*lines = slices.Delete(*lines, 0, 1)
+					}
+					e.sb.HaloPSA.AddInstance(*s)
 				default:
 					s := tn.cwSeed
 					if tc.relink {
@@ -110,7 +119,7 @@ func TestCreateMissingLines(t *testing.T) {
 					t.Fatal(err)
 				}
 				line := org.Mapping.Lines[0].LineID
-				creates, wantCreates := createsOf(e, p), 0
+				creates, wantCreates := createsOf(e, tn), 0
 				if tc.want == billing.CodeLineCreated {
 					wantCreates = 1
 				}
@@ -152,7 +161,7 @@ func TestCreateMissingLines(t *testing.T) {
 				t.Run("Redelivered", func(t *testing.T) {
 					q.msgs = sent
 					q.mustDeliver(t, e, e.NewWorker())
-					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
+					if n := createsOf(e, tn); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
 						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}
 				})
@@ -160,7 +169,7 @@ func TestCreateMissingLines(t *testing.T) {
 					e.clock.Add(24 * time.Hour)
 					runs := mustScheduled(t, &f, e.clock.Now())
 					q.mustDeliver(t, e, e.NewWorker())
-					if n := createsOf(e, p); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
+					if n := createsOf(e, tn); n != wantCreates || !slices.Equal(e.Writes(tn), writes) {
 						t.Fatalf("got %d creates and writes %v, want %d and %v", n, e.Writes(tn), wantCreates, writes)
 					}
 					entries, err := e.store.Entries(ctx, tn.name, runs[0].ID, billing.EntryFilter{})
@@ -180,13 +189,10 @@ func TestCreateMissingLines(t *testing.T) {
 
 // MustPushedCatalog stores a catalog whose users product is pushed as the
 // catalog item the tenant's lines bill (MustTenant: Autotask service 900,
-// ConnectWise product 901).
+// ConnectWise product 901, HaloPSA item 902).
 func MustPushedCatalog(tb testing.TB, e *env, tn *tenantFixture) {
 	tb.Helper()
-	item := int64(900)
-	if tn.provider == psa.ConnectWise {
-		item = 901
-	}
+	item := map[psa.Provider]int64{psa.Autotask: 900, psa.ConnectWise: 901, psa.HaloPSA: 902}[tn.provider]
 	c := billing.Catalog{Products: []billing.CatalogProduct{{Key: billing.Users, Name: "Seats", Period: psa.Monthly, UnitCost: 3, UnitPrice: 12,
 		Push: billing.PushStatus{State: billing.Pushed, ItemID: item}}}}
 	if _, err := e.store.PutCatalog(context.Background(), tn.name, c, 0); err != nil {
@@ -194,11 +200,20 @@ func MustPushedCatalog(tb testing.TB, e *env, tn *tenantFixture) {
 	}
 }
 
-// createsOf counts the line creates the sandbox answered for provider p.
-func createsOf(e *env, p psa.Provider) int {
+// createsOf counts the line creates the sandbox answered for tn's PSA.
+func createsOf(e *env, tn *tenantFixture) int {
 	c := e.sb.Counts()
-	if p == psa.Autotask {
+	switch tn.provider {
+	case psa.Autotask:
 		return c["autotask POST Contracts/{id}/Services"]
+	case psa.HaloPSA:
+		n := 0
+		for _, w := range e.sb.HaloPSA.LineWrites(tn.login) {
+			if w.Created {
+				n++
+			}
+		}
+		return n
 	}
 	return c["connectwise POST /finance/agreements/{id}/additions"]
 }

@@ -102,7 +102,7 @@ func mustFinishedAfterDeferral(t *testing.T, e *env, tf *tenantFixture, r billin
 // and ends succeeded the same day with every line at its target.
 func TestDeferralBudget(t *testing.T) {
 	const budget = 15
-	for _, p := range []psa.Provider{psa.Autotask, psa.ConnectWise} {
+	for _, p := range psa.Providers {
 		t.Run(string(p), func(t *testing.T) {
 			e := MustEnv(t)
 			tf := e.MustTenant("budget-"+string(p), p, 30, 0, func(s *billing.Settings) { s.BudgetPerHour = budget })

@@ -19,13 +19,14 @@ import (
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
 )
 
-// MustThreeTenants seeds 2 Autotask tenants and 1 ConnectWise tenant with
-// 100 mapped orgs each.
-func MustThreeTenants(e *env) {
+// MustTenantsOnEveryPSA seeds 2 Autotask tenants, 1 ConnectWise tenant and
+// 1 HaloPSA tenant with 100 mapped orgs each.
+func MustTenantsOnEveryPSA(e *env) {
 	e.tb.Helper()
 	e.MustTenant("at-one", psa.Autotask, 100, 0, nil)
 	e.MustTenant("at-two", psa.Autotask, 100, 0, nil)
 	e.MustTenant("cw-one", psa.ConnectWise, 100, 0, nil)
+	e.MustTenant("halo-one", psa.HaloPSA, 100, 0, nil)
 }
 
 // changeTenPercent raises the HWM of every tenth org of every tenant.
@@ -45,16 +46,16 @@ func changeTenPercent(e *env) int {
 	return n
 }
 
-// TestDailySync is the end-to-end run: 300 orgs over three tenants, a
-// first run that brings every line to its target, 10% changed HWMs the next
-// day, then a day with nothing to write.
+// TestDailySync is the end-to-end run: 400 orgs over four tenants on the
+// three PSAs, a first run that brings every line to its target, 10%
+// changed HWMs the next day, then a day with nothing to write.
 func TestDailySync(t *testing.T) {
 	e := MustEnv(t)
-	MustThreeTenants(e)
+	MustTenantsOnEveryPSA(e)
 
 	runs := e.MustScheduledRun(2, nil)
-	if len(runs) != 3 {
-		t.Fatalf("runs: got %d, want 3", len(runs))
+	if len(runs) != len(e.tenants) {
+		t.Fatalf("runs: got %d, want %d", len(runs), len(e.tenants))
 	}
 	for _, r := range runs {
 		MustCountsAddUp(t, r)
@@ -134,7 +135,7 @@ func TestDailySync(t *testing.T) {
 // entries that say why.
 func TestDailySyncUnderFaults(t *testing.T) {
 	e := MustEnv(t)
-	MustThreeTenants(e)
+	MustTenantsOnEveryPSA(e)
 	e.sb.SetFaults(sandbox.Faults{Seed: 7, Rate500: 0.17, Rate429: 0.03, RetryAfter: time.Millisecond, RateLost: 0.2})
 	runs := e.MustScheduledRun(3, nil)
 	e.clock.Add(24 * time.Hour)
@@ -205,6 +206,7 @@ func TestRedelivery(t *testing.T) {
 		e := MustEnv(t)
 		e.MustTenant("at-one", psa.Autotask, 40, 0, nil)
 		e.MustTenant("cw-one", psa.ConnectWise, 40, 0, nil)
+		e.MustTenant("halo-one", psa.HaloPSA, 40, 0, nil)
 		var wrap func(handler) handler
 		if twice {
 			wrap = func(h handler) handler {

@@ -60,12 +60,13 @@ func (o orgFixture) target() int64 { return billing.Quantity(o.hwm, o.nonBill) }
 type tenantFixture struct {
 	name     string
 	provider psa.Provider
-	login    string // Autotask username or ConnectWise company id
+	login    string // Autotask username, ConnectWise company id or HaloPSA client id
 	orgs     []*orgFixture
 	// The sandbox seed of the tenant's PSA instance (one of them is set):
 	// a test changes it and adds the instance again to change the PSA.
-	atSeed *sandbox.AutotaskSeed
-	cwSeed *sandbox.ConnectWiseSeed
+	atSeed   *sandbox.AutotaskSeed
+	cwSeed   *sandbox.ConnectWiseSeed
+	haloSeed *sandbox.HaloPSASeed
 }
 
 // env is a whole local stack: DynamoDB Local, moto SQS and Secrets Manager,
@@ -150,6 +151,22 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 		creds = psa.Credentials{Provider: provider, Site: "cw.example.com", CompanyID: seed.CompanyID, PublicKey: seed.PublicKey, PrivateKey: seed.PrivateKey, ClientID: seed.ClientID}
 		in.Site, in.CompanyID, in.ClientID = creds.Site, creds.CompanyID, creds.ClientID
 		in.Endpoints = psa.Endpoints{ConnectWiseLoginURL: e.url + "/connectwise/"}
+	case psa.HaloPSA:
+		// psabridge's contract id is the recurring invoice's, negated
+		// (docs/HALOPSA.md §5.2).
+		seed := sandbox.HaloPSASeed{ClientID: t.login, ClientSecret: "halo-secret-" + name,
+			TopLevels: []sandbox.HaloOption{{ID: 1, Name: "Managed"}},
+			Items:     []sandbox.HaloItem{{ID: 902, Name: "Seats", Recurring: true, RecurringPrice: 12, RecurringCost: 3, BillingPeriod: 2}}}
+		for i, o := range t.orgs {
+			seed.Clients = append(seed.Clients, sandbox.HaloClient{ID: companyOf(t, i), Name: "Client " + o.id, TopLevelID: 1})
+			seed.RecurringInvoices = append(seed.RecurringInvoices, sandbox.HaloRecurringInvoice{ID: -o.contractID, ClientID: companyOf(t, i),
+				Reference: "Seats " + o.id, Lines: []sandbox.HaloInvoiceLine{{ID: o.lineID, ItemID: 902, Quantity: float64(initial), UnitPrice: 12, UnitCost: 3}}})
+		}
+		e.sb.HaloPSA.AddInstance(seed)
+		t.haloSeed = &seed
+		creds = psa.Credentials{Provider: provider, Host: "halo.example.com", ClientID: seed.ClientID, ClientSecret: seed.ClientSecret}
+		in.Host, in.ClientID = creds.Host, creds.ClientID
+		in.Endpoints = e.haloEndpoints()
 	}
 	if err := e.secrets.PutPSACredentials(ctx, name, creds); err != nil {
 		e.tb.Fatal(err)
@@ -305,9 +322,17 @@ func (e *env) MustScheduledRun(workers int, wrap func(handler) handler) map[stri
 	return out
 }
 
+// haloEndpoints point a HaloPSA client at the sandbox's Halo dialect.
+func (e *env) haloEndpoints() psa.Endpoints {
+	return psa.Endpoints{HaloPSAAuthURL: e.url + "/halopsa/auth/", HaloPSAAPIURL: e.url + "/halopsa/api/"}
+}
+
 // Quantity returns a line's quantity in the sandbox, in the billed period.
 func (e *env) Quantity(t *tenantFixture, o *orgFixture) (int64, float64) {
 	switch t.provider {
+	case psa.HaloPSA:
+		l, _ := e.sb.HaloPSA.Line(t.login, o.lineID)
+		return int64(l.Quantity), l.UnitCost
 	case psa.Autotask:
 		n, _ := e.sb.Autotask.Units(t.login, o.lineID, e.clock.Now())
 		var cost float64
@@ -331,6 +356,10 @@ func (e *env) Writes(t *tenantFixture) []string {
 		for _, a := range e.sb.Autotask.Adjustments(t.login) {
 			out = append(out, fmt.Sprintf("%d%+d", a.ContractServiceID, a.UnitChange))
 		}
+	case psa.HaloPSA:
+		for _, w := range e.sb.HaloPSA.LineWrites(t.login) {
+			out = append(out, haloWrite(w))
+		}
 	default:
 		for _, p := range e.sb.ConnectWise.Patches(t.login) {
 			out = append(out, fmt.Sprintf("%d:%s", p.ID, p.Ops[0].Value))
@@ -338,6 +367,18 @@ func (e *env) Writes(t *tenantFixture) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// haloWrite is a HaloPSA line write as the write log shows it: line, and
+// the quantity and cost written.
+func haloWrite(w sandbox.HaloLineWrite) string {
+	v := func(f *float64) string {
+		if f == nil {
+			return "-"
+		}
+		return fmt.Sprint(*f)
+	}
+	return fmt.Sprintf("%d:%s@%s", w.LineID, v(w.Quantity), v(w.UnitCost))
 }
 
 // MustAllAtTarget fails for each line whose sandbox quantity or cost is not

@@ -18,7 +18,7 @@ import (
 // fix, and the sandbox's write log holds no write to their lines. The run
 // records the health GET /v1/orgs shows.
 func TestRunNeverWritesBrokenMappings(t *testing.T) {
-	for _, p := range []psa.Provider{psa.Autotask, psa.ConnectWise} {
+	for _, p := range psa.Providers {
 		t.Run(string(p), func(t *testing.T) {
 			e := MustEnv(t)
 			tn := e.MustTenant("health-"+string(p), p, 5, 0, nil)
@@ -40,6 +40,13 @@ func TestRunNeverWritesBrokenMappings(t *testing.T) {
 				s.ContractServices = slices.Delete(s.ContractServices, 2, 3)
 				s.Companies[3].Inactive = true
 				e.sb.Autotask.AddInstance(*s)
+			case psa.HaloPSA:
+				s := tn.haloSeed
+				s.Clients[0].Name = "Client org-1 (renamed)"
+				s.RecurringInvoices[1].Disabled = true
+				s.RecurringInvoices[2].Lines = nil
+				s.Clients[3].Inactive = true
+				e.sb.HaloPSA.AddInstance(*s)
 			default:
 				s := tn.cwSeed
 				s.Companies[0].Name = "Client org-1 (renamed)"
@@ -74,18 +81,7 @@ func TestRunNeverWritesBrokenMappings(t *testing.T) {
 			if !strings.Contains(got["org-2"].Message, "Fix: ") {
 				t.Errorf("org-2: no fix in %q", got["org-2"].Message)
 			}
-			var wrote []int64
-			switch p {
-			case psa.Autotask:
-				for _, a := range e.sb.Autotask.Adjustments(tn.login) {
-					wrote = append(wrote, a.ContractServiceID)
-				}
-			default:
-				for _, pa := range e.sb.ConnectWise.Patches(tn.login) {
-					wrote = append(wrote, pa.ID)
-				}
-			}
-			slices.Sort(wrote)
+			wrote := e.writtenLines(tn)
 			if want := []int64{tn.orgs[0].lineID, tn.orgs[4].lineID}; !slices.Equal(wrote, want) {
 				t.Errorf("lines written: got %v, want only %v (the healthy and the renamed)", wrote, want)
 			}
@@ -105,8 +101,11 @@ func TestRunNeverWritesBrokenMappings(t *testing.T) {
 
 // companyOf is the PSA company id of the tenant's i-th org (MustTenant).
 func companyOf(tn *tenantFixture, i int) int64 {
-	if tn.provider == psa.Autotask {
+	switch tn.provider {
+	case psa.Autotask:
 		return int64(20000 + i)
+	case psa.HaloPSA:
+		return int64(40000 + i)
 	}
 	return int64(30000 + i)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/autotask"
 	"github.com/psabridge/psabridge/shared/psa/connectwise"
+	"github.com/psabridge/psabridge/shared/psa/halopsa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/ticketing"
@@ -65,6 +66,23 @@ const (
 	cwSourceRMM     = 903 // the rule's source
 )
 
+// The fixture's HaloPSA API application and lookups, non-default ids as
+// for ConnectWise.
+const (
+	haloClientID     = "halo-app-demo-msp"
+	haloClientSecret = "halo-s3cret"
+
+	haloTeamDesk     = 71 // the default team
+	haloTeamAlerts   = 72 // the rule's team (queue)
+	haloTypeIncident = 81 // the default ticket type
+	haloTypeAlert    = 82 // the rule's ticket type
+	haloPrioHigh     = 91 // the rule's priority
+	haloPrioNormal   = 93 // the default priority
+	haloStatusNew    = 4101
+	haloStatusTriage = 4102 // the rule's status
+	haloStatusClosed = 4109 // the rule's complete status
+)
+
 // sandboxPSA is one PSA dialect as the tests drive it: the sandbox instance
 // with companies 1001…, the integration and credentials pointing at it, a
 // client dialer, the tenant's ticket rule in that PSA's ids, and a
@@ -75,7 +93,8 @@ type sandboxPSA struct {
 	// rule is the ticket rule for backup_failed and user_lockout (the
 	// fixture sets Type).
 	rule alerting.Rule
-	// lane is the rule's queue (Autotask) or board (ConnectWise).
+	// lane is the rule's queue (Autotask), board (ConnectWise) or team
+	// (HaloPSA).
 	lane        int64
 	seed        func(sb *sandbox.Server, orgs int)
 	connect     func(srvURL string) (integration.Integration, psa.Credentials)
@@ -90,11 +109,14 @@ type ticketView struct {
 	ID, CompanyID                   int64
 	Title, Description, ExternalKey string
 	StatusID, PriorityID, SourceID  int64
-	// LaneID is the Autotask queue or the ConnectWise board.
-	LaneID int64
-	Due    time.Time
-	// Closed is the ConnectWise closed flag; for Autotask, whether the
-	// status is the rule's complete status.
+	// LaneID is the Autotask queue, the ConnectWise board or the HaloPSA
+	// team; IssueTypeID the HaloPSA ticket type (0 for the others, whose
+	// rules here set none).
+	LaneID      int64
+	IssueTypeID int64
+	Due         time.Time
+	// Closed is the ConnectWise and HaloPSA closed flag; for Autotask,
+	// whether the status is the rule's complete status.
 	Closed bool
 }
 
@@ -105,7 +127,7 @@ type noteView struct {
 }
 
 // sandboxPSAs are the PSAs every ticketing test runs against.
-var sandboxPSAs = []sandboxPSA{autotaskPSA(), connectwisePSA()}
+var sandboxPSAs = []sandboxPSA{autotaskPSA(), connectwisePSA(), haloPSA()}
 
 // forEachPSA runs test as a subtest per PSA.
 func forEachPSA(t *testing.T, test func(t *testing.T, p sandboxPSA)) {
@@ -198,6 +220,53 @@ func connectwisePSA() sandboxPSA {
 			var out []noteView
 			for _, n := range sb.ConnectWise.Notes(cwCompany) {
 				out = append(out, noteView{TicketID: n.TicketID, Text: n.Text})
+			}
+			return out
+		},
+	}
+}
+
+func haloPSA() sandboxPSA {
+	rule := alerting.Rule{Enabled: true, PriorityID: haloPrioHigh, StatusID: haloStatusTriage, QueueID: haloTeamAlerts, IssueTypeID: haloTypeAlert,
+		DueDays: 2, TitlePrefix: "[RMM] ", MinSeverity: alerting.Warning, CloseOnResolve: true, CompleteStatusID: haloStatusClosed}
+	teams := []sandbox.HaloOption{{ID: haloTeamDesk, Name: "Service Desk", Default: true}, {ID: haloTeamAlerts, Name: "Alerts"}}
+	return sandboxPSA{
+		name: "HaloPSA", provider: psa.HaloPSA, rule: rule, lane: rule.QueueID,
+		seed: func(sb *sandbox.Server, orgs int) {
+			seed := sandbox.HaloPSASeed{ClientID: haloClientID, ClientSecret: haloClientSecret, Teams: teams,
+				TicketTypes: []sandbox.HaloOption{{ID: haloTypeIncident, Name: "Incident", Default: true}, {ID: haloTypeAlert, Name: "Alert"}},
+				Priorities:  []sandbox.HaloOption{{ID: haloPrioHigh, Name: "Critical"}, {ID: haloPrioNormal, Name: "Normal", Default: true}},
+				TopLevels:   []sandbox.HaloOption{{ID: 1, Name: "Managed"}}}
+			for i := 1; i <= orgs; i++ {
+				seed.Clients = append(seed.Clients, sandbox.HaloClient{ID: companyOf(i), Name: fmt.Sprintf("Client %d", i), TopLevelID: 1})
+			}
+			sb.HaloPSA.AddInstance(seed)
+		},
+		connect: func(srvURL string) (integration.Integration, psa.Credentials) {
+			const host = "demo-msp.halopsa.com"
+			return integration.Integration{Provider: psa.HaloPSA, Host: host, ClientID: haloClientID,
+					Endpoints: psa.Endpoints{HaloPSAAuthURL: srvURL + "/halopsa/auth/", HaloPSAAPIURL: srvURL + "/halopsa/api/"}},
+				psa.Credentials{Provider: psa.HaloPSA, Host: host, ClientID: haloClientID, ClientSecret: haloClientSecret}
+		},
+		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
+			return halopsa.New(halopsa.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		},
+		ticketsMade: func(sb *sandbox.Server) int { return sb.HaloPSA.TicketsCreated(haloClientID) },
+		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
+			t, ok := sb.HaloPSA.Ticket(haloClientID, id)
+			var lane int64
+			for _, o := range teams {
+				if o.Name == t.Team {
+					lane = o.ID
+				}
+			}
+			return ticketView{ID: t.ID, CompanyID: t.ClientID, Title: t.Summary, Description: t.Details, ExternalKey: t.Refs["third_party_id_string"],
+				StatusID: t.StatusID, PriorityID: t.PriorityID, LaneID: lane, IssueTypeID: t.TicketTypeID, Due: t.DeadlineDate, Closed: t.Closed}, ok
+		},
+		notes: func(sb *sandbox.Server) []noteView {
+			var out []noteView
+			for _, a := range sb.HaloPSA.Actions(haloClientID) {
+				out = append(out, noteView{TicketID: a.TicketID, Text: a.Note})
 			}
 			return out
 		},
@@ -297,7 +366,7 @@ func (f *fixture) checkOpened(tb testing.TB, t ticketView, a alerting.Alert, org
 	r := f.psa.rule
 	want := ticketView{ID: t.ID, CompanyID: companyOf(org), Title: alerting.Title(r.TitlePrefix, a, f.psa.provider.TitleLimit()),
 		Description: t.Description, ExternalKey: a.ExternalKey(), StatusID: r.StatusID, PriorityID: r.PriorityID, SourceID: r.SourceID,
-		LaneID: f.psa.lane, Due: t.Due, Closed: false}
+		LaneID: f.psa.lane, IssueTypeID: r.IssueTypeID, Due: t.Due, Closed: false}
 	if due := f.due(tb); !t.Due.Equal(due) {
 		tb.Errorf("ticket %d: got due %s, want %s", t.ID, t.Due, due.UTC())
 	}
