@@ -1,7 +1,7 @@
 // Command local runs the whole of psabridge on this machine (`make run`):
 // DynamoDB Local and moto, the table and queues, the PSA sandbox with a demo
 // MSP, the REST API and webhook on 127.0.0.1:8080, the queue pollers and the
-// hourly sync tick; it seeds two demo tenants through the public API and
+// hourly sync tick; it seeds three demo tenants (one per PSA) through the public API and
 // prints how to use them. Ctrl-C stops everything it started.
 //
 // With -admin-token it instead prints a billing-admin token of a tenant of

@@ -139,7 +139,53 @@ func PrintAlert(w io.Writer, s *Stack, pt PlanTenant, r AlertResult) {
 		printAutotaskTicket(w, s, pt, r.TicketID)
 	case "connectwise":
 		printConnectWiseTicket(w, s, pt, r.TicketID)
+	case "halopsa":
+		printHaloTicket(w, s, pt, r.TicketID)
 	}
+}
+
+func printHaloTicket(w io.Writer, s *Stack, pt PlanTenant, id int64) {
+	app, _ := pt.Integration["clientId"].(string)
+	t, ok := s.Sandbox.HaloPSA.Ticket(app, id)
+	if !ok {
+		fmt.Fprintf(w, "  ticket %d not found in the sandbox\n", id)
+		return
+	}
+	seed := haloSeed(s.Seed, app)
+	status := fmt.Sprint(t.StatusID)
+	for _, st := range seed.Statuses {
+		if st.ID == t.StatusID {
+			status = fmt.Sprintf("%s (%d)", st.Name, st.ID)
+		}
+	}
+	fmt.Fprintf(w, "  HaloPSA ticket %d  %q\n", t.ID, t.Summary)
+	fmt.Fprintf(w, "    client %s · status %s · priority %s · team %s · ticket type %s · closed %v\n",
+		companyName(s.Seed, t.ClientID), status, haloLabel(seed.Priorities, t.PriorityID), t.Team, haloLabel(seed.TicketTypes, t.TicketTypeID), t.Closed)
+	fmt.Fprintf(w, "    agent %d · deadline %s · third_party_id_string %s\n", t.AgentID, t.DeadlineDate.UTC().Format(time.RFC3339), t.Refs["third_party_id_string"])
+	for _, a := range s.Sandbox.HaloPSA.Actions(app) {
+		if a.TicketID == id {
+			fmt.Fprintf(w, "    action %d (%s): %s\n", a.ID, a.Outcome, firstLine(a.Note))
+		}
+	}
+}
+
+func haloSeed(seed sandbox.Seed, app string) sandbox.HaloPSASeed {
+	for _, h := range seed.HaloPSA {
+		if h.ClientID == app {
+			return h
+		}
+	}
+	return sandbox.HaloPSASeed{}
+}
+
+// haloLabel renders a Halo lookup id as "name (id)".
+func haloLabel(opts []sandbox.HaloOption, id int64) string {
+	for _, o := range opts {
+		if o.ID == id {
+			return fmt.Sprintf("%s (%d)", o.Name, id)
+		}
+	}
+	return fmt.Sprint(id)
 }
 
 func printAutotaskTicket(w io.Writer, s *Stack, pt PlanTenant, id int64) {
@@ -215,6 +261,13 @@ func companyName(seed sandbox.Seed, id int64) string {
 	}
 	for _, cw := range seed.ConnectWise {
 		for _, c := range cw.Companies {
+			if c.ID == id {
+				return fmt.Sprintf("%s (%d)", c.Name, id)
+			}
+		}
+	}
+	for _, h := range seed.HaloPSA {
+		for _, c := range h.Clients {
 			if c.ID == id {
 				return fmt.Sprintf("%s (%d)", c.Name, id)
 			}

@@ -461,7 +461,7 @@ func PrintReady(w io.Writer, s *Stack, res Result, elapsed time.Duration) {
 	op, _ := s.OperatorToken()
 	fmt.Fprintf(w, "\npsabridge is ready in %s.\n\n", elapsed.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "  REST API + webhook  %s\n", s.APIURL)
-	fmt.Fprintf(w, "  PSA sandbox         %s  (Autotask: /autotask/…, ConnectWise: /connectwise/…)\n", s.SandboxURL)
+	fmt.Fprintf(w, "  PSA sandbox         %s  (Autotask: /autotask/…, ConnectWise: /connectwise/…, HaloPSA: /halopsa/…)\n", s.SandboxURL)
 	fmt.Fprintf(w, "  DynamoDB Local      %s  (table %s)\n", s.DynamoDBEndpoint, s.Table)
 	fmt.Fprintf(w, "  moto (SQS, Secrets) %s\n\n", s.MotoEndpoint)
 	fmt.Fprintf(w, "Operator token (POST /v1/platform/tenants):\n  %s\n\n", op)

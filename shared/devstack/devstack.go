@@ -103,7 +103,7 @@ type Options struct {
 type Stack struct {
 	// APIURL is the base URL of the REST API and webhook ("http://127.0.0.1:8080").
 	APIURL string
-	// SandboxURL is the base URL of the PSA sandbox (both dialects).
+	// SandboxURL is the base URL of the PSA sandbox (all three dialects).
 	SandboxURL string
 	// Sandbox is the in-process PSA sandbox (its state can be read
 	// directly); Seed is what it was loaded with.
@@ -260,6 +260,8 @@ func (s *Stack) SandboxEndpoints() psa.Endpoints {
 	return psa.Endpoints{
 		AutotaskZoneURL:     s.SandboxURL + "/autotask/atservicesrest/",
 		ConnectWiseLoginURL: s.SandboxURL + "/connectwise/",
+		HaloPSAAuthURL:      s.SandboxURL + "/halopsa/auth/",
+		HaloPSAAPIURL:       s.SandboxURL + "/halopsa/api/",
 	}
 }
 

@@ -254,58 +254,105 @@ func repoRoot(tb testing.TB) string {
 // complete status and the rule's priority and queue.
 func checkTicket(t *testing.T, s *Stack, plan Plan, res Result) {
 	t.Helper()
-	if len(res.Alerts) != 1 {
-		t.Fatalf("got %d alert streams, want 1", len(res.Alerts))
-	}
-	ar := res.Alerts[0]
-	var pt PlanTenant
+	var withAlert []PlanTenant
 	for _, p := range plan.Tenants {
-		if p.ID == ar.Tenant {
-			pt = p
+		if p.Alert != nil {
+			withAlert = append(withAlert, p)
 		}
 	}
-	var decisions []string
-	for _, o := range ar.Occurrences {
-		decisions = append(decisions, o.Decision+"/"+o.State)
+	if len(res.Alerts) != len(withAlert) {
+		t.Fatalf("got %d alert streams, want %d", len(res.Alerts), len(withAlert))
 	}
-	if got, want := strings.Join(decisions, " "), "open/done note/done close/done"; got != want {
-		t.Errorf("got decisions %q, want %q", got, want)
-	}
-	user, _ := pt.Integration["username"].(string)
-	if got := s.Sandbox.Autotask.TicketsCreated(user); got != 1 {
-		t.Errorf("got %d tickets created, want 1", got)
-	}
-	tk, ok := s.Sandbox.Autotask.Ticket(user, ar.TicketID)
-	if !ok {
-		t.Fatalf("ticket %d is not in the sandbox", ar.TicketID)
-	}
-	var rule struct {
-		PriorityID       int64 `json:"priorityId"`
-		QueueID          int64 `json:"queueId"`
-		CompleteStatusID int64 `json:"completeStatusId"`
-	}
-	for _, raw := range pt.AlertRules {
-		var r struct {
-			Type string `json:"alertType"`
+	for _, ar := range res.Alerts {
+		var pt PlanTenant
+		for _, p := range plan.Tenants {
+			if p.ID == ar.Tenant {
+				pt = p
+			}
 		}
-		_ = json.Unmarshal(raw, &r)
-		if r.Type == pt.Alert.Type {
-			_ = json.Unmarshal(raw, &rule)
+		t.Run(pt.ID, func(t *testing.T) {
+			var decisions []string
+			for _, o := range ar.Occurrences {
+				decisions = append(decisions, o.Decision+"/"+o.State)
+			}
+			if got, want := strings.Join(decisions, " "), "open/done note/done close/done"; got != want {
+				t.Errorf("got decisions %q, want %q", got, want)
+			}
+			var rule struct {
+				PriorityID       int64 `json:"priorityId"`
+				QueueID          int64 `json:"queueId"`
+				CompleteStatusID int64 `json:"completeStatusId"`
+			}
+			for _, raw := range pt.AlertRules {
+				var r struct {
+					Type string `json:"alertType"`
+				}
+				_ = json.Unmarshal(raw, &r)
+				if r.Type == pt.Alert.Type {
+					_ = json.Unmarshal(raw, &rule)
+				}
+			}
+			tk := sandboxTicket(t, s, pt, ar.TicketID)
+			if tk.created != 1 {
+				t.Errorf("got %d tickets created, want 1", tk.created)
+			}
+			if tk.status != rule.CompleteStatusID || tk.priority != rule.PriorityID || tk.queue != rule.QueueID {
+				t.Errorf("got status %d priority %d queue %d, want %d %d %d", tk.status, tk.priority, tk.queue,
+					rule.CompleteStatusID, rule.PriorityID, rule.QueueID)
+			}
+			if tk.notes != 1 {
+				t.Errorf("got %d notes on the ticket, want 1", tk.notes)
+			}
+		})
+	}
+}
+
+// ticketState is a demo ticket as a sandbox holds it: how many tickets the
+// tenant's PSA instance created, and the ticket's status, priority, queue
+// (Autotask queue, HaloPSA team) and notes.
+type ticketState struct {
+	created                 int
+	status, priority, queue int64
+	notes                   int
+}
+
+func sandboxTicket(t *testing.T, s *Stack, pt PlanTenant, id int64) ticketState {
+	t.Helper()
+	var st ticketState
+	switch pt.Provider() {
+	case "autotask":
+		user, _ := pt.Integration["username"].(string)
+		tk, ok := s.Sandbox.Autotask.Ticket(user, id)
+		if !ok {
+			t.Fatalf("ticket %d is not in the sandbox", id)
 		}
-	}
-	if tk.Status != rule.CompleteStatusID || tk.Priority != rule.PriorityID || tk.QueueID != rule.QueueID {
-		t.Errorf("got status %d priority %d queue %d, want %d %d %d", tk.Status, tk.Priority, tk.QueueID,
-			rule.CompleteStatusID, rule.PriorityID, rule.QueueID)
-	}
-	notes := 0
-	for _, n := range s.Sandbox.Autotask.Notes(user) {
-		if n.TicketID == ar.TicketID {
-			notes++
+		st = ticketState{created: s.Sandbox.Autotask.TicketsCreated(user), status: tk.Status, priority: tk.Priority, queue: tk.QueueID}
+		for _, n := range s.Sandbox.Autotask.Notes(user) {
+			if n.TicketID == id {
+				st.notes++
+			}
 		}
+	case "halopsa":
+		app, _ := pt.Integration["clientId"].(string)
+		tk, ok := s.Sandbox.HaloPSA.Ticket(app, id)
+		if !ok {
+			t.Fatalf("ticket %d is not in the sandbox", id)
+		}
+		st = ticketState{created: s.Sandbox.HaloPSA.TicketsCreated(app), status: tk.StatusID, priority: tk.PriorityID}
+		for _, team := range haloSeed(s.Seed, app).Teams {
+			if team.Name == tk.Team {
+				st.queue = team.ID
+			}
+		}
+		for _, a := range s.Sandbox.HaloPSA.Actions(app) {
+			if a.TicketID == id {
+				st.notes++
+			}
+		}
+	default:
+		t.Fatalf("no demo ticket check for %s", pt.Provider())
 	}
-	if notes != 1 {
-		t.Errorf("got %d notes on the ticket, want 1", notes)
-	}
+	return st
 }
 
 // checkSync asserts the demo sync left every mapped line of every sandbox
@@ -367,6 +414,13 @@ func sandboxLine(t *testing.T, s *Stack, pt PlanTenant, lineID int64) billing.Li
 			t.Fatalf("line %d has no units this month", lineID)
 		}
 		return billing.LineValue{Quantity: n, UnitCost: -1}
+	case "halopsa":
+		app, _ := pt.Integration["clientId"].(string)
+		l, ok := s.Sandbox.HaloPSA.Line(app, lineID)
+		if !ok {
+			t.Fatalf("recurring invoice line %d not found", lineID)
+		}
+		return billing.LineValue{Quantity: int64(l.Quantity), UnitCost: l.UnitCost}
 	default:
 		company, _ := pt.Integration["companyId"].(string)
 		a, ok := s.Sandbox.ConnectWise.Addition(company, lineID)

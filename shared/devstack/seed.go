@@ -21,8 +21,9 @@ import (
 //go:embed demo-psa.json
 var demoPSA []byte
 
-// demoTenants is the demo plan: the two tenants the demo seeds through the
-// public API, their orgs, usage, mappings, settings, rules and one alert.
+// demoTenants is the demo plan: the three tenants (one per PSA) the demo
+// seeds through the public API, their orgs, usage, mappings, settings,
+// rules and alerts.
 //
 //go:embed demo-tenants.json
 var demoTenants []byte

@@ -22,11 +22,13 @@ import (
 )
 
 // The PSA fixtures: tenant A (acme-msp) on an Autotask sandbox instance,
-// tenant B (beta-msp) on a ConnectWise one. Every credential below is
-// "planted": TestSecretsNeverLeak greps responses and logs for them.
+// tenant B (beta-msp) on a ConnectWise one, tenant C (gamma-msp) on a
+// HaloPSA one. Every credential below is "planted": TestSecretsNeverLeak
+// greps responses and logs for them.
 const (
 	tenantA = "acme-msp"
 	tenantB = "beta-msp"
+	tenantC = "gamma-msp"
 
 	atUser   = "api@acme.example"
 	atSecret = "AT-SECRET-acme-7f3a9c21"
@@ -37,16 +39,20 @@ const (
 	cwPrivate = "CW-PRIVATE-beta-9e8d7c"
 	cwClient  = "client-guid-beta"
 
+	haloApp    = "halo-app-gamma"
+	haloSecret = "HALO-SECRET-gamma-3c4d5e"
+
 	billingRole = "billing-admin"
 )
 
 // plantedSecrets must never appear in a response or a log line.
-var plantedSecrets = []string{atSecret, cwPublic, cwPrivate, wrongSecret, wrongPrivate}
+var plantedSecrets = []string{atSecret, cwPublic, cwPrivate, haloSecret, wrongSecret, wrongPrivate, wrongHaloSecret}
 
 // Wrong credentials tests send: secrets too, never to be echoed.
 const (
-	wrongSecret  = "WRONG-at-secret-31337"
-	wrongPrivate = "WRONG-cw-private-4242"
+	wrongSecret     = "WRONG-at-secret-31337"
+	wrongPrivate    = "WRONG-cw-private-4242"
+	wrongHaloSecret = "WRONG-halo-secret-5151"
 )
 
 // Fingerprints of tenant A's data: tenant B must never see one.
@@ -87,7 +93,27 @@ func connectWiseSeed() sandbox.ConnectWiseSeed {
 	}
 }
 
-// psaEnv is the API over a PSA sandbox serving both tenants' PSAs.
+// haloSeed is tenant C's HaloPSA: clients (top levels are the company
+// types), recurring invoices (contracts, at negated ids) with lines, and
+// ticket lookups, at ids off Halo's defaults.
+func haloSeed() sandbox.HaloPSASeed {
+	return sandbox.HaloPSASeed{
+		ClientID: haloApp, ClientSecret: haloSecret,
+		TopLevels: []sandbox.HaloOption{{ID: 91, Name: "Managed Clients"}, {ID: 92, Name: "Suppliers"}},
+		Clients:   []sandbox.HaloClient{{ID: 9101, Name: "Gamma Labs", TopLevelID: 91}},
+		RecurringInvoices: []sandbox.HaloRecurringInvoice{
+			{ID: -9201, ClientID: 9101, Reference: "Gamma Managed Services", Lines: []sandbox.HaloInvoiceLine{{ID: 9301, ItemID: 9401, Quantity: 7, UnitPrice: 10}}},
+			{ID: -9202, ClientID: 9101, Reference: "Gamma 2019", Disabled: true},
+		},
+		Items:       []sandbox.HaloItem{{ID: 9401, Name: "Gamma Seats", Recurring: true, RecurringPrice: 10, BillingPeriod: 2}},
+		TicketTypes: []sandbox.HaloOption{{ID: 9601, Name: "Alert"}},
+		Priorities:  []sandbox.HaloOption{{ID: 9701, Name: "Critical"}},
+		Teams:       []sandbox.HaloOption{{ID: 9801, Name: "Alerts"}},
+		Agents:      []sandbox.HaloAgent{{ID: 9901, Name: "Gail Agent", Team: "Alerts"}},
+	}
+}
+
+// psaEnv is the API over a PSA sandbox serving the tenants' PSAs.
 type psaEnv struct {
 	*testAPI
 	Sandbox *sandbox.Server
@@ -105,6 +131,7 @@ func newPSAEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *psaEnv {
 	sb.Now = func() time.Time { return testStart } // the API tests' calendar, not today's
 	sb.Autotask.AddInstance(autotaskSeed())
 	sb.ConnectWise.AddInstance(connectWiseSeed())
+	sb.HaloPSA.AddInstance(haloSeed())
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	e := &psaEnv{Sandbox: sb, URL: srv.URL}
@@ -119,14 +146,16 @@ func newPSAEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *psaEnv {
 }
 
 func (e *psaEnv) sandboxEndpoints() psa.Endpoints {
-	return psa.Endpoints{AutotaskZoneURL: e.URL + "/autotask/atservicesrest/", ConnectWiseLoginURL: e.URL + "/connectwise/"}
+	return psa.Endpoints{AutotaskZoneURL: e.URL + "/autotask/atservicesrest/", ConnectWiseLoginURL: e.URL + "/connectwise/",
+		HaloPSAAuthURL: e.URL + "/halopsa/auth/", HaloPSAAPIURL: e.URL + "/halopsa/api/"}
 }
 
 func (e *psaEnv) endpoints() any {
 	if !e.custom {
 		return nil
 	}
-	return map[string]string{"autotaskZoneUrl": e.URL + "/autotask/atservicesrest/", "connectwiseLoginUrl": e.URL + "/connectwise/"}
+	return map[string]string{"autotaskZoneUrl": e.URL + "/autotask/atservicesrest/", "connectwiseLoginUrl": e.URL + "/connectwise/",
+		"halopsaAuthUrl": e.URL + "/halopsa/auth/", "halopsaApiUrl": e.URL + "/halopsa/api/"}
 }
 
 // autotaskBody and connectWiseBody are PUT /v1/integration bodies.
@@ -137,6 +166,11 @@ func (e *psaEnv) autotaskBody(secret string) []byte {
 func (e *psaEnv) connectWiseBody(private string) []byte {
 	return e.integrationBody(map[string]any{"provider": "connectwise", "site": "na.myconnectwise.net", "companyId": cwCompany,
 		"publicKey": cwPublic, "privateKey": private, "clientId": cwClient})
+}
+
+// haloBody is tenant C's PUT /v1/integration body.
+func (e *psaEnv) haloBody(secret string) []byte {
+	return e.integrationBody(map[string]any{"provider": "halopsa", "host": "gamma.halopsa.com", "clientId": haloApp, "clientSecret": secret})
 }
 
 func (e *psaEnv) integrationBody(fields map[string]any) []byte {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -66,4 +67,82 @@ func TestPutIntegrationHaloPSAInvalid(t *testing.T) {
 			t.Fatalf("got %d %s, want 400 naming the host", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestPutIntegrationHaloPSA: a HaloPSA integration is verified against the
+// sandbox's Halo (token, then GET /Agent/me) before anything is stored; GET
+// shows host and client id and masks the client secret, and that body PUT
+// back keeps the stored secret. A secret Halo refuses is 422 with Halo's
+// reason and nothing is stored.
+func TestPutIntegrationHaloPSA(t *testing.T) {
+	e := newPSAEnv(t)
+	t.Run("ErrWrongSecret", func(t *testing.T) {
+		rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(wrongHaloSecret), nil)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "refused") {
+			t.Fatalf("got %d %s, want 422 with the PSA's reason", rec.Code, rec.Body)
+		}
+		if _, err := e.Store.Integration(ctx(), tenantC); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("DynamoDB: got %v, want no integration stored", err)
+		}
+		if _, err := e.Secrets.FreshPSACredentials(ctx(), tenantC); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("Secrets Manager: got %v, want no credentials stored", err)
+		}
+	})
+	rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(haloSecret), nil)
+	if rec.Code != http.StatusOK || rec.Header().Get("ETag") != `"1"` {
+		t.Fatalf("got %d %s etag %q, want 200 etag \"1\"", rec.Code, rec.Body, rec.Header().Get("ETag"))
+	}
+	got := e.admin(tenantC, "GET", "/v1/integration", nil, nil)
+	var view map[string]any
+	mustDecode(t, got.Body, &view)
+	if view["provider"] != "halopsa" || view["host"] != "gamma.halopsa.com" || view["clientId"] != haloApp || view["clientSecret"] != "********" {
+		t.Fatalf("GET: got %v, want host, clientId and the client secret masked", view)
+	}
+	creds, err := e.Secrets.FreshPSACredentials(ctx(), tenantC)
+	if err != nil || creds.ClientSecret != haloSecret || creds.Host != "gamma.halopsa.com" {
+		t.Fatalf("stored credentials: got host %q (%v), want the secret and host stored", creds.Host, err)
+	}
+	t.Run("GetBodyPutBack", func(t *testing.T) {
+		body := mustJSON(t, view)
+		rec := e.admin(tenantC, "PUT", "/v1/integration", body, nil)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", rec.Code, rec.Body)
+		}
+		if c, err := e.Secrets.FreshPSACredentials(ctx(), tenantC); err != nil || c.ClientSecret != haloSecret {
+			t.Errorf("the masked secret replaced the stored one (%v)", err)
+		}
+	})
+}
+
+// TestAlertRulesHaloPSA: a HaloPSA rule picks a team (queueId), a ticket
+// type (issueTypeId), an agent (resourceId, no role) and Halo's statuses
+// and priorities, each checked against the instance; the fields Halo has
+// no counterpart for are refused.
+func TestAlertRulesHaloPSA(t *testing.T) {
+	e := newPSAEnv(t)
+	if rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(haloSecret), nil); rec.Code != http.StatusOK {
+		t.Fatalf("connect: got %d %s", rec.Code, rec.Body)
+	}
+	// sandbox.HaloDefaultStatuses: 4101 New, 4109 Closed.
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"OK", `{"enabled":true,"priorityId":9701,"statusId":4101,"queueId":9801,"issueTypeId":9601,"resourceId":9901,"dueDays":1,"closeOnResolve":true,"completeStatusId":4109}`, 200},
+		{"ErrSourceOnHalo", `{"enabled":true,"sourceId":1}`, 400},
+		{"ErrRoleOnHalo", `{"enabled":true,"resourceId":9901,"roleId":6001}`, 400},
+		{"ErrBoardOnHalo", `{"enabled":true,"boardId":7501}`, 400},
+		{"ErrCategoryOnHalo", `{"enabled":true,"categoryId":4}`, 400},
+		{"ErrUnknownTeam", `{"enabled":true,"queueId":9899}`, 422},
+		{"ErrUnknownTicketType", `{"enabled":true,"issueTypeId":9699}`, 422},
+		{"ErrUnknownAgent", `{"enabled":true,"resourceId":9999}`, 422},
+		{"ErrCompleteNotClosing", `{"closeOnResolve":true,"completeStatusId":4101}`, 422},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.admin(tenantC, "PUT", "/v1/alert-rules/backup_failed", []byte(tc.body), nil)
+			if rec.Code != tc.want {
+				t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // The mapping tools (catalog, health, suggestions, reconciliation) run on
-// both PSAs: tenant A on the Autotask sandbox, tenant B on ConnectWise.
+// every PSA: tenant A on the Autotask sandbox, tenant B on ConnectWise,
+// tenant C on HaloPSA.
 
 // psaChange is what a test changes in a PSA after the org was mapped.
 type psaChange struct {
@@ -39,7 +40,11 @@ type toolFixture struct {
 	acmeContract int64
 	acmeLine     int64
 	units        int64 // the mapped line's quantity in the PSA
-	reseed       func(*psaEnv, psaChange)
+	// bareProduct is the answer to a catalog product without PSA fields:
+	// 400 where the PSA requires some (Autotask billing code, ConnectWise
+	// type and subcategory), 200 on HaloPSA (its item group is optional).
+	bareProduct int
+	reseed      func(*psaEnv, psaChange)
 	// writes counts the sandbox's catalog writes.
 	writes func(*psaEnv) int
 }
@@ -51,7 +56,8 @@ func toolFixtures() []toolFixture {
 			mapping:   `{"companyId":1001,"contractId":2001,"lines":[{"product":"users","lineId":4001}],"nonBillableUsers":1}`,
 			catalog:   `{"products":[{"key":"users","name":"Acme Seats","period":"monthly","unitCost":4,"unitPrice":10,"billingCodeId":8101},{"key":"storage_gb","name":"Backup Seats","period":"monthly","unitCost":1,"unitPrice":2,"billingCodeId":8101}]}`,
 			usersItem: 3001, foreignItem: 3002, chosenType: 1, unchosenType: 7, acmeInc: 1011, acmeContract: 2011, acmeLine: 4011, units: 10,
-			reseed: func(e *psaEnv, c psaChange) { e.Sandbox.Autotask.AddInstance(toolAutotaskSeed(c)) },
+			bareProduct: http.StatusBadRequest,
+			reseed:      func(e *psaEnv, c psaChange) { e.Sandbox.Autotask.AddInstance(toolAutotaskSeed(c)) },
 			writes: func(e *psaEnv) int {
 				n := e.Sandbox.Counts()
 				return n["autotask POST Services"] + n["autotask PATCH Services"]
@@ -62,13 +68,52 @@ func toolFixtures() []toolFixture {
 			mapping:   `{"companyId":7101,"contractId":7201,"lines":[{"product":"users","lineId":7301}],"nonBillableUsers":1}`,
 			catalog:   `{"products":[{"key":"users","name":"Zeta Seats","period":"monthly","unitCost":4,"unitPrice":10,"productTypeId":7951,"subcategoryId":7961},{"key":"storage_gb","identifier":"STORAGE","name":"Backup Seats","period":"monthly","unitCost":1,"unitPrice":2,"productTypeId":7951,"subcategoryId":7961}]}`,
 			usersItem: 7401, foreignItem: 7402, chosenType: 71, unchosenType: 72, acmeInc: 7111, acmeContract: 7211, acmeLine: 7311, units: 5,
-			reseed: func(e *psaEnv, c psaChange) { e.Sandbox.ConnectWise.AddInstance(toolConnectWiseSeed(c)) },
+			bareProduct: http.StatusBadRequest,
+			reseed:      func(e *psaEnv, c psaChange) { e.Sandbox.ConnectWise.AddInstance(toolConnectWiseSeed(c)) },
 			writes: func(e *psaEnv) int {
 				n := e.Sandbox.Counts()
 				return n["connectwise POST /procurement/catalog"] + n["connectwise PATCH /procurement/catalog/{id}"]
 			},
 		},
+		{
+			// Contract ids are the recurring invoices' negated (-9201).
+			name: "HaloPSA", tenant: tenantC, org: "gamma-org-1", companyID: 9101,
+			mapping:   `{"companyId":9101,"contractId":9201,"lines":[{"product":"users","lineId":9301}],"nonBillableUsers":1}`,
+			catalog:   `{"products":[{"key":"users","name":"Gamma Seats","period":"monthly","unitCost":4,"unitPrice":10,"productTypeId":9501},{"key":"storage_gb","name":"Backup Seats","period":"monthly","unitCost":1,"unitPrice":2}]}`,
+			usersItem: 9401, foreignItem: 9402, chosenType: 91, unchosenType: 92, acmeInc: 9111, acmeContract: 9211, acmeLine: 9311, units: 7,
+			bareProduct: http.StatusOK,
+			reseed:      func(e *psaEnv, c psaChange) { e.Sandbox.HaloPSA.AddInstance(toolHaloSeed(c)) },
+			writes: func(e *psaEnv) int {
+				return e.Sandbox.Counts()["halopsa POST /Item"]
+			},
+		},
 	}
+}
+
+// toolHaloSeed is haloSeed with an item group, the "users" item (internal
+// reference "users") and a foreign "Backup Seats" item, and Acme
+// look-alike clients.
+func toolHaloSeed(c psaChange) sandbox.HaloPSASeed {
+	s := haloSeed()
+	s.ItemGroups = []sandbox.HaloOption{{ID: 9501, Name: "Managed services"}}
+	s.Items = []sandbox.HaloItem{
+		{ID: 9401, Name: "Gamma Seats", InternalReference: "users", Recurring: true, RecurringPrice: 10, RecurringCost: 4, BillingPeriod: 2, GroupID: 9501},
+		{ID: 9402, Name: "Backup Seats", InternalReference: "BKP", Recurring: true, RecurringPrice: 6, RecurringCost: 3, BillingPeriod: 2},
+	}
+	s.Clients = append(s.Clients, sandbox.HaloClient{ID: 9111, Name: "Acme, Inc.", TopLevelID: 91},
+		sandbox.HaloClient{ID: 9112, Name: "Acme LLC", TopLevelID: 91}, sandbox.HaloClient{ID: 9113, Name: "ACME Inc", TopLevelID: 92})
+	s.RecurringInvoices = append(s.RecurringInvoices, sandbox.HaloRecurringInvoice{ID: -9211, ClientID: 9111, Reference: "Acme Recurring",
+		Lines: []sandbox.HaloInvoiceLine{{ID: 9311, ItemID: 9401, Quantity: 1, UnitPrice: 10}}})
+	if c.renameCompany {
+		s.Clients[0].Name = "Gamma Labs Group"
+	}
+	if c.cancelContract {
+		s.RecurringInvoices[0].Disabled = true
+	}
+	if c.dropLine {
+		s.RecurringInvoices[0].Lines = slices.DeleteFunc(s.RecurringInvoices[0].Lines, func(l sandbox.HaloInvoiceLine) bool { return l.ID == 9301 })
+	}
+	return s
 }
 
 // toolAutotaskSeed is autotaskSeed with a billing code, the "users" item
@@ -132,8 +177,11 @@ func newToolEnv(t *testing.T) (*psaEnv, map[string]string) {
 	for _, f := range toolFixtures() {
 		f.reseed(e, psaChange{})
 	}
-	secrets := map[string]string{tenantA: e.mustProvision(tenantA), tenantB: e.mustProvision(tenantB)}
+	secrets := map[string]string{tenantA: e.mustProvision(tenantA), tenantB: e.mustProvision(tenantB), tenantC: e.mustProvision(tenantC)}
 	e.mustConnect()
+	if rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(haloSecret), nil); rec.Code != http.StatusOK {
+		t.Fatalf("connect %s: got %d %s, want 200", tenantC, rec.Code, rec.Body)
+	}
 	return e, secrets
 }
 
@@ -191,10 +239,10 @@ func TestCatalogPush(t *testing.T) {
 					t.Errorf("got %d %s, want 200 with the product not pushed", rec.Code, rec.Body)
 				}
 			})
-			t.Run("ErrMissingPSAField", func(t *testing.T) {
+			t.Run("ProductWithoutPSAFields", func(t *testing.T) {
 				rec := e.admin(f.tenant, "PUT", "/v1/catalog", []byte(`{"products":[{"key":"users","name":"X","period":"monthly"}]}`), nil)
-				if rec.Code != http.StatusBadRequest {
-					t.Errorf("got %d %s, want 400", rec.Code, rec.Body)
+				if rec.Code != f.bareProduct {
+					t.Errorf("got %d %s, want %d", rec.Code, rec.Body, f.bareProduct)
 				}
 			})
 			rec := e.admin(f.tenant, "PUT", "/v1/catalog", []byte(f.catalog), nil)
@@ -258,6 +306,14 @@ func TestCatalogPush(t *testing.T) {
 
 // catalogItem renders a sandbox catalog item for comparison.
 func (e *psaEnv) catalogItem(f toolFixture, id int64) string {
+	if f.tenant == tenantC {
+		for _, it := range e.Sandbox.HaloPSA.Items(haloApp) {
+			if it.ID == id {
+				return it.Name + "|" + it.InternalReference
+			}
+		}
+		return ""
+	}
 	if f.tenant == tenantA {
 		for _, s := range e.Sandbox.Autotask.Services(atUser) {
 			if s.ID == id {
