@@ -347,15 +347,40 @@ func (c *Client) CreateLine(ctx context.Context, contractID, serviceID, quantity
 	if contractID <= 0 || serviceID <= 0 || !validAmounts(quantity, unitCost) || effective.IsZero() {
 		return psa.ServiceLine{}, apperr.New(apperr.Invalid, "a line needs a recurring invoice, an item, non-negative quantity and unit cost, and a start date")
 	}
-	var saved lineRow
+	var ans savedLine
 	err := post(ctx, c, "RecurringInvoice/updatelines", lineUpdate{HeaderID: -contractID, ItemID: serviceID,
-		Quantity: float64(quantity), UnitCost: unitCost, StartDate: haloDate(effective)}, false, &saved)
+		Quantity: float64(quantity), UnitCost: unitCost, StartDate: haloDate(effective)}, false, &ans)
 	if err != nil {
 		return psa.ServiceLine{}, err
 	}
-	if saved.ID <= 0 || (saved.ItemID != 0 && saved.ItemID != serviceID) {
+	saved, ok := ans.line(serviceID)
+	if !ok {
 		return psa.ServiceLine{}, apperr.New(apperr.Rejected, "HaloPSA's answer to the new line does not hold it")
 	}
-	saved.ItemID = serviceID
 	return saved.serviceLine(contractID, c.now()), nil
+}
+
+// savedLine is the answer to a line write: the saved InvoiceDetail, or
+// (the shape is unverified, docs/HALOPSA.md 5.5) the InvoiceHeader with
+// its lines.
+type savedLine struct {
+	lineRow
+	Lines []lineRow `json:"lines"`
+}
+
+// line returns the saved line of item: the answer itself, or among the
+// header's lines the newest (highest id) of that item.
+func (a savedLine) line(item int64) (lineRow, bool) {
+	if a.Lines == nil {
+		ok := a.ID > 0 && (a.ItemID == 0 || a.ItemID == item)
+		a.lineRow.ItemID = item
+		return a.lineRow, ok
+	}
+	var best lineRow
+	for _, l := range a.Lines {
+		if l.ItemID == item && l.ID > best.ID {
+			best = l
+		}
+	}
+	return best, best.ID > 0
 }

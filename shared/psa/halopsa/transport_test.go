@@ -546,3 +546,34 @@ func TestQueryEncoding(t *testing.T) {
 		t.Errorf("query %q", raw)
 	}
 }
+
+// TestCreateLineAnswers: the new line is read from the answer whichever
+// shape Halo gives it: the line, an array of lines, or the header with its
+// lines (the newest line of the item).
+func TestCreateLineAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       int64 // 0: rejected
+	}{
+		{"Line", `{"id":9101,"ihid":-42,"_itemid":77,"qty_order":3,"unit_price":5,"unit_cost":2}`, 9101},
+		{"Array", `[{"id":9102,"ihid":-42,"_itemid":77,"qty_order":3}]`, 9102},
+		{"Header", `{"id":-42,"client_id":5,"lines":[{"id":9001,"_itemid":77},{"id":9103,"_itemid":77},{"id":9200,"_itemid":78}]}`, 9103},
+		{"ErrHeaderWithoutIt", `{"id":-42,"lines":[{"id":9200,"_itemid":78}]}`, 0},
+		{"ErrOtherItem", `{"id":9104,"_itemid":78}`, 0},
+		{"ErrNoID", `{"ihid":-42,"_itemid":77}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(tc.body)) })
+			l, err := f.client(t).CreateLine(ctx, 42, 77, 3, 2, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+			if tc.want == 0 {
+				if !apperr.Is(err, apperr.Rejected) {
+					t.Fatalf("got %+v %v, want rejected", l, err)
+				}
+				return
+			}
+			if err != nil || l.ID != tc.want || l.ServiceID != 77 || l.ContractID != 42 {
+				t.Fatalf("got %+v %v, want line %d", l, err, tc.want)
+			}
+		})
+	}
+}
