@@ -98,9 +98,10 @@ func (s *sharedLines) use(lw *lineWork, d Delivery, effective, now time.Time) (s
 }
 
 // firstAttempt reports whether d is the org's first attempt in its run:
-// the fan-out's message (no re-queued copy) on its first receive.
+// the fan-out's message (no re-queued copy) on its first receive (an
+// unknown receive count, 0, is not taken for a first).
 func firstAttempt(d Delivery) bool {
-	return d.ReceiveCount <= 1 && d.msg.Try == 0 && d.msg.NotBefore == nil
+	return d.ReceiveCount == 1 && d.msg.Try == 0 && d.msg.NotBefore == nil
 }
 
 // runLines returns the run's line snapshot for effective: the worker's
