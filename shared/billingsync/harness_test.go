@@ -26,7 +26,9 @@ import (
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/budget"
 	"github.com/psabridge/psabridge/shared/psa/connect"
+	"github.com/psabridge/psabridge/shared/psa/psahttp"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/psa/sandbox/sandboxtest"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/secrets/secretstest"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
@@ -81,7 +83,11 @@ type env struct {
 	store   *dynamo.Store
 	counter *awsconfig.RequestCounter
 	secrets *secrets.Store
+	// sb is the PSA sandbox in this process (nil when psa runs it in
+	// another); psa is the sandbox as the harness steers and reads it.
 	sb      *sandbox.Server
+	psa     sandboxtest.Sandbox
+	remote  *sandboxtest.Remote
 	url     string
 	sqs     *sqs.Client
 	sqsN    *awsconfig.RequestCounter
@@ -92,18 +98,36 @@ type env struct {
 	log *slog.Logger
 }
 
-// MustEnv builds an env with no tenants.
+// MustEnv builds an env with no tenants, its PSA sandbox in this process.
 func MustEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := newEnv(tb)
+	e.sb = sandbox.New()
+	e.sb.Now = e.clock.Now
+	srv := httptest.NewServer(e.sb)
+	tb.Cleanup(srv.Close)
+	e.url, e.psa = srv.URL, sandboxtest.InProcess{Server: e.sb}
+	return e
+}
+
+// MustEnvSandboxProcess builds an env with no tenants whose PSA sandbox
+// runs in another process (sandboxtest.Start), so this process's CPU is
+// the worker's, the fan-out's and the harness's only; e.sb is nil.
+func MustEnvSandboxProcess(tb testing.TB) *env {
+	tb.Helper()
+	e := newEnv(tb)
+	e.remote = sandboxtest.Start(tb, e.clock.Now)
+	e.url, e.psa = e.remote.URL, e.remote
+	return e
+}
+
+// newEnv builds the env's AWS side, fan-out and clock.
+func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	e := &env{tb: tb, clock: esm.NewClock(start), counter: &awsconfig.RequestCounter{}, sqsN: &awsconfig.RequestCounter{}}
 	e.store = dynamotest.NewStore(tb, e.counter)
 	e.store.Now = e.clock.Now
 	e.secrets = secretstest.NewStore(tb)
-	e.sb = sandbox.New()
-	e.sb.Now = e.clock.Now
-	srv := httptest.NewServer(e.sb)
-	tb.Cleanup(srv.Close)
-	e.url = srv.URL
 	e.sqs = sqstest.Serial(sqstest.MustClient(tb, e.sqsN))
 	e.queue = sqstest.MustFIFO(tb, e.sqs)
 	e.fanout = &billingsync.Fanout{Store: syncstore.Adapter{Store: e.store},
@@ -133,7 +157,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 			seed.Contracts = append(seed.Contracts, sandbox.AutotaskContract{ID: o.contractID, CompanyID: int64(20000 + i), Name: "Seats " + o.id})
 			seed.ContractServices = append(seed.ContractServices, sandbox.AutotaskContractService{ID: o.lineID, ContractID: o.contractID, ServiceID: 900, UnitPrice: 12, UnitCost: 3, Units: initial})
 		}
-		e.sb.Autotask.AddInstance(seed)
+		e.psa.Load(sandbox.Seed{Autotask: []sandbox.AutotaskSeed{seed}})
 		t.atSeed = &seed
 		t.login = seed.Username
 		creds = psa.Credentials{Provider: provider, Username: seed.Username, Secret: seed.Secret, IntegrationCode: seed.IntegrationCode}
@@ -146,7 +170,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 			seed.Agreements = append(seed.Agreements, sandbox.CWAgreement{ID: o.contractID, CompanyID: int64(30000 + i), Name: "Seats " + o.id})
 			seed.Additions = append(seed.Additions, sandbox.CWAddition{ID: o.lineID, AgreementID: o.contractID, ProductID: 901, Quantity: float64(initial), UnitPrice: 12, UnitCost: 3})
 		}
-		e.sb.ConnectWise.AddInstance(seed)
+		e.psa.Load(sandbox.Seed{ConnectWise: []sandbox.ConnectWiseSeed{seed}})
 		t.cwSeed = &seed
 		creds = psa.Credentials{Provider: provider, Site: "cw.example.com", CompanyID: seed.CompanyID, PublicKey: seed.PublicKey, PrivateKey: seed.PrivateKey, ClientID: seed.ClientID}
 		in.Site, in.CompanyID, in.ClientID = creds.Site, creds.CompanyID, creds.ClientID
@@ -237,8 +261,13 @@ func (e *env) MustObserve(t *tenantFixture, orgs []*orgFixture) {
 func (e *env) NewWorker() *billingsync.Worker {
 	st := syncstore.Adapter{Store: e.store}
 	b := &budget.Budget{Store: e.store, Limits: budget.SettingsLimits(e.store), Now: e.clock.Now}
-	conn := &integration.Connector{Store: e.store, Credentials: e.secrets,
-		Dial: b.Dialer(connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now})}
+	opts := connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now}
+	if e.remote != nil {
+		// Counted and stamped with the clock on their way to the sandbox.
+		opts.HTTPClient = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, opts.Timeout)
+		opts.HTTPClient.Transport = e.remote.Transport(opts.HTTPClient.Transport)
+	}
+	conn := &integration.Connector{Store: e.store, Credentials: e.secrets, Dial: b.Dialer(opts)}
 	return &billingsync.Worker{Store: st, Connector: conn, Budget: b, Now: e.clock.Now, Log: e.log}
 }
 
@@ -334,16 +363,16 @@ func (e *env) Quantity(t *tenantFixture, o *orgFixture) (int64, float64) {
 		l, _ := e.sb.HaloPSA.Line(t.login, o.lineID)
 		return int64(l.Quantity), l.UnitCost
 	case psa.Autotask:
-		n, _ := e.sb.Autotask.Units(t.login, o.lineID, e.clock.Now())
+		n, _ := e.psa.AutotaskUnits(t.login, o.lineID, e.clock.Now())
 		var cost float64
-		for _, a := range e.sb.Autotask.Adjustments(t.login) {
+		for _, a := range e.psa.AutotaskAdjustments(t.login) {
 			if a.ContractServiceID == o.lineID && a.AdjustedUnitCost != nil {
 				cost = *a.AdjustedUnitCost
 			}
 		}
 		return n, cost
 	default:
-		a, _ := e.sb.ConnectWise.Addition(t.login, o.lineID)
+		a, _ := e.psa.ConnectWiseAddition(t.login, o.lineID)
 		return int64(a.Quantity), a.UnitCost
 	}
 }

@@ -230,9 +230,9 @@ func (q *memQueue) mustDeliver(tb testing.TB, e *env, w *billingsync.Worker) tim
 			if len(batch) == 0 {
 				break
 			}
-			before := e.sb.Total("")
+			before := e.psa.Total("")
 			failed := w.Handle(context.Background(), batch)
-			d := simInvokeOverhead + time.Duration(e.sb.Total("")-before)*simPSALatency
+			d := simInvokeOverhead + time.Duration(e.psa.Total("")-before)*simPSALatency
 			inFlight = append(inFlight, running{batch: batch, failed: failed, until: e.clock.Now().Add(d)})
 		}
 		if len(inFlight) == 0 && q.empty() {
