@@ -23,10 +23,13 @@ import (
 // WorkerStore is the storage the worker needs (*dynamo.Store through
 // syncstore.Adapter).
 type WorkerStore interface {
-	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+	// BatchStart reads what a batch of a run starts from in one round
+	// trip, strongly consistent.
+	BatchStart(ctx context.Context, tenant, runID string, orgs []string) (BatchStart, error)
 	OrgsByID(ctx context.Context, tenant string, ids []string) (map[string]billing.Org, error)
-	HighWaterMarks(ctx context.Context, tenant string, month billing.Month, keys []billing.LineKey) (map[billing.LineKey]int64, error)
-	LineMemories(ctx context.Context, tenant string, keys []billing.LineKey) (map[billing.LineKey]billing.LineMemory, error)
+	// LineInputs reads the month's HWMs of keys and their line memories in
+	// one round trip; keys without one are absent from each map.
+	LineInputs(ctx context.Context, tenant string, month billing.Month, keys []billing.LineKey) (map[billing.LineKey]int64, map[billing.LineKey]billing.LineMemory, error)
 	PutLineMemories(ctx context.Context, tenant string, mems map[billing.LineKey]billing.LineMemory) error
 	OrgOutcomes(ctx context.Context, tenant, runID string, orgs []string) (map[string]billing.OutcomeState, error)
 	RecordOutcomes(ctx context.Context, tenant, runID string, changes []billing.OutcomeChange) error
@@ -42,10 +45,29 @@ type WorkerStore interface {
 	LineSnapshotStore
 }
 
+// BatchStart is what a batch of a run starts from.
+type BatchStart struct {
+	// Outcomes are the orgs' recorded outcomes in the run (absent: none).
+	Outcomes map[string]billing.OutcomeState
+	// Settings are the tenant's billing settings (the defaults when none
+	// are stored).
+	Settings billing.Settings
+	// Orgs are the batch's orgs that exist.
+	Orgs map[string]billing.Org
+	// Integration is the tenant's integration, nil when it has none.
+	Integration *integration.Integration
+}
+
 // Connector hands out a tenant's PSA client (*integration.Connector).
 type Connector interface {
-	Client(ctx context.Context, tenant string) (psa.Client, integration.Integration, error)
+	// ClientOf returns the client for the tenant's integration in, as
+	// just read from the store.
+	ClientOf(ctx context.Context, tenant string, in integration.Integration) (psa.Client, error)
 }
+
+// errNoIntegration is the Connector's answer for a tenant without an
+// integration.
+var errNoIntegration = apperr.New(apperr.NotFound, "no PSA integration is configured")
 
 // MaxReceives is the queue's maxReceiveCount: on the last delivery a
 // transient failure or a deferral becomes the org's final outcome, so a run
@@ -269,11 +291,12 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	for i, d := range ds {
 		orgIDs[i] = d.msg.Org
 	}
-	prev, err := w.Store.OrgOutcomes(ctx, tenant, runID, orgIDs)
+	bs, err := w.Store.BatchStart(ctx, tenant, runID, orgIDs)
 	if err != nil {
-		log.WarnContext(ctx, "reading outcomes failed", "err", err)
+		log.WarnContext(ctx, "reading the batch's outcomes, orgs and settings failed", "err", err)
 		return all()
 	}
+	prev := bs.Outcomes
 	var work []*orgWork
 	for _, d := range ds {
 		if prev[d.msg.Org].Final {
@@ -286,10 +309,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	dryRun, month := work[0].d.msg.DryRun, work[0].d.msg.Month
 
-	set, err := w.Store.BillingSettings(ctx, tenant)
-	if err != nil {
-		return all()
-	}
+	set := bs.Settings
 	if w.Budget != nil {
 		defer func() {
 			if err := w.Budget.Flush(ctx, tenant); err != nil {
@@ -297,11 +317,15 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			}
 		}()
 	}
-	orgs, err := w.Store.OrgsByID(ctx, tenant, orgIDs)
-	if err != nil {
-		return all()
+	orgs := bs.Orgs
+	var client psa.Client
+	var in integration.Integration
+	if bs.Integration == nil {
+		err = errNoIntegration
+	} else {
+		in = *bs.Integration
+		client, err = w.Connector.ClientOf(ctx, tenant, in)
 	}
-	client, in, err := w.Connector.Client(ctx, tenant)
 	if err != nil {
 		for _, o := range work {
 			if org, ok := orgs[o.d.msg.Org]; ok && org.State() == billing.Mapped {
@@ -354,11 +378,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			return w.finish(ctx, log, tenant, runID, work, prev, nil)
 		}
 	}
-	hwms, err := w.Store.HighWaterMarks(ctx, tenant, month, keys)
-	if err != nil {
-		return all()
-	}
-	mems, err := w.Store.LineMemories(ctx, tenant, keys)
+	hwms, mems, err := w.Store.LineInputs(ctx, tenant, month, keys)
 	if err != nil {
 		return all()
 	}

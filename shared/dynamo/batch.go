@@ -37,6 +37,11 @@ func unprocessedBackoff(ctx context.Context, attempt int) error {
 // batchGet reads keys with BatchGetItem, 100 a request, retrying
 // unprocessed keys.
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, each func(map[string]types.AttributeValue)) error {
+	return s.batchGetRead(ctx, keys, false, each)
+}
+
+// batchGetRead is batchGet with strongly consistent reads when consistent.
+func (s *Store) batchGetRead(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, each func(map[string]types.AttributeValue)) error {
 	for start := 0; start < len(keys); start += 100 {
 		pending := keys[start:min(start+100, len(keys))]
 		for attempt := 0; len(pending) > 0; attempt++ {
@@ -46,7 +51,7 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 				}
 			}
 			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.Table: {Keys: pending}},
+				RequestItems: map[string]types.KeysAndAttributes{s.Table: {Keys: pending, ConsistentRead: aws.Bool(consistent)}},
 			})
 			if err != nil {
 				return classify(err, "batch read")

@@ -27,15 +27,21 @@ func (s *Store) getDoc(ctx context.Context, pk, sk string, v any) (int64, error)
 	if err != nil {
 		return 0, classify(err, "read")
 	}
-	if out.Item == nil {
+	return decodeDoc(out.Item, v)
+}
+
+// decodeDoc decodes a versioned document's item (nil: none stored) into v
+// and returns its version, 0 when there is none (v untouched).
+func decodeDoc(item map[string]types.AttributeValue, v any) (int64, error) {
+	if item == nil {
 		return 0, nil
 	}
-	if doc, ok := out.Item["doc"].(*types.AttributeValueMemberM); ok {
+	if doc, ok := item["doc"].(*types.AttributeValueMemberM); ok {
 		if err := attributevalue.UnmarshalMap(doc.Value, v); err != nil {
 			return 0, apperr.Wrap(err, apperr.Internal, "decode stored document")
 		}
 	}
-	return num(out.Item, "version"), nil
+	return num(item, "version"), nil
 }
 
 // putDoc writes v at (pk, sk) if the stored version is ifVersion (0: none

@@ -30,19 +30,16 @@ func lastSK(org string, p billing.Product) string { return skLast + org + "#" + 
 type LastEntry = billing.LastEntry
 
 // lastEntryItems returns the LAST# items of a run's entries.
-func (s *Store) lastEntryItems(tenant, runID string, entries []billing.Entry) ([]map[string]types.AttributeValue, error) {
+func (s *Store) lastEntryItems(tenant, runID string, entries []billing.Entry) []map[string]types.AttributeValue {
 	items := make([]map[string]types.AttributeValue, 0, len(entries))
+	ttl := s.ttl(Retention)
 	for _, e := range entries {
-		av, err := attributevalue.MarshalMap(LastEntry{Entry: e, RunID: runID})
-		if err != nil {
-			return nil, apperr.Wrap(err, apperr.Internal, "encode last entry")
-		}
 		item := key(tenantPK(tenant), lastSK(e.Org, e.Product))
-		item["doc"] = &types.AttributeValueMemberM{Value: av}
-		item[schema.TTLAttribute] = s.ttl(Retention)
+		item["doc"] = &types.AttributeValueMemberM{Value: lastEntryDoc(e, runID)}
+		item[schema.TTLAttribute] = ttl
 		items = append(items, item)
 	}
-	return items, nil
+	return items
 }
 
 // LastEntries returns the newest entry of every org line of a tenant that

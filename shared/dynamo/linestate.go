@@ -4,10 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
@@ -37,18 +35,13 @@ func (s *Store) LineMemories(ctx context.Context, tenant string, keys []LineKey)
 	out := make(map[LineKey]billing.LineMemory, len(req))
 	var derr error
 	err := s.batchGet(ctx, req, func(item map[string]types.AttributeValue) {
-		rest := strings.TrimPrefix(str(item, schema.SortKey), skLine)
-		i := strings.LastIndex(rest, "#")
-		doc, ok := item["doc"].(*types.AttributeValueMemberM)
-		if i < 0 || !ok {
-			return
+		k, m, err := lineMemoryFromItem(item)
+		if err != nil && derr == nil {
+			derr = err
 		}
-		var m billing.LineMemory
-		if err := attributevalue.UnmarshalMap(doc.Value, &m); err != nil {
-			derr = apperr.Wrap(err, apperr.Internal, "decode line memory")
-			return
+		if err == nil && k.Org != "" {
+			out[k] = m
 		}
-		out[LineKey{Org: rest[:i], Product: billing.Product(rest[i+1:])}] = m
 	})
 	if err == nil {
 		err = derr
@@ -56,16 +49,25 @@ func (s *Store) LineMemories(ctx context.Context, tenant string, keys []LineKey)
 	return out, err
 }
 
+// lineMemoryFromItem decodes a LINE# item; an item without a document or
+// with an odd key has an empty key.
+func lineMemoryFromItem(item map[string]types.AttributeValue) (LineKey, billing.LineMemory, error) {
+	rest := strings.TrimPrefix(str(item, schema.SortKey), skLine)
+	i := strings.LastIndex(rest, "#")
+	doc, ok := item["doc"].(*types.AttributeValueMemberM)
+	if i < 0 || !ok {
+		return LineKey{}, billing.LineMemory{}, nil
+	}
+	m, err := lineMemoryFromDoc(doc.Value)
+	return LineKey{Org: rest[:i], Product: billing.Product(rest[i+1:])}, m, err
+}
+
 // PutLineMemories stores memories (BatchWriteItem), replacing older ones.
 func (s *Store) PutLineMemories(ctx context.Context, tenant string, mems map[LineKey]billing.LineMemory) error {
 	items := make([]map[string]types.AttributeValue, 0, len(mems))
 	for k, m := range mems {
-		av, err := attributevalue.MarshalMap(m)
-		if err != nil {
-			return apperr.Wrap(err, apperr.Internal, "encode line memory")
-		}
 		item := key(tenantPK(tenant), lineSK(k.Org, k.Product))
-		item["doc"] = &types.AttributeValueMemberM{Value: av}
+		item["doc"] = &types.AttributeValueMemberM{Value: lineMemoryDoc(m)}
 		items = append(items, item)
 	}
 	return s.batchPut(ctx, items)

@@ -218,9 +218,9 @@ func orgFromItem(item map[string]types.AttributeValue) (billing.Org, error) {
 		o.ID = strings.TrimPrefix(str(item, schema.SortKey), skOrg)
 	}
 	if mv, ok := item["mapping"].(*types.AttributeValueMemberM); ok {
-		var m billing.Mapping
-		if err := attributevalue.UnmarshalMap(mv.Value, &m); err != nil {
-			return o, apperr.Wrap(err, apperr.Internal, "decode mapping")
+		m, err := mappingFromDoc(mv.Value)
+		if err != nil {
+			return o, err
 		}
 		o.Mapping = &m
 	}

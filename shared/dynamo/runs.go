@@ -185,13 +185,17 @@ func (s *Store) OrgOutcomes(ctx context.Context, tenant, runID string, orgs []st
 	}
 	out := map[string]OrgOutcomeState{}
 	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) {
-		st := OrgOutcomeState{Outcome: billing.Outcome(str(item, "outcome")), ResumeAt: tm(item, "resumeAt")}
-		if b, ok := item["final"].(*types.AttributeValueMemberBOOL); ok {
-			st.Final = b.Value
-		}
-		out[strings.TrimPrefix(str(item, schema.SortKey), "O#")] = st
+		out[strings.TrimPrefix(str(item, schema.SortKey), "O#")] = outcomeFromItem(item)
 	})
 	return out, err
+}
+
+func outcomeFromItem(item map[string]types.AttributeValue) OrgOutcomeState {
+	st := OrgOutcomeState{Outcome: billing.Outcome(str(item, "outcome")), ResumeAt: tm(item, "resumeAt")}
+	if b, ok := item["final"].(*types.AttributeValueMemberBOOL); ok {
+		st.Final = b.Value
+	}
+	return st
 }
 
 // OutcomeChange moves an org from Prev (as read with OrgOutcomes; zero when
@@ -320,25 +324,18 @@ func (s *Store) FinishRunIfDone(ctx context.Context, tenant, runID string) (bill
 func (s *Store) PutEntries(ctx context.Context, tenant, runID string, dryRun bool, entries []billing.Entry) error {
 	pk := runChildPK(tenant, runID)
 	items := make([]map[string]types.AttributeValue, 0, len(entries))
+	ttl := s.ttl(Retention)
 	for _, e := range entries {
-		av, err := attributevalue.MarshalMap(e)
-		if err != nil {
-			return apperr.Wrap(err, apperr.Internal, "encode entry")
-		}
 		item := key(pk, entrySK(e.Org, e.Product))
-		item["doc"] = &types.AttributeValueMemberM{Value: av}
-		item[schema.TTLAttribute] = s.ttl(Retention)
+		item["doc"] = &types.AttributeValueMemberM{Value: entryDoc(e, 0)}
+		item[schema.TTLAttribute] = ttl
 		items = append(items, item)
 	}
 	if dryRun {
 		// A dry run changed nothing in the PSA: the orgs' last sync stays.
 		return s.batchPut(ctx, items)
 	}
-	last, err := s.lastEntryItems(tenant, runID, entries)
-	if err != nil {
-		return err
-	}
-	return s.batchPut(ctx, append(items, last...))
+	return s.batchPut(ctx, append(items, s.lastEntryItems(tenant, runID, entries)...))
 }
 
 // Entries returns a run's entries that match f, ordered by org and product.

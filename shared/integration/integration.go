@@ -95,24 +95,35 @@ func (c *Connector) Client(ctx context.Context, tenant string) (psa.Client, Inte
 	if err != nil {
 		return nil, Integration{}, err
 	}
+	client, err := c.ClientOf(ctx, tenant, in)
+	if err != nil {
+		return nil, Integration{}, err
+	}
+	return client, in, nil
+}
+
+// ClientOf is Client for the tenant's integration in as the caller has
+// just read it from the store (the sync worker reads it together with the
+// rest of a batch's items), with the same caching and errors.
+func (c *Connector) ClientOf(ctx context.Context, tenant string, in Integration) (psa.Client, error) {
 	c.mu.Lock()
 	hit, ok := c.clients[tenant]
 	c.mu.Unlock()
 	if ok && hit.version == in.CredentialVersion {
-		return hit.client, in, nil
+		return hit.client, nil
 	}
 	creds, err := c.Credentials.PSACredentials(ctx, tenant)
 	if err != nil || !matches(creds, in) {
 		if creds, err = c.Credentials.FreshPSACredentials(ctx, tenant); err != nil {
-			return nil, Integration{}, err
+			return nil, err
 		}
 		if !matches(creds, in) {
-			return nil, Integration{}, apperr.New(apperr.Transient, "credentials are being rotated")
+			return nil, apperr.New(apperr.Transient, "credentials are being rotated")
 		}
 	}
 	client, err := c.Dial(tenant, creds, in.Endpoints)
 	if err != nil {
-		return nil, Integration{}, err
+		return nil, err
 	}
 	c.mu.Lock()
 	if c.clients == nil {
@@ -120,7 +131,7 @@ func (c *Connector) Client(ctx context.Context, tenant string) (psa.Client, Inte
 	}
 	c.clients[tenant] = cached{client: client, version: in.CredentialVersion}
 	c.mu.Unlock()
-	return client, in, nil
+	return client, nil
 }
 
 // matches reports whether creds were written for in's credential version.

@@ -32,6 +32,13 @@ func (a Adapter) MappedOrgs(ctx context.Context, shard int, tenant string, each 
 	return a.Store.MappedOrgs(ctx, shard, tenant, conv)
 }
 
+// BatchStart reads a batch's outcomes, settings, orgs and integration in
+// one BatchGetItem (dynamo.Store.SyncBatch).
+func (a Adapter) BatchStart(ctx context.Context, tenant, runID string, orgs []string) (billingsync.BatchStart, error) {
+	b, err := a.Store.SyncBatch(ctx, tenant, runID, orgs)
+	return billingsync.BatchStart{Outcomes: b.Outcomes, Settings: b.Settings, Orgs: b.Orgs, Integration: b.Integration}, err
+}
+
 // HighWaterMarks returns the HWM values of the month for keys that have one.
 func (a Adapter) HighWaterMarks(ctx context.Context, tenant string, month billing.Month, keys []billing.LineKey) (map[billing.LineKey]int64, error) {
 	uks := make([]dynamo.UsageKey, len(keys))
