@@ -37,11 +37,38 @@ func unprocessedBackoff(ctx context.Context, attempt int) error {
 // batchGet reads keys with BatchGetItem, 100 a request, retrying
 // unprocessed keys.
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, each func(map[string]types.AttributeValue)) error {
-	return s.batchGetRead(ctx, keys, false, each)
+	return s.batchGetRead(ctx, keys, readInput{}, each)
 }
 
-// batchGetRead is batchGet with strongly consistent reads when consistent.
-func (s *Store) batchGetRead(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, each func(map[string]types.AttributeValue)) error {
+// readInput says how items are read.
+type readInput struct {
+	// consistent asks for strongly consistent reads.
+	consistent bool
+	// project, if set, reads only these attributes.
+	project []string
+}
+
+// projection renders attribute names as a ProjectionExpression with
+// placeholders (#p0, #p1…, added to names), so reserved words are safe.
+func projection(attrs []string, names map[string]string) *string {
+	if len(attrs) == 0 {
+		return nil
+	}
+	ph := make([]string, len(attrs))
+	for i, a := range attrs {
+		ph[i] = "#p" + strconv.Itoa(i)
+		names[ph[i]] = a
+	}
+	return aws.String(strings.Join(ph, ", "))
+}
+
+// batchGetRead is batchGet as r says.
+func (s *Store) batchGetRead(ctx context.Context, keys []map[string]types.AttributeValue, r readInput, each func(map[string]types.AttributeValue)) error {
+	ka := types.KeysAndAttributes{ConsistentRead: aws.Bool(r.consistent)}
+	if len(r.project) > 0 {
+		ka.ExpressionAttributeNames = map[string]string{}
+		ka.ProjectionExpression = projection(r.project, ka.ExpressionAttributeNames)
+	}
 	for start := 0; start < len(keys); start += 100 {
 		pending := keys[start:min(start+100, len(keys))]
 		for attempt := 0; len(pending) > 0; attempt++ {
@@ -51,7 +78,8 @@ func (s *Store) batchGetRead(ctx context.Context, keys []map[string]types.Attrib
 				}
 			}
 			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.Table: {Keys: pending, ConsistentRead: aws.Bool(consistent)}},
+				RequestItems: map[string]types.KeysAndAttributes{s.Table: {Keys: pending, ConsistentRead: ka.ConsistentRead,
+					ProjectionExpression: ka.ProjectionExpression, ExpressionAttributeNames: ka.ExpressionAttributeNames}},
 			})
 			if err != nil {
 				return classify(err, "batch read")
@@ -132,14 +160,7 @@ func (s *Store) query(ctx context.Context, pk string, q queryInput, each func(ma
 		ExpressionAttributeValues: values,
 		ConsistentRead:            aws.Bool(q.consistent),
 	}
-	if len(q.project) > 0 {
-		ph := make([]string, len(q.project))
-		for i, p := range q.project {
-			ph[i] = "#p" + strconv.Itoa(i)
-			names[ph[i]] = p
-		}
-		in.ProjectionExpression = aws.String(strings.Join(ph, ", "))
-	}
+	in.ProjectionExpression = projection(q.project, names)
 	in.ExpressionAttributeNames = names
 	p := dynamodb.NewQueryPaginator(s.DB, in)
 	for p.HasMorePages() {

@@ -180,9 +180,11 @@ func (s *Store) MappedOrgs(ctx context.Context, shard int, tenant string, each f
 		values[":prefix"] = &types.AttributeValueMemberS{Value: mappedSK(tenant, "")}
 	}
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(schema.MappedIndex),
-		KeyConditionExpression:    aws.String(cond),
+		TableName:              aws.String(s.Table),
+		IndexName:              aws.String(schema.MappedIndex),
+		KeyConditionExpression: aws.String(cond),
+		// Only what a MappedOrg holds: the owner, the org and its mapping.
+		ProjectionExpression:      projection([]string{schema.PartitionKey, schema.SortKey, "org", "mapping"}, names),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})

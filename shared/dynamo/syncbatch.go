@@ -23,7 +23,8 @@ type SyncBatch struct {
 	// Settings are the tenant's billing settings (the defaults when none
 	// are stored).
 	Settings billing.Settings
-	// Orgs are the orgs that exist; missing ones are absent.
+	// Orgs are the orgs that exist, with their ID and mapping only (what
+	// a sync needs; no name); missing ones are absent.
 	Orgs map[string]billing.Org
 	// Integration is the tenant's integration, nil when none is stored.
 	Integration *integration.Integration
@@ -32,7 +33,8 @@ type SyncBatch struct {
 // SyncBatch reads, in one strongly consistent BatchGetItem, the orgs'
 // outcomes in run runID, the tenant's billing settings, the orgs and the
 // tenant's integration: what OrgOutcomes, BillingSettings, OrgsByID and
-// Integration return, read together.
+// Integration return, read together, each item only with the attributes
+// these need.
 //
 // Errors: Transient when DynamoDB is busy, Internal otherwise.
 func (s *Store) SyncBatch(ctx context.Context, tenant, runID string, orgs []string) (SyncBatch, error) {
@@ -53,7 +55,7 @@ func (s *Store) SyncBatch(ctx context.Context, tenant, runID string, orgs []stri
 			derr = err
 		}
 	}
-	err := s.batchGetRead(ctx, keys, true, func(item map[string]types.AttributeValue) {
+	err := s.batchGetRead(ctx, keys, syncBatchRead, func(item map[string]types.AttributeValue) {
 		sk := str(item, schema.SortKey)
 		switch {
 		case str(item, schema.PartitionKey) == runPK:
@@ -82,6 +84,16 @@ func (s *Store) SyncBatch(ctx context.Context, tenant, runID string, orgs []stri
 	return out, err
 }
 
+// syncBatchRead reads the attributes SyncBatch decodes: keys, documents
+// and their versions (settings, integration), outcomes, org ids and
+// mappings.
+var syncBatchRead = readInput{consistent: true, project: []string{schema.PartitionKey, schema.SortKey,
+	"doc", "version", "outcome", "final", "resumeAt", "org", "mapping"}}
+
+// lineInputsRead reads the attributes LineInputs decodes: the sort key,
+// an HWM's org, product, month and value, a line memory's document.
+var lineInputsRead = readInput{project: []string{schema.SortKey, "org", "product", "month", "hwm", "doc"}}
+
 // LineInputs reads, in one BatchGetItem, the month's HWMs of keys and
 // their line memories: what HighWaterMarks and LineMemories return, read
 // together. Keys without one are absent from each map.
@@ -100,7 +112,7 @@ func (s *Store) LineInputs(ctx context.Context, tenant string, month billing.Mon
 	hwms := make(map[LineKey]int64, len(seen))
 	mems := make(map[LineKey]billing.LineMemory, len(seen))
 	var derr error
-	err := s.batchGet(ctx, req, func(item map[string]types.AttributeValue) {
+	err := s.batchGetRead(ctx, req, lineInputsRead, func(item map[string]types.AttributeValue) {
 		if strings.HasPrefix(str(item, schema.SortKey), skUsage) {
 			h := hwmFromItem(item)
 			hwms[LineKey{Org: h.Org, Product: h.Product}] = h.Value
