@@ -186,7 +186,7 @@ func (e *env) MustTenant(name string, provider psa.Provider, n int, initial int6
 			seed.RecurringInvoices = append(seed.RecurringInvoices, sandbox.HaloRecurringInvoice{ID: -o.contractID, ClientID: companyOf(t, i),
 				Reference: "Seats " + o.id, Lines: []sandbox.HaloInvoiceLine{{ID: o.lineID, ItemID: 902, Quantity: float64(initial), UnitPrice: 12, UnitCost: 3}}})
 		}
-		e.sb.HaloPSA.AddInstance(seed)
+		e.psa.Load(sandbox.Seed{HaloPSA: []sandbox.HaloPSASeed{seed}})
 		t.haloSeed = &seed
 		creds = psa.Credentials{Provider: provider, Host: "halo.example.com", ClientID: seed.ClientID, ClientSecret: seed.ClientSecret}
 		in.Host, in.ClientID = creds.Host, creds.ClientID
@@ -360,7 +360,7 @@ func (e *env) haloEndpoints() psa.Endpoints {
 func (e *env) Quantity(t *tenantFixture, o *orgFixture) (int64, float64) {
 	switch t.provider {
 	case psa.HaloPSA:
-		l, _ := e.sb.HaloPSA.Line(t.login, o.lineID)
+		l, _ := e.psa.HaloPSALine(t.login, o.lineID)
 		return int64(l.Quantity), l.UnitCost
 	case psa.Autotask:
 		n, _ := e.psa.AutotaskUnits(t.login, o.lineID, e.clock.Now())

@@ -28,6 +28,7 @@ const ClockHeader = "Sandbox-Now"
 //	GET  /_sandbox/autotask/units?user=&line=&at=  Autotask.Units ({"units","ok"})
 //	GET  /_sandbox/autotask/adjustments?user=     Autotask.Adjustments
 //	GET  /_sandbox/connectwise/addition?company=&id=  ConnectWise.Addition ({"addition","ok"})
+//	GET  /_sandbox/halopsa/line?client=&id=       HaloPSA.Line ({"line","ok"})
 //
 // Any request with a ClockHeader sets s's clock; before the first one s
 // keeps its own Now. Remote replaces s.Now: call it before serving.
@@ -95,6 +96,18 @@ func (s *Server) Remote() http.Handler {
 			Addition CWAddition `json:"addition"`
 			OK       bool       `json:"ok"`
 		}{a, ok})
+	})
+	mux.HandleFunc("GET /_sandbox/halopsa/line", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+		if err != nil {
+			http.Error(w, "id (integer) is required", http.StatusBadRequest)
+			return
+		}
+		l, ok := s.HaloPSA.Line(r.URL.Query().Get("client"), id)
+		writeJSON(w, http.StatusOK, struct {
+			Line HaloInvoiceLine `json:"line"`
+			OK   bool            `json:"ok"`
+		}{l, ok})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := r.Header.Get(ClockHeader); v != "" {

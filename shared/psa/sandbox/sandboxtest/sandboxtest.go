@@ -41,6 +41,8 @@ type Sandbox interface {
 	AutotaskAdjustments(user string) []sandbox.AutotaskAdjustment
 	// ConnectWiseAddition is sandbox.ConnectWise.Addition.
 	ConnectWiseAddition(company string, id int64) (sandbox.CWAddition, bool)
+	// HaloPSALine is sandbox.HaloPSA.Line.
+	HaloPSALine(client string, id int64) (sandbox.HaloInvoiceLine, bool)
 }
 
 // InProcess is a *sandbox.Server in the test's process as a Sandbox.
@@ -64,6 +66,11 @@ func (s InProcess) AutotaskAdjustments(user string) []sandbox.AutotaskAdjustment
 // ConnectWiseAddition implements Sandbox.
 func (s InProcess) ConnectWiseAddition(company string, id int64) (sandbox.CWAddition, bool) {
 	return s.ConnectWise.Addition(company, id)
+}
+
+// HaloPSALine implements Sandbox.
+func (s InProcess) HaloPSALine(client string, id int64) (sandbox.HaloInvoiceLine, bool) {
+	return s.HaloPSA.Line(client, id)
 }
 
 // Remote is a sandbox in another process (cmd/sandboxd) on a loopback
@@ -213,6 +220,17 @@ func (r *Remote) ConnectWiseAddition(company string, id int64) (sandbox.CWAdditi
 	}
 	r.admin("GET", "/_sandbox/connectwise/addition", url.Values{"company": {company}, "id": {strconv.FormatInt(id, 10)}}, nil, &out)
 	return out.Addition, out.OK
+}
+
+// HaloPSALine implements Sandbox.
+func (r *Remote) HaloPSALine(client string, id int64) (sandbox.HaloInvoiceLine, bool) {
+	r.tb.Helper()
+	var out struct {
+		Line sandbox.HaloInvoiceLine `json:"line"`
+		OK   bool                    `json:"ok"`
+	}
+	r.admin("GET", "/_sandbox/halopsa/line", url.Values{"client": {client}, "id": {strconv.FormatInt(id, 10)}}, nil, &out)
+	return out.Line, out.OK
 }
 
 // admin makes one admin call with the test's clock, sending in and

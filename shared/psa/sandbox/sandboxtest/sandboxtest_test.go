@@ -49,6 +49,11 @@ func TestSandboxViews(t *testing.T) {
 					Companies:  []sandbox.CWCompany{{ID: 2, Identifier: "Acme", Name: "Acme"}},
 					Agreements: []sandbox.CWAgreement{{ID: 20, CompanyID: 2, Name: "Seats"}},
 					Additions:  []sandbox.CWAddition{{ID: 200, AgreementID: 20, ProductID: 901, Quantity: 5, UnitPrice: 12, UnitCost: 3}}}},
+				HaloPSA: []sandbox.HaloPSASeed{{ClientID: "halo-app", ClientSecret: "hs",
+					TopLevels:         []sandbox.HaloOption{{ID: 1, Name: "Managed"}},
+					Items:             []sandbox.HaloItem{{ID: 902, Name: "Seats", Recurring: true, RecurringPrice: 12, RecurringCost: 3, BillingPeriod: 2}},
+					Clients:           []sandbox.HaloClient{{ID: 3, Name: "Acme", TopLevelID: 1}},
+					RecurringInvoices: []sandbox.HaloRecurringInvoice{{ID: 30, ClientID: 3, Reference: "Seats", Lines: []sandbox.HaloInvoiceLine{{ID: 300, ItemID: 902, Quantity: 6, UnitPrice: 12, UnitCost: 3}}}}}},
 			})
 			get := func(path string) int {
 				t.Helper()
@@ -111,6 +116,12 @@ func TestSandboxViews(t *testing.T) {
 			}
 			if _, ok := sb.ConnectWiseAddition("cwco", 999); ok {
 				t.Error("ConnectWiseAddition of an unknown addition: got ok")
+			}
+			if l, ok := sb.HaloPSALine("halo-app", 300); !ok || l.Quantity != 6 || l.ItemID != 902 {
+				t.Errorf("HaloPSALine: got %+v %v, want quantity 6 of item 902", l, ok)
+			}
+			if _, ok := sb.HaloPSALine("halo-app", 999); ok {
+				t.Error("HaloPSALine of an unknown line: got ok")
 			}
 		})
 	}
