@@ -28,6 +28,7 @@ import (
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/queue"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
@@ -68,21 +69,15 @@ func DecodeMessage(body string) (Message, error) {
 // one FIFO group (the tenant), so a tenant's PSA traffic is serialised.
 // The deduplication id is the run and key (the org, for a re-queued copy
 // also its try and resume time).
-func outMessage(m Message, key string) OutMessage {
+func outMessage(m Message, key string) queue.Message {
 	body, _ := json.Marshal(m)
-	return OutMessage{Body: string(body), GroupID: m.Tenant, DedupID: dedupID(m.Run, key)}
+	return queue.Message{Body: string(body), GroupID: m.Tenant, DedupID: dedupID(m.Run, key)}
 }
 
-// OutMessage is a message to send to the FIFO sync queue.
-type OutMessage struct {
-	Body    string
-	GroupID string
-	DedupID string
-}
-
-// Queue sends messages, all of them or an error (sqsqueue.Sender adapted).
+// Queue sends messages to the FIFO sync queue, all of them or an error
+// (sqsqueue.Sender adapted).
 type Queue interface {
-	Send(ctx context.Context, msgs []OutMessage) error
+	Send(ctx context.Context, msgs []queue.Message) error
 }
 
 // MappedOrg is one entry of the mapped-org index.
@@ -321,7 +316,7 @@ func (f *Fanout) startRun(ctx context.Context, tenant string, r billing.Run, dat
 		return r, err
 	}
 	orgs = f.order(ctx, tenant, set, r.Month, orgs)
-	msgs := make([]OutMessage, len(orgs))
+	msgs := make([]queue.Message, len(orgs))
 	for i, o := range orgs {
 		msgs[i] = outMessage(Message{Tenant: tenant, Run: r.ID, Org: o.Org, DryRun: r.DryRun, Month: r.Month}, o.Org)
 	}

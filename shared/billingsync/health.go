@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -76,34 +77,16 @@ func (m *healthMemo) put(key string, h *runHealth) {
 }
 
 // checkMappings returns the health of the given mappings from the PSA's
-// companies and contracts (two batched reads), lines not checked.
+// companies and contracts (app.CheckMappings: two batched reads), lines
+// not checked.
 func checkMappings(ctx context.Context, c psa.LineSyncer, maps map[string]billing.Mapping, now time.Time) (map[string]billing.Health, error) {
-	var cos, cts []int64
-	for _, m := range maps {
-		cos = append(cos, m.CompanyID)
-		cts = append(cts, m.ContractID)
-	}
-	out := make(map[string]billing.Health, len(maps))
-	if len(maps) == 0 {
-		return out, nil
-	}
-	companies, err := c.CompaniesByID(ctx, cos)
+	checked, err := app.CheckMappings(ctx, c, maps, app.LineCheck{}, now)
 	if err != nil {
 		return nil, err
 	}
-	contracts, err := c.ContractsByID(ctx, cts)
-	if err != nil {
-		return nil, err
-	}
-	for org, m := range maps {
-		v := billing.PSAView{SkipLines: true}
-		if co, ok := companies[m.CompanyID]; ok {
-			v.Company = &co
-		}
-		if ct, ok := contracts[m.ContractID]; ok {
-			v.Contract = &ct
-		}
-		out[org] = billing.CheckMapping(m, m.Seen, v, nil, now)
+	out := make(map[string]billing.Health, len(checked))
+	for org, c := range checked {
+		out[org] = c.Health
 	}
 	return out, nil
 }

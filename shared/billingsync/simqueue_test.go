@@ -10,6 +10,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
+	"github.com/psabridge/psabridge/shared/queue"
 )
 
 // The stack's settings the in-memory queue runs with (infra/stack.go).
@@ -70,7 +71,7 @@ func (q *memQueue) now() time.Time {
 
 // Send appends the messages (billingsync.Queue), dropping one whose
 // deduplication id was sent in the last five minutes.
-func (q *memQueue) Send(_ context.Context, msgs []billingsync.OutMessage) error {
+func (q *memQueue) Send(_ context.Context, msgs []queue.Message) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.dedup == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/queue"
 )
 
 // WorkerStore is the storage the worker needs (*dynamo.Store through
@@ -952,7 +953,7 @@ func (w *Worker) requeue(ctx context.Context, log *slog.Logger, now time.Time, w
 		return nil
 	}
 	if w.Requeue != nil {
-		msgs := make([]OutMessage, len(waits))
+		msgs := make([]queue.Message, len(waits))
 		for i, wt := range waits {
 			m := wt.o.d.msg
 			m.Try = wt.try

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -63,24 +64,12 @@ func writeVersioned(w http.ResponseWriter, status int, version int64, v any) {
 	writeJSON(w, status, v)
 }
 
-// psaError turns a PSA client error into what an admin should see: the
-// PSA refusing psabridge's stored credentials is not the caller's 401/403
-// but a 422 that names the PSA's reason.
-func psaError(err error) error {
-	switch apperr.CodeOf(err) {
-	case apperr.Unauthorized, apperr.Forbidden:
-		return &apperr.Error{Code: apperr.Rejected, Message: "the PSA refused psabridge's credentials: " + apperr.MessageOf(err),
-			Details: apperr.DetailsOf(err), Err: err}
-	}
-	return err
-}
-
 // client returns the tenant's PSA client and integration. NotFound when
 // the tenant has no integration.
 func (h *Handler) client(ctx context.Context, tenant string) (psa.Client, integration.Integration, error) {
 	c, in, err := h.conn.Client(ctx, tenant)
 	if err != nil {
-		return nil, integration.Integration{}, psaError(err)
+		return nil, integration.Integration{}, app.PSAError(err)
 	}
 	return c, in, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/integration"
@@ -154,7 +155,7 @@ func (h *Handler) pushCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := c.CatalogItems(r.Context())
 	if err != nil {
-		h.fail(w, r, psaError(err))
+		h.fail(w, r, app.PSAError(err))
 		return
 	}
 	steps := billing.PlanCatalogPush(cat.Products, items)
@@ -169,7 +170,7 @@ func (h *Handler) pushCatalog(w http.ResponseWriter, r *http.Request) {
 				// Stop: the rest would fail alike. What was pushed so far is
 				// recorded below.
 				h.recordPush(r.Context(), tenant, cat, i)
-				h.fail(w, r, psaError(perr))
+				h.fail(w, r, app.PSAError(perr))
 				return
 			}
 		}
@@ -210,7 +211,7 @@ func stepView(step billing.CatalogStep, st billing.PushStatus) pushStep {
 
 func (h *Handler) catalogOptions(ctx context.Context, tenant string, in integration.Integration, c psa.Client) (psa.CatalogOptions, error) {
 	v, err := cached(h.pickers, pickerKey(tenant, in, "catalog-options"), func() (psa.CatalogOptions, error) { return c.CatalogOptions(ctx) })
-	return v, psaError(err)
+	return v, app.PSAError(err)
 }
 
 // getCatalogOptions lists what a catalog product may pick from: Autotask

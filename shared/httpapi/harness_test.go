@@ -25,6 +25,8 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
 	"github.com/psabridge/psabridge/shared/secrets/secretstest"
 	"github.com/psabridge/psabridge/shared/signature"
@@ -71,6 +73,7 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 		Operators: httpapi.OperatorTokenAuthenticator{Token: a.Operator},
 		Logger:    slog.New(slog.NewJSONHandler(&lockedWriter{w: a.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:       func() time.Time { return a.Now },
+		Dial:      vendorDial,
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -85,6 +88,12 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 		}
 	})
 	return a
+}
+
+// vendorDial dials the vendors' clients as AWS does (the composition root
+// adds the tenant's budget): real hosts only, loopback refused.
+func vendorDial(_ string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
+	return connect.New(creds, ep, connect.Options{Now: func() time.Time { return testStart }})
 }
 
 // lockedWriter serializes writes from concurrent handlers.

@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/psabridge/psabridge/shared/alerting"
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
@@ -34,7 +35,6 @@ import (
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
-	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
@@ -108,9 +108,11 @@ type Config struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 
-	// Dial builds a tenant's PSA client (default: connect.New with the
-	// vendors' real hosts only, AllowPrivate off). The tenant is passed so
-	// a dialer can attach the tenant's PSA request budget.
+	// Dial builds a tenant's PSA client; required for every route that
+	// reaches a PSA. The composition root (shared/compose) gives the
+	// vendors' clients behind the tenant's request budget; the API itself
+	// knows no PSA vendor. The tenant is passed so a dialer can attach the
+	// tenant's PSA request budget.
 	Dial integration.Dialer
 	// Endpoints are where new integrations find their PSA (zero: the
 	// vendors' hosts; `make run`: the sandboxes).
@@ -162,6 +164,9 @@ type Handler struct {
 	routes  []string
 	// signing verifies platform signatures and rations signing-secret reads.
 	signing *signature.Verifier
+
+	// The services the routes call (package app), built over cfg.
+	intake *app.AlertIntake
 }
 
 // handle registers a route. Every route goes through here, so Routes can
@@ -205,8 +210,10 @@ func newHandler(cfg Config) *Handler {
 		h.cfg.BillingRole = "billing-admin"
 	}
 	if h.cfg.Dial == nil {
-		h.cfg.Dial = func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-			return connect.New(c, ep, connect.Options{Now: h.now})
+		// Misconfigured: no PSA can be reached, and saying so is better
+		// than a nil call.
+		h.cfg.Dial = func(string, psa.Credentials, psa.Endpoints) (psa.Client, error) {
+			return nil, apperr.New(apperr.Internal, "the API was built without a PSA dialer")
 		}
 	}
 	if h.cfg.Redact == nil {
@@ -218,6 +225,10 @@ func newHandler(cfg Config) *Handler {
 	if h.cfg.Alerts == nil {
 		// The API's own store holds the alerts unless told otherwise.
 		h.cfg.Alerts, _ = h.cfg.Store.(AlertStore)
+	}
+	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log}
+	if h.cfg.Alerts != nil {
+		h.intake.Alerts = h.cfg.Alerts
 	}
 	return h
 }

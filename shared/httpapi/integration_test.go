@@ -290,7 +290,7 @@ func TestTicketing(t *testing.T) {
 // naming the address and why, not "the PSA did not accept these
 // credentials": no PSA was asked.
 func TestPutIntegrationLocalEndpointRefused(t *testing.T) {
-	e := newPSAEnv(t, func(c *httpapi.Config) { c.Dial = nil })
+	e := newPSAEnv(t, func(c *httpapi.Config) { c.Dial = vendorDial })
 	rec := e.admin(tenantA, "PUT", "/v1/integration", e.autotaskBody(atSecret), nil)
 	host := strings.TrimPrefix(e.URL, "http://")
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "http://"+host+" is not allowed") || strings.Contains(rec.Body.String(), "did not accept") {

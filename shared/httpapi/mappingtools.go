@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -15,34 +15,6 @@ import (
 // Tools that help admins get mappings right and keep them right: a live
 // health check of a mapping, suggested mappings (never applied without an
 // explicit PUT), and the month-end reconciliation report.
-
-// psaView reads what the PSA says about a mapping: company, contract and
-// the contract's lines (3 requests). NotFound answers become nil parts.
-func psaView(ctx context.Context, c psa.Picker, m billing.Mapping) (billing.PSAView, error) {
-	var v billing.PSAView
-	co, err := c.Company(ctx, m.CompanyID)
-	switch {
-	case err == nil:
-		v.Company = &co
-	case !apperr.Is(err, apperr.NotFound):
-		return v, psaError(err)
-	}
-	ct, err := c.Contract(ctx, m.ContractID)
-	switch {
-	case err == nil:
-		v.Contract = &ct
-	case !apperr.Is(err, apperr.NotFound):
-		return v, psaError(err)
-	default:
-		return v, nil
-	}
-	lines, err := c.Lines(ctx, m.ContractID)
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		return v, psaError(err)
-	}
-	v.Lines = lines
-	return v, nil
-}
 
 // getMappingHealth checks an org's mapping against the PSA now: company
 // gone, inactive or renamed; contract gone, of another company, cancelled,
@@ -70,12 +42,12 @@ func (h *Handler) getMappingHealth(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	v, err := psaView(r.Context(), c, m)
+	checked, err := app.CheckMappings(r.Context(), c, map[string]billing.Mapping{org: m}, app.LineCheck{Read: true, Catalog: cat.ServiceIDs()}, h.now().UTC())
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, app.PSAError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, billing.CheckMapping(m, m.Seen, v, cat.ServiceIDs(), h.now().UTC()))
+	writeJSON(w, http.StatusOK, checked[org].Health)
 }
 
 // suggestionLimit is how many companies a suggestion ranks.
@@ -246,7 +218,7 @@ func (h *Handler) getReconciliation(w http.ResponseWriter, r *http.Request) {
 	states := map[psa.LineRef]psa.LineState{}
 	if len(refs) > 0 {
 		if states, err = c.ReadLines(r.Context(), refs, set.EffectiveDateOf(h.now(), month)); err != nil {
-			h.fail(w, r, psaError(err))
+			h.fail(w, r, app.PSAError(err))
 			return
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/psa"
 )
 
 // orgView is one org in GET /v1/orgs.
@@ -264,7 +264,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 	case version == anyVersion:
 		version = cur.Version
 	}
-	seen, err := checkMapping(r.Context(), c, m, h.now())
+	seen, err := app.CheckNewMapping(r.Context(), c, m, h.now())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -276,53 +276,6 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeVersioned(w, http.StatusOK, saved.Version, saved)
-}
-
-// checkMapping verifies against the PSA that the company exists, the
-// contract belongs to it and is neither cancelled nor ended at at, and
-// every line belongs to the contract and is not cancelled, and returns the
-// company's and contract's names as the PSA has them now (kept with the
-// mapping to show a later rename). Rejected names the first mismatch; a
-// cancelled or ended contract or a cancelled line with its problem code
-// (contract_cancelled, contract_ended, line_cancelled) and the fix.
-func checkMapping(ctx context.Context, c psa.Picker, m billing.Mapping, at time.Time) (billing.MappedNames, error) {
-	company, err := c.Company(ctx, m.CompanyID)
-	if err != nil {
-		return billing.MappedNames{}, notInPSA(err, "company %d does not exist in the PSA", m.CompanyID)
-	}
-	contract, err := c.Contract(ctx, m.ContractID)
-	if err != nil {
-		return billing.MappedNames{}, notInPSA(err, "contract %d does not exist in the PSA", m.ContractID)
-	}
-	if contract.CompanyID != m.CompanyID {
-		return billing.MappedNames{}, apperr.New(apperr.Rejected, "contract %d belongs to another company, not %d", m.ContractID, m.CompanyID)
-	}
-	lines, err := c.Lines(ctx, m.ContractID)
-	if err != nil {
-		return billing.MappedNames{}, notInPSA(err, "contract %d has no lines in the PSA", m.ContractID)
-	}
-	h := billing.CheckMapping(m, billing.MappedNames{}, billing.PSAView{Company: &company, Contract: &contract, Lines: lines}, nil, at)
-	for _, p := range h.Problems {
-		switch p.Code {
-		case billing.ContractCancelled, billing.ContractEnded, billing.LineCancelled:
-			return billing.MappedNames{}, apperr.New(apperr.Rejected, "%s: %s %s", p.Code, p.Message, p.Fix)
-		}
-	}
-	for _, l := range m.Lines {
-		if !slices.ContainsFunc(lines, func(s psa.ServiceLine) bool { return s.ID == l.LineID }) {
-			return billing.MappedNames{}, apperr.New(apperr.Rejected, "line %d is not a line of contract %d", l.LineID, m.ContractID)
-		}
-	}
-	return billing.MappedNames{Company: company.Name, Contract: contract.Name}, nil
-}
-
-// notInPSA turns a PSA NotFound into Rejected (the request names something
-// the PSA lacks: 422, not a missing route) and other PSA errors as psaError.
-func notInPSA(err error, format string, args ...any) error {
-	if apperr.Is(err, apperr.NotFound) {
-		return apperr.New(apperr.Rejected, format, args...)
-	}
-	return psaError(err)
 }
 
 // deleteMapping disables an org's mapping: the org leaves the daily sync,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -122,12 +123,12 @@ func nonNilOptions(lists ...*[]psa.Option) {
 
 func (h *Handler) companyTypes(ctx context.Context, tenant string, in integration.Integration, c psa.Client) ([]psa.CompanyType, error) {
 	v, err := cached(h.pickers, pickerKey(tenant, in, "company-types"), func() ([]psa.CompanyType, error) { return c.CompanyTypes(ctx) })
-	return v, psaError(err)
+	return v, app.PSAError(err)
 }
 
 func (h *Handler) ticketOptions(ctx context.Context, tenant string, in integration.Integration, c psa.Client) (psa.TicketOptions, error) {
 	v, err := cached(h.pickers, pickerKey(tenant, in, "ticket-options"), func() (psa.TicketOptions, error) { return c.TicketOptions(ctx) })
-	return v, psaError(err)
+	return v, app.PSAError(err)
 }
 
 // defaultTypeNames are chosen while the admin has chosen none: the types
@@ -188,7 +189,7 @@ func (h *Handler) chosenCompanies(ctx context.Context, tenant string) (companyCh
 		return cc.client.Companies(ctx, psa.CompanyFilter{TypeIDs: cc.chosen})
 	})
 	if err != nil {
-		return companyChoice{}, psaError(err)
+		return companyChoice{}, app.PSAError(err)
 	}
 	return cc, nil
 }
@@ -334,7 +335,7 @@ func cachedList[T any](h *Handler, tenant string, in integration.Integration, qu
 	if list == nil {
 		list = []T{}
 	}
-	return list, psaError(err)
+	return list, app.PSAError(err)
 }
 
 func (h *Handler) getTicketOptions(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/queue"
 	"github.com/psabridge/psabridge/shared/sqsqueue"
 )
 
@@ -15,11 +16,7 @@ type Queue struct {
 var _ billingsync.Queue = Queue{}
 
 // Send sends every message in batches of 10, retrying failed entries.
-func (q Queue) Send(ctx context.Context, msgs []billingsync.OutMessage) error {
-	out := make([]sqsqueue.Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = sqsqueue.Message{Body: m.Body, GroupID: m.GroupID, DedupID: m.DedupID}
-	}
-	_, err := q.Sender.Send(ctx, out)
+func (q Queue) Send(ctx context.Context, msgs []queue.Message) error {
+	_, err := q.Sender.Send(ctx, msgs)
 	return err
 }
