@@ -204,6 +204,8 @@ func (r *Root) TicketWorker() *ticketing.Worker {
 func (r *Root) API() *httpapi.Handler {
 	cfg := httpapi.Config{
 		Store:                r.Store,
+		RunLog:               r.Store,
+		Alerts:               r.Store,
 		Secrets:              r.secrets,
 		Auth:                 r.Env.Auth,
 		Operators:            r.Env.Operators,

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/psabridge/psabridge/shared/app"
-	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -61,21 +60,7 @@ func (h *Handler) putCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	version, err := expectedVersionOr(r, req.versioned, anyVersion)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	tenant := tenantOf(r)
-	var provider psa.Provider
-	switch in, err := h.cfg.Store.Integration(r.Context(), tenant); {
-	case err == nil:
-		provider = in.Provider
-	case !apperr.Is(err, apperr.NotFound):
-		h.fail(w, r, err)
-		return
-	}
-	stored, err := h.cfg.Store.Catalog(r.Context(), tenant)
+	version, err := expectedVersionOr(r, req.versioned, app.AnyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -85,25 +70,7 @@ func (h *Handler) putCatalog(w http.ResponseWriter, r *http.Request) {
 		c.Products = append(c.Products, billing.CatalogProduct{Key: p.Key, Identifier: p.Identifier, Name: p.Name, Period: p.Period,
 			UnitCost: p.UnitCost, UnitPrice: p.UnitPrice, BillingCodeID: p.BillingCodeID, ProductTypeID: p.ProductTypeID, SubcategoryID: p.SubcategoryID})
 	}
-	if err := c.Validate(provider); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	for i := range c.Products {
-		p := &c.Products[i]
-		old, ok := stored.Product(p.Key)
-		if !ok {
-			continue
-		}
-		p.Push = old.Push
-		if old.Push.State == billing.Pushed && old.Item() != p.Item() {
-			p.Push.State, p.Push.Message, p.Push.Details = billing.NotPushed, "changed since the last push", nil
-		}
-	}
-	if version == anyVersion {
-		version = stored.Version
-	}
-	saved, err := h.cfg.Store.PutCatalog(r.Context(), tenant, c, version)
+	saved, err := h.catalogs.Put(r.Context(), tenantOf(r), c, version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -127,77 +94,23 @@ type pushResponse struct {
 	Steps   []pushStep      `json:"steps"`
 }
 
-// pushCatalog creates or updates the catalog's products in the PSA: one
-// read of the PSA's catalog, then one write per product that is missing or
-// differs. A name or identifier held by an item psabridge did not create
-// is reported as a clash and never overwritten; a second push writes
-// nothing. Each product's status is stored with the catalog; a product the
-// PSA refused carries the PSA's words.
+// pushCatalog pushes the catalog to the PSA (app.Catalogs.Push) and
+// answers with the stored catalog and each product's step.
 func (h *Handler) pushCatalog(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	cat, err := h.cfg.Store.Catalog(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if len(cat.Products) == 0 {
-		h.fail(w, r, apperr.New(apperr.Invalid, "the catalog is empty: PUT /v1/catalog first"))
-		return
-	}
-	if err := cat.Validate(in.Provider); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	items, err := c.CatalogItems(r.Context())
-	if err != nil {
-		h.fail(w, r, app.PSAError(err))
-		return
-	}
-	steps := billing.PlanCatalogPush(cat.Products, items)
-	resp := pushResponse{Steps: make([]pushStep, len(steps))}
-	now := h.now().UTC()
-	for i, step := range steps {
-		var result psa.CatalogItem
-		var perr error
-		if step.Action == billing.CatalogCreate || step.Action == billing.CatalogUpdate {
-			result, perr = c.UpsertCatalogItem(r.Context(), step.Item)
-			if apperr.Is(perr, apperr.Transient) || apperr.Is(perr, apperr.Unauthorized) {
-				// Stop: the rest would fail alike. What was pushed so far is
-				// recorded below.
-				h.recordPush(r.Context(), tenant, cat, i)
-				h.fail(w, r, app.PSAError(perr))
-				return
-			}
-		}
-		cat.Products[i].RecordPush(step, result, perr, now)
-		resp.Steps[i] = stepView(step, cat.Products[i].Push)
-	}
+	saved, steps, err := h.catalogs.Push(r.Context(), tenant)
+	// The catalog options the pickers cached may name pushed items.
 	h.pickers.forget(tenant)
-	saved, err := h.cfg.Store.PutCatalog(r.Context(), tenant, cat, cat.Version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	resp.Catalog = saved
+	resp := pushResponse{Catalog: saved, Steps: make([]pushStep, len(steps))}
+	for i, s := range steps {
+		resp.Steps[i] = stepView(s.Step, s.Status)
+	}
 	w.Header().Set("ETag", etag(saved.Version))
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// recordPush stores the push status of the products pushed before a push
-// stopped, so the items created are adopted by the next push (best effort:
-// the next push finds them by identifier and name anyway).
-func (h *Handler) recordPush(ctx context.Context, tenant string, cat billing.Catalog, done int) {
-	if done == 0 {
-		return
-	}
-	if _, err := h.cfg.Store.PutCatalog(ctx, tenant, cat, cat.Version); err != nil {
-		h.log.WarnContext(ctx, "recording a partial catalog push failed", "err", err)
-	}
 }
 
 func stepView(step billing.CatalogStep, st billing.PushStatus) pushStep {

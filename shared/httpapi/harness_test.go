@@ -68,6 +68,8 @@ func newAPI(tb testing.TB, mutate ...func(*httpapi.Config)) *testAPI {
 		Now:      testStart, Logs: &bytes.Buffer{}}
 	cfg := httpapi.Config{
 		Store:     a.Store,
+		RunLog:    a.Store,
+		Alerts:    a.Store,
 		Secrets:   a.Secrets,
 		Auth:      httpapi.JWTAuthenticator{Key: pub, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return a.Now }},
 		Operators: httpapi.OperatorTokenAuthenticator{Token: a.Operator},

@@ -42,33 +42,67 @@ import (
 // MaxBodyBytes bounds every request body; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
-// Store is what the API needs from storage (implemented by *dynamo.Store).
+// Store is the API's storage (implemented by *dynamo.Store): the small
+// roles below and those of the services it calls (package app), each
+// documented where it is declared. Runs and alerts are separate
+// (Config.RunLog, Config.Alerts).
 type Store interface {
+	TenantStore
+	UsageStore
+	SettingsStore
+	app.IntegrationStore
+	MappingStore
+	app.OrgsStore
+	RuleStore
+	app.CatalogStore
+}
+
+// TenantStore provisions tenants (POST /v1/platform/tenants, GET /v1/tenant).
+type TenantStore interface {
+	// CreateTenant creates the tenant; Conflict when it exists.
 	CreateTenant(ctx context.Context, tenant string) (billing.Tenant, error)
+	// Tenant reads the tenant; NotFound when it does not exist.
 	Tenant(ctx context.Context, tenant string) (billing.Tenant, error)
+}
+
+// UsageStore takes the platform's usage and org registrations.
+type UsageStore interface {
+	// RecordObservation raises the HWM of the observation's org, product
+	// and month (in loc) when its value is higher, in one conditional
+	// write; true when it raised it.
 	RecordObservation(ctx context.Context, tenant string, loc *time.Location, o billing.Observation) (bool, error)
+	// RegisterOrg registers an org with its display name (again: renames).
 	RegisterOrg(ctx context.Context, tenant, org, name string) error
+}
+
+// SettingsStore reads and writes the tenant's billing settings.
+type SettingsStore interface {
+	// BillingSettings are the tenant's settings (defaults when none are
+	// stored).
 	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
+	// PutBillingSettings stores set if the stored version is still
+	// ifVersion; PreconditionFailed otherwise.
 	PutBillingSettings(ctx context.Context, tenant string, set billing.Settings, ifVersion int64) (billing.Settings, error)
+}
 
-	Integration(ctx context.Context, tenant string) (integration.Integration, error)
-	PutIntegration(ctx context.Context, tenant string, in integration.Integration, ifVersion int64) (integration.Integration, error)
-	DeleteIntegrationData(ctx context.Context, tenant string) (int, error)
-
+// MappingStore reads orgs and writes their mappings.
+type MappingStore interface {
+	// Org reads one org; NotFound when the tenant has no such org.
 	Org(ctx context.Context, tenant, org string) (billing.Org, error)
+	// Orgs lists the tenant's registered orgs, with their mappings.
 	Orgs(ctx context.Context, tenant string) ([]billing.Org, error)
+	// PutMapping stores an org's mapping if its version is still
+	// ifVersion (0: none stored); PreconditionFailed otherwise.
 	PutMapping(ctx context.Context, tenant, org string, m billing.Mapping, ifVersion int64) (billing.Mapping, error)
-	MonthUsage(ctx context.Context, tenant string, month billing.Month) ([]billing.HighWaterMark, error)
+}
 
+// RuleStore reads and writes the tenant's alert ticket rules.
+type RuleStore interface {
+	// AlertRules lists the tenant's stored rules.
 	AlertRules(ctx context.Context, tenant string) ([]alerting.Rule, error)
+	// PutAlertRule stores r if its stored version is still ifVersion;
+	// PreconditionFailed otherwise.
 	PutAlertRule(ctx context.Context, tenant string, r alerting.Rule, ifVersion int64) (alerting.Rule, error)
-
-	Catalog(ctx context.Context, tenant string) (billing.Catalog, error)
-	PutCatalog(ctx context.Context, tenant string, c billing.Catalog, ifVersion int64) (billing.Catalog, error)
-	// LatestRunHealth is the mapping health the newest run recorded.
-	LatestRunHealth(ctx context.Context, tenant string) (billing.RunHealth, bool, error)
-	// LastEntries is the newest run entry of every org line (one Query).
-	LastEntries(ctx context.Context, tenant string) ([]billing.LastEntry, error)
 }
 
 // Secrets is what the API needs from the secret store (implemented by
@@ -84,18 +118,16 @@ type Secrets interface {
 	DeletePSACredentials(ctx context.Context, tenant string) error
 }
 
-// RunStarter starts a billing sync run of a tenant now (in AWS: an
-// asynchronous invocation of the fan-out). The billing sync provides it and
-// its routes (runs.go); the API only passes it on.
-type RunStarter interface {
-	// StartRun starts a run and returns its id. Conflict when one is running.
-	StartRun(ctx context.Context, tenant string, dryRun bool) (string, error)
-}
+// RunStarter starts a billing sync run of a tenant now (app.RunStarter;
+// the billing sync's fan-out provides it).
+type RunStarter = app.RunStarter
 
 // Config wires the API's dependencies.
 type Config struct {
 	Store   Store
 	Secrets Secrets
+	// RunLog reads sync runs and their entries (GET /v1/sync-runs…).
+	RunLog RunLog
 	// Auth authenticates tenant admins (JWTAuthenticator locally,
 	// ClaimsAuthenticator in Lambda). It never grants operator rights.
 	Auth Authenticator
@@ -166,7 +198,13 @@ type Handler struct {
 	signing *signature.Verifier
 
 	// The services the routes call (package app), built over cfg.
-	intake *app.AlertIntake
+	intake   *app.AlertIntake
+	runNow   *app.RunNow
+	catalogs *app.Catalogs
+	orgs     *app.Orgs
+	recon    *app.Reconciliation
+	// integrations connects, rotates and clears PSA integrations.
+	integrations *app.Integrations
 }
 
 // handle registers a route. Every route goes through here, so Routes can
@@ -222,14 +260,19 @@ func newHandler(cfg Config) *Handler {
 	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
 	h.pickers = newPickerCache(h.cfg.PickerTTL, h.now)
 	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
-	if h.cfg.Alerts == nil {
-		// The API's own store holds the alerts unless told otherwise.
-		h.cfg.Alerts, _ = h.cfg.Store.(AlertStore)
-	}
 	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log}
 	if h.cfg.Alerts != nil {
 		h.intake.Alerts = h.cfg.Alerts
 	}
+	h.runNow = &app.RunNow{Integrations: h.cfg.Store, Runs: h.cfg.Runs}
+	h.integrations = &app.Integrations{Store: h.cfg.Store, Credentials: h.cfg.Secrets, Dial: h.cfg.Dial, Now: h.now, Log: h.log,
+		Forget: func(tenant string) {
+			h.conn.Forget(tenant)
+			h.pickers.forget(tenant)
+		}}
+	h.orgs = &app.Orgs{Store: h.cfg.Store, Now: h.now}
+	h.recon = &app.Reconciliation{Store: h.cfg.Store, PSA: h.conn, Now: h.now}
+	h.catalogs = &app.Catalogs{Store: h.cfg.Store, Integrations: h.cfg.Store, PSA: h.conn, Now: h.now, Log: h.log}
 	return h
 }
 

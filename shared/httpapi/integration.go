@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -17,10 +17,6 @@ import (
 
 // masked stands in for every secret in responses.
 const masked = "********"
-
-// verifyTimeout bounds the PSA check of PUT /v1/integration (API Gateway
-// gives a request 30 s).
-const verifyTimeout = 20 * time.Second
 
 // integrationRequest is the body of PUT /v1/integration.
 type integrationRequest struct {
@@ -246,8 +242,9 @@ func (h *Handler) getIntegration(w http.ResponseWriter, r *http.Request) {
 	writeVersioned(w, http.StatusOK, in.Version, viewOf(in))
 }
 
-// putIntegration connects (or rotates) the tenant's PSA: the credentials
-// are verified against the PSA before anything is stored.
+// putIntegration connects (or rotates) the tenant's PSA
+// (app.Integrations.Connect: the credentials are verified against the PSA
+// before anything is stored).
 func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
 	var req integrationRequest
@@ -275,111 +272,29 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	cur, err := h.cfg.Store.Integration(r.Context(), tenant)
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		h.fail(w, r, err)
-		return
-	}
 	version, guarded, err := expectedVersion(r, req.versioned)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if !guarded || version == anyVersion {
-		version = cur.Version
-	} else if version != cur.Version {
-		// Refuse before touching the PSA or the stored secret.
-		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the integration was changed by someone else; read it again"))
-		return
+	if !guarded {
+		version = app.AnyVersion
 	}
-	if err := h.verify(r.Context(), tenant, creds, ep); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	// The secret carries the version the item is about to name, so every
-	// process can tell its cached copy is stale (integration.Connector).
-	creds.CredentialVersion = cur.CredentialVersion + 1
-	if err := h.cfg.Secrets.PutPSACredentials(r.Context(), tenant, creds); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	in := integration.Public(creds)
-	in.Endpoints = ep
-	if sameAccount(cur, in) {
-		// Rotating the same account keeps the admin's choices.
-		in.CompanyTypeIDs, in.TicketingEnabled = cur.CompanyTypeIDs, cur.TicketingEnabled
-	}
-	now := h.now().UTC()
-	in.VerifiedAt, in.CredentialsUpdatedAt = now, now
-	saved, err := h.cfg.Store.PutIntegration(r.Context(), tenant, in, version)
+	saved, err := h.integrations.Connect(r.Context(), tenant, creds, ep, version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.conn.Forget(tenant)
-	h.pickers.forget(tenant)
-	h.log.InfoContext(r.Context(), "integration saved", "tenant", tenant, "provider", in.Provider)
 	writeVersioned(w, http.StatusOK, saved.Version, viewOf(saved))
 }
 
-// sameAccount reports whether b connects the same PSA account as a.
-func sameAccount(a, b integration.Integration) bool {
-	return a.Provider == b.Provider && strings.EqualFold(a.Username, b.Username) &&
-		strings.EqualFold(a.Site, b.Site) && strings.EqualFold(a.CompanyID, b.CompanyID) &&
-		strings.EqualFold(a.Host, b.Host) && strings.EqualFold(a.Tenant, b.Tenant) && a.Endpoints == b.Endpoints
-}
-
-// verify checks credentials against the PSA. Rejected (422) with the PSA's
-// reason when the PSA refuses them.
-func (h *Handler) verify(ctx context.Context, tenant string, creds psa.Credentials, ep psa.Endpoints) error {
-	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
-	defer cancel()
-	client, err := h.cfg.Dial(tenant, creds, ep)
-	if apperr.Is(err, apperr.Invalid) {
-		// Malformed settings (e.g. a ConnectWise site that is not a cloud
-		// host): the PSA was never asked.
-		return err
-	}
-	if err == nil {
-		err = client.Verify(ctx)
-	}
-	if err == nil {
-		return nil
-	}
-	switch apperr.CodeOf(err) {
-	case apperr.Transient, apperr.Internal:
-		return err
-	case apperr.Invalid:
-		// The values were refused before any PSA answered (an address
-		// psabridge may not call, a malformed host): say what is wrong
-		// with them, not that the PSA refused the credentials.
-		return err
-	}
-	return &apperr.Error{Code: apperr.Rejected, Message: "the PSA did not accept these credentials: " + apperr.MessageOf(err),
-		Details: apperr.DetailsOf(err), Err: err}
-}
-
-// deleteIntegration disables the integration and clears all its data. The
-// secret is scheduled for deletion first; the integration item goes last,
-// so a failed call is completed by calling again.
+// deleteIntegration disables the integration and clears all its data
+// (app.Integrations.Clear).
 func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	if _, err := h.cfg.Store.Integration(r.Context(), tenant); err != nil {
+	if err := h.integrations.Clear(r.Context(), tenantOf(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.cfg.Secrets.DeletePSACredentials(r.Context(), tenant); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	n, err := h.cfg.Store.DeleteIntegrationData(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.conn.Forget(tenant)
-	h.pickers.forget(tenant)
-	h.log.InfoContext(r.Context(), "integration deleted", "tenant", tenant, "items", n)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/psabridge/psabridge/shared/app"
@@ -176,74 +175,15 @@ func (h *Handler) getBulkSuggestions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"suggestions": out})
 }
 
-// getReconciliation is the month-end check before invoicing: for every
-// line of every mapped org, the platform's HWM of the period, the
-// non-billable users, the target quantity, the PSA's quantity and unit
-// cost (one batched PSA read for all lines), the difference and flags.
-// With Accept: text/csv it is a CSV file.
+// getReconciliation is the month-end check before invoicing
+// (app.Reconciliation.Report). With Accept: text/csv it is a CSV file.
 func (h *Handler) getReconciliation(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
-	bm, err := h.readBilledMonth(r.Context(), tenant, r.URL.Query().Get("period"))
+	month, rows, err := h.recon.Report(r.Context(), tenant, r.URL.Query().Get("period"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	set, month := bm.settings, bm.month
-	c, _, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	hwm := map[billing.LineKey]int64{}
-	for _, u := range bm.usage {
-		hwm[billing.LineKey{Org: u.Org, Product: u.Product}] = u.Value
-	}
-	var lines []billing.ReconciliationLine
-	var refs []psa.LineRef
-	for _, o := range bm.orgs {
-		if o.State() != billing.Mapped {
-			continue
-		}
-		var health *billing.Health
-		if hl, ok := bm.healthOf(o); ok {
-			health = &hl
-		}
-		for _, l := range o.Mapping.Lines {
-			cost, has := set.CostOf(o.ID, l.Product)
-			lines = append(lines, billing.ReconciliationLine{Org: o.ID, Product: l.Product, Mapping: *o.Mapping, LineID: l.LineID,
-				HWM: hwm[billing.LineKey{Org: o.ID, Product: l.Product}], UnitCost: cost, HasCost: has, Health: health})
-			refs = append(refs, psa.LineRef{ContractID: o.Mapping.ContractID, LineID: l.LineID})
-		}
-	}
-	states := map[psa.LineRef]psa.LineState{}
-	if len(refs) > 0 {
-		if states, err = c.ReadLines(r.Context(), refs, set.EffectiveDateOf(h.now(), month)); err != nil {
-			h.fail(w, r, app.PSAError(err))
-			return
-		}
-	}
-	rows := make([]billing.ReconciliationRow, 0, len(lines))
-	for i := range lines {
-		if st, ok := states[refs[i]]; ok {
-			lines[i].PSA = &st
-		}
-		rows = append(rows, billing.Reconcile(lines[i]))
-	}
-	slices.SortStableFunc(rows, func(a, b billing.ReconciliationRow) int {
-		if a.Org != b.Org {
-			if a.Org < b.Org {
-				return -1
-			}
-			return 1
-		}
-		if a.Product < b.Product {
-			return -1
-		}
-		if a.Product > b.Product {
-			return 1
-		}
-		return 0
-	})
 	if acceptsCSV(r) {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="reconciliation-`+string(month)+`.csv"`)

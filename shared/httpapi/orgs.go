@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/psabridge/psabridge/shared/app"
@@ -13,12 +11,12 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
-// orgView is one org in GET /v1/orgs.
+// orgView is one org in GET /v1/orgs (app.OrgSummary on the wire).
 type orgView struct {
 	ID      string                    `json:"id"`
 	Name    string                    `json:"name"`
 	State   billing.MappingState      `json:"state"`
-	Mapping *billing.Mapping          `json:"mapping,omitempty"`
+	Mapping *mappingView              `json:"mapping,omitempty"`
 	Usage   map[billing.Product]int64 `json:"usage"`
 	// Health is a mapped org's mapping health as the sync last recorded it
 	// (no PSA request on list); see GET /v1/orgs/{org}/mapping/health.
@@ -26,7 +24,7 @@ type orgView struct {
 	// LastSync is the org's entries of the newest run that recorded one
 	// (one per line, or one for the whole org when the run skipped it), by
 	// product; empty when no run recorded any.
-	LastSync []billing.LastEntry `json:"lastSync"`
+	LastSync []lastEntryView `json:"lastSync"`
 }
 
 // orgHealth is the health column of GET /v1/orgs.
@@ -38,132 +36,37 @@ type orgHealth struct {
 	CheckedAt *time.Time            `json:"checkedAt,omitempty"`
 }
 
-// healthColumn renders the recorded health of an org's mapping.
-func healthColumn(o billing.Org, m billedMonth) *orgHealth {
-	if o.State() != billing.Mapped {
-		return nil
-	}
-	if hl, ok := m.healthOf(o); ok {
-		at := hl.CheckedAt
-		return &orgHealth{Status: string(hl.Status), Codes: hl.Codes(), CheckedAt: &at}
-	}
-	return &orgHealth{Status: "unchecked", Codes: []billing.ProblemCode{}}
-}
-
-// billedMonth is what the orgs list and the reconciliation read from the
-// store for one billing month: the tenant's billing settings, the month,
-// its orgs, the month's HWMs and the mapping health the newest run
-// recorded.
-type billedMonth struct {
-	settings billing.Settings
-	month    billing.Month
-	orgs     []billing.Org
-	usage    []billing.HighWaterMark
-	recorded billing.RunHealth
-	// found is false when no run recorded health yet.
-	found bool
-}
-
-// readBilledMonth reads a tenant's billedMonth: the month is period
-// ("YYYY-MM") or, when period is empty, the month the next sync bills.
-// Invalid when period is malformed; store errors as they are.
-func (h *Handler) readBilledMonth(ctx context.Context, tenant, period string) (billedMonth, error) {
-	var m billedMonth
-	var err error
-	if m.settings, err = h.cfg.Store.BillingSettings(ctx, tenant); err != nil {
-		return billedMonth{}, err
-	}
-	m.month = m.settings.BilledMonth(h.now())
-	if period != "" {
-		if m.month, err = billing.ParseMonth(period); err != nil {
-			return billedMonth{}, err
-		}
-	}
-	if m.orgs, err = h.cfg.Store.Orgs(ctx, tenant); err != nil {
-		return billedMonth{}, err
-	}
-	if m.usage, err = h.cfg.Store.MonthUsage(ctx, tenant, m.month); err != nil {
-		return billedMonth{}, err
-	}
-	if m.recorded, m.found, err = h.cfg.Store.LatestRunHealth(ctx, tenant); err != nil {
-		return billedMonth{}, err
-	}
-	return m, nil
-}
-
-// healthOf is the recorded health of a mapped org's mapping, false when no
-// run checked the mapping since it was saved.
-func (m billedMonth) healthOf(o billing.Org) (billing.Health, bool) {
-	if !m.found {
-		return billing.Health{}, false
-	}
-	return m.recorded.Covers(o.ID, o.Mapping.UpdatedAt)
-}
-
 type orgsResponse struct {
 	// Month is the billing month whose HWMs Usage shows.
 	Month billing.Month `json:"month"`
 	Orgs  []orgView     `json:"orgs"`
 }
 
-// getOrgs lists the tenant's orgs, registered or known from usage, with
-// their mapping state and the HWMs of the month the next sync bills.
+// getOrgs lists the tenant's orgs (app.Orgs.List): registered or known
+// from usage, with their mapping state and the HWMs of the month the next
+// sync bills.
 func (h *Handler) getOrgs(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	m, err := h.readBilledMonth(r.Context(), tenant, "")
+	month, orgs, err := h.orgs.List(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	last, err := h.cfg.Store.LastEntries(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	byID := map[string]*orgView{}
-	resp := orgsResponse{Month: m.month, Orgs: make([]orgView, 0, len(m.orgs))}
-	for _, o := range m.orgs {
-		resp.Orgs = append(resp.Orgs, orgView{ID: o.ID, Name: o.Name, State: o.State(), Mapping: o.Mapping, Usage: map[billing.Product]int64{},
-			Health: healthColumn(o, m), LastSync: []billing.LastEntry{}})
-	}
-	for _, u := range m.usage {
-		if !slices.ContainsFunc(resp.Orgs, func(v orgView) bool { return v.ID == u.Org }) {
-			resp.Orgs = append(resp.Orgs, orgView{ID: u.Org, State: billing.Unmapped, Usage: map[billing.Product]int64{}, LastSync: []billing.LastEntry{}})
+	resp := orgsResponse{Month: month, Orgs: make([]orgView, len(orgs))}
+	for i, o := range orgs {
+		v := orgView{ID: o.ID, Name: o.Name, State: o.State, Usage: o.Usage, LastSync: make([]lastEntryView, len(o.LastSync))}
+		if o.Mapping != nil {
+			m := mappingViewOf(*o.Mapping)
+			v.Mapping = &m
 		}
-	}
-	for i := range resp.Orgs {
-		byID[resp.Orgs[i].ID] = &resp.Orgs[i]
-	}
-	for _, u := range m.usage {
-		byID[u.Org].Usage[u.Product] = u.Value
-	}
-	for org, entries := range lastSyncs(last) {
-		if v, ok := byID[org]; ok {
-			v.LastSync = entries
+		if hl := o.Health; hl != nil {
+			v.Health = &orgHealth{Status: hl.Status, Codes: hl.Codes, CheckedAt: hl.CheckedAt}
 		}
+		for j, e := range o.LastSync {
+			v.LastSync[j] = lastEntryView{entryView: entryViewOf(e.Entry), RunID: e.RunID}
+		}
+		resp.Orgs[i] = v
 	}
-	slices.SortFunc(resp.Orgs, func(a, b orgView) int { return strings.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// lastSyncs groups the stored last entries by org and keeps, per org, only
-// those of its newest run: a line dropped from the mapping, or an org-level
-// entry (not mapped, no integration) a later run superseded, keeps its old
-// item until Retention, and would otherwise show as current.
-func lastSyncs(last []billing.LastEntry) map[string][]billing.LastEntry {
-	newest := map[string]billing.LastEntry{}
-	for _, e := range last {
-		if n, ok := newest[e.Org]; !ok || e.At.After(n.At) || (e.At.Equal(n.At) && e.RunID > n.RunID) {
-			newest[e.Org] = e
-		}
-	}
-	out := map[string][]billing.LastEntry{}
-	for _, e := range last {
-		if e.RunID == newest[e.Org].RunID {
-			out[e.Org] = append(out[e.Org], e)
-		}
-	}
-	return out
 }
 
 // orgParam returns the {org} path value. NotFound when malformed: no org
@@ -205,10 +108,13 @@ func (h *Handler) mapping(r *http.Request) (any, int64, error) {
 		return nil, 0, err
 	}
 	m, err := h.storedMapping(r.Context(), tenantOf(r), org)
-	return m, m.Version, err
+	if err != nil {
+		return nil, 0, err
+	}
+	return mappingViewOf(m), m.Version, nil
 }
 
-// mappingRequest is billing.Mapping as GET returns it; state, seen and
+// mappingRequest is a mapping as GET returns it (mappingView); state, seen and
 // updatedAt are read-only, accepted so a GET body can be PUT back.
 type mappingRequest struct {
 	versioned
@@ -275,7 +181,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, saved)
+	writeVersioned(w, http.StatusOK, saved.Version, mappingViewOf(saved))
 }
 
 // deleteMapping disables an org's mapping: the org leaves the daily sync,
@@ -306,5 +212,5 @@ func (h *Handler) deleteMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, saved)
+	writeVersioned(w, http.StatusOK, saved.Version, mappingViewOf(saved))
 }

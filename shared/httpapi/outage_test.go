@@ -112,7 +112,8 @@ func TestDependencyDown(t *testing.T) {
 	queue := sqstest.MustFIFO(t, sqsAdmin)
 	var wired httpapi.Config
 	e := newPSAEnv(t, func(c *httpapi.Config) {
-		c.Store = dynamo.New(awsconfig.DynamoDB(cfg, inj.DynamoDB), c.Store.(*dynamo.Store).Table)
+		faulty := dynamo.New(awsconfig.DynamoDB(cfg, inj.DynamoDB), c.Store.(*dynamo.Store).Table)
+		c.Store, c.RunLog, c.Alerts = faulty, faulty, faulty
 		c.Secrets = injectedSecrets()
 		c.TicketQueue = &sqsqueue.Sender{Client: awsconfig.SQS(cfg, inj.SQS), QueueURL: queue.URL}
 		// Lambda's timeout, scaled down (the SDK and the sender retry

@@ -16,8 +16,7 @@ import (
 // read or export its entries. Runs are started through Config.Runs (the
 // billing sync's fan-out); they are read from the store.
 
-// RunLog reads runs and their entries (implemented by *dynamo.Store; the
-// API takes it from Config.Store).
+// RunLog reads runs and their entries (implemented by *dynamo.Store).
 type RunLog interface {
 	// Runs lists a tenant's newest runs, newest first.
 	Runs(ctx context.Context, tenant string, limit int) ([]billing.Run, error)
@@ -27,15 +26,15 @@ type RunLog interface {
 	Entries(ctx context.Context, tenant, runID string, f billing.EntryFilter) ([]billing.Entry, error)
 }
 
+// runLog is Config.RunLog; Internal when the API was built without one.
 func (h *Handler) runLog() (RunLog, error) {
-	if l, ok := h.cfg.Store.(RunLog); ok {
-		return l, nil
+	if h.cfg.RunLog == nil {
+		return nil, apperr.New(apperr.Internal, "run log not configured")
 	}
-	return nil, apperr.New(apperr.Internal, "run log not configured")
+	return h.cfg.RunLog, nil
 }
 
-// postRun starts a run now: 202 with its id. NotFound without an
-// integration; Conflict while another run is running.
+// postRun starts a run now (app.RunNow.Start): 202 with its id.
 func (h *Handler) postRun(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		DryRun bool `json:"dryRun"`
@@ -44,16 +43,7 @@ func (h *Handler) postRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := PrincipalOf(r.Context()).Tenant
-	if _, err := h.cfg.Store.Integration(r.Context(), tenant); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if h.cfg.Runs == nil {
-		h.fail(w, r, apperr.New(apperr.Transient, "runs cannot be started now"))
-		return
-	}
-	id, err := h.cfg.Runs.StartRun(r.Context(), tenant, req.DryRun)
+	id, err := h.runNow.Start(r.Context(), tenantOf(r), req.DryRun)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -72,10 +62,11 @@ func (h *Handler) getRuns(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if runs == nil {
-		runs = []billing.Run{}
+	views := make([]runSummary, len(runs))
+	for i, run := range runs {
+		views[i] = runSummaryOf(run)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	writeJSON(w, http.StatusOK, map[string]any{"runs": views})
 }
 
 func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +84,7 @@ func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
 // finish at the pace so far (billing.Run.EstimatedFinish), never before
 // the resume time of its deferred orgs.
 type runView struct {
-	billing.Run
+	runSummary
 	Progress        runProgress `json:"progress"`
 	EstimatedFinish *time.Time  `json:"estimatedFinish,omitempty"`
 }
@@ -106,7 +97,7 @@ type runProgress struct {
 }
 
 func viewOfRun(run billing.Run, now time.Time) runView {
-	v := runView{Run: run}
+	v := runView{runSummary: runSummaryOf(run)}
 	v.Progress.Done, v.Progress.Total = run.Progress()
 	if at, ok := run.EstimatedFinish(now); ok {
 		if run.ResumeAt != nil && at.Before(*run.ResumeAt) {
@@ -161,14 +152,15 @@ func (h *Handler) getRunEntries(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if entries == nil {
-		entries = []billing.Entry{}
-	}
 	if strings.Contains(r.Header.Get("Accept"), "text/csv") {
 		writeEntriesCSV(w, run.ID, entries)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	views := make([]entryView, len(entries))
+	for i, e := range entries {
+		views[i] = entryViewOf(e)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": views})
 }
 
 // EntryCSVHeader is the header row of the entries CSV export.
