@@ -21,7 +21,8 @@ type Reconciliation struct {
 // Report is the reconciliation of the month period ("YYYY-MM"; empty: the
 // month the next sync bills), which it returns with the rows: for every
 // line of every mapped org, the platform's HWM of the period, the
-// non-billable users, the target quantity, the PSA's quantity and unit
+// non-billable users, the target quantity and cost the sync plans
+// (billing.PlanOf, the worker's line planning), the PSA's quantity and unit
 // cost (one batched PSA read for all lines), the difference and flags;
 // sorted by org, then product.
 //
@@ -33,7 +34,8 @@ func (s *Reconciliation) Report(ctx context.Context, tenant, period string) (bil
 	if s.Now != nil {
 		now = s.Now
 	}
-	bm, err := readBilledMonth(ctx, s.Store, tenant, period, now())
+	at := now()
+	bm, err := readBilledMonth(ctx, s.Store, tenant, period, at)
 	if err != nil {
 		return "", nil, err
 	}
@@ -57,15 +59,17 @@ func (s *Reconciliation) Report(ctx context.Context, tenant, period string) (bil
 			health = &hl
 		}
 		for _, l := range o.Mapping.Lines {
-			cost, has := set.CostOf(o.ID, l.Product)
+			// The sync's own plan of the line, from no memory: the report
+			// reads the PSA afresh (the PSA's traits only decide reads).
+			plan := billing.PlanOf(tenant, o.ID, *o.Mapping, l, month, set, billing.Traits{}, hwm, nil, at)
 			lines = append(lines, billing.ReconciliationLine{Org: o.ID, Product: l.Product, Mapping: *o.Mapping, LineID: l.LineID,
-				HWM: hwm[billing.LineKey{Org: o.ID, Product: l.Product}], UnitCost: cost, HasCost: has, Health: health})
+				HWM: hwm[billing.LineKey{Org: o.ID, Product: l.Product}], Plan: plan, Health: health})
 			refs = append(refs, psa.LineRef{ContractID: o.Mapping.ContractID, LineID: l.LineID})
 		}
 	}
 	states := map[psa.LineRef]psa.LineState{}
 	if len(refs) > 0 {
-		if states, err = c.ReadLines(ctx, refs, set.EffectiveDateOf(now(), month)); err != nil {
+		if states, err = c.ReadLines(ctx, refs, set.EffectiveDateOf(at, month)); err != nil {
 			return "", nil, PSAError(err)
 		}
 	}

@@ -94,6 +94,12 @@ type LinePlan struct {
 // PlanLine makes the first half of the decision for one line.
 func PlanLine(in LineInput) LinePlan {
 	var p LinePlan
+	// The cost is planned even for a line skipped for want of usage: the
+	// reconciliation shows what the sync would set.
+	p.KeepCost = !in.HasCost
+	if in.HasCost {
+		p.Target.UnitCost = in.UnitCost
+	}
 	switch {
 	case in.HasUsage:
 		p.Target.Quantity = Quantity(in.HWM, in.NonBillable)
@@ -102,10 +108,6 @@ func PlanLine(in LineInput) LinePlan {
 	default:
 		p.Skip = CodeNoUsage
 		return p
-	}
-	p.KeepCost = !in.HasCost
-	if in.HasCost {
-		p.Target.UnitCost = in.UnitCost
 	}
 	m := in.Memory
 	p.Known = m != nil && m.LineID == in.LineID && m.ContractID == in.ContractID &&
@@ -123,6 +125,27 @@ func PlanLine(in LineInput) LinePlan {
 		(p.Changed && (in.Traits.DeltaWrites || in.Traits.CancelledTakesWrites)) ||
 		(p.KeepCost && !p.Known) // the cost to keep is unknown
 	return p
+}
+
+// PlanOf plans one mapped line of an org from stored facts: the month's
+// HWMs and the lines' memories by line (absent: no usage, never read or
+// written), the tenant's settings (costs, zeroing) and the PSA's traits.
+// The one line planning of psabridge: the sync worker and the fan-out's
+// ordering plan with it, and the reconciliation takes its target from it.
+func PlanOf(tenant, org string, m Mapping, l LineMapping, month Month, set Settings,
+	traits Traits, hwms map[LineKey]int64, mems map[LineKey]LineMemory, now time.Time) LinePlan {
+	k := LineKey{Org: org, Product: l.Product}
+	hwm, has := hwms[k]
+	cost, hasCost := set.CostOf(org, l.Product)
+	var mem *LineMemory
+	if v, ok := mems[k]; ok {
+		mem = &v
+	}
+	return PlanLine(LineInput{
+		Tenant: tenant, Org: org, Product: l.Product, ContractID: m.ContractID, LineID: l.LineID, Month: month,
+		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableFor(l.Product), UnitCost: cost, HasCost: hasCost,
+		ZeroDeprovisioned: set.ZeroDeprovisioned, Memory: mem, Traits: traits, Now: now,
+	})
 }
 
 // DriftKey identifies a line for spreading drift checks over the week.

@@ -29,7 +29,7 @@ func TestPlanLine(t *testing.T) {
 		want LinePlan
 	}{
 		{"NoUsage", func(in LineInput) LineInput { in.HasUsage = false; return in },
-			LinePlan{Skip: CodeNoUsage}},
+			LinePlan{Skip: CodeNoUsage, Target: LineValue{0, 4}}},
 		{"NoUsageZeroed", func(in LineInput) LineInput {
 			in.HasUsage, in.ZeroDeprovisioned, in.Memory, in.Traits = false, true, mem(3, 4, "2026-11", notDue), autotask
 			return in

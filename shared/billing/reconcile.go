@@ -26,11 +26,11 @@ type ReconciliationLine struct {
 	LineID  int64
 	// HWM is the platform's high-water mark of the period (0 without usage).
 	HWM int64
-	// UnitCost is the cost the sync would set; HasCost false when the
-	// settings have none for the product (the PSA's cost is then not
-	// compared).
-	UnitCost float64
-	HasCost  bool
+	// Plan is the sync's plan of the line (PlanOf, with no memory: the
+	// report reads the PSA afresh): its target quantity and, unless
+	// KeepCost (the settings have no cost for the product, so the PSA's is
+	// not compared), its unit cost.
+	Plan LinePlan
 	// PSA is the line's state in the period (psa.Client.ReadLines); nil
 	// when the PSA has no such line.
 	PSA *psa.LineState
@@ -58,15 +58,16 @@ type ReconciliationRow struct {
 	Agrees       bool                 `json:"agrees"`
 }
 
-// Reconcile computes a line's row: the target quantity is Quantity(HWM,
-// non-billable users), as PlanLine bills a line with usage, compared with
-// the PSA's quantity and unit cost.
+// Reconcile computes a line's row: the target is the sync's plan's
+// (quantity, and the unit cost unless the plan keeps the PSA's), compared
+// with the PSA's quantity and unit cost.
 func Reconcile(l ReconciliationLine) ReconciliationRow {
 	r := ReconciliationRow{Org: l.Org, Product: l.Product, CompanyID: l.Mapping.CompanyID, ContractID: l.Mapping.ContractID,
 		LineID: l.LineID, HWM: l.HWM, NonBillable: l.Mapping.NonBillableFor(l.Product), Flags: []ReconciliationFlag{}}
-	r.Target = Quantity(l.HWM, r.NonBillable)
-	if l.HasCost {
-		c := l.UnitCost
+	r.Target = l.Plan.Target.Quantity
+	hasCost, unitCost := !l.Plan.KeepCost, l.Plan.Target.UnitCost
+	if hasCost {
+		c := unitCost
 		r.TargetCost = &c
 	}
 	if l.Health != nil && l.Health.Blocks(l.Product) {
@@ -78,8 +79,8 @@ func Reconcile(l ReconciliationLine) ReconciliationRow {
 		// Every row of the period from the effective date counts: the
 		// first that is off the target stands for the line.
 		cost := l.PSA.UnitCost
-		if l.HasCost {
-			cost = l.UnitCost
+		if hasCost {
+			cost = unitCost
 		}
 		row, _ := l.PSA.FirstOff(r.Target, cost)
 		q, c := row.Quantity, row.UnitCost
@@ -88,7 +89,7 @@ func Reconcile(l ReconciliationLine) ReconciliationRow {
 		if r.QuantityDiff != 0 {
 			r.Flags = append(r.Flags, FlagQuantity)
 		}
-		if l.HasCost && !sameMoney(c, l.UnitCost) {
+		if hasCost && !sameMoney(c, unitCost) {
 			r.Flags = append(r.Flags, FlagUnitCost)
 		}
 	}

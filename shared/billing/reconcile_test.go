@@ -15,6 +15,11 @@ func TestReconcile(t *testing.T) {
 	split := func(q int64, cost float64, laterQ int64, laterCost float64) *psa.LineState {
 		return &psa.LineState{Quantity: q, UnitCost: cost, Later: []psa.LineRow{{Start: time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC), Quantity: laterQ, UnitCost: laterCost}}}
 	}
+	// plan is the sync's plan of a line with usage hwm, as the report
+	// takes it (billing.PlanOf with no memory).
+	plan := func(hwm int64, cost float64, hasCost bool) billing.LinePlan {
+		return billing.PlanLine(billing.LineInput{HWM: hwm, HasUsage: true, NonBillable: m.NonBillableFor(billing.Users), UnitCost: cost, HasCost: hasCost})
+	}
 	broken := &billing.Health{Status: billing.HealthBroken, Problems: []billing.Problem{{Code: billing.ContractCancelled, Severity: billing.SeverityError}}}
 	for _, tc := range []struct {
 		name     string
@@ -24,16 +29,19 @@ func TestReconcile(t *testing.T) {
 		flags    []billing.ReconciliationFlag
 		wantCSV9 string // psa_quantity cell
 	}{
-		{"Agrees", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: state(10, 18.5)}, 10, 0, nil, "10"},
-		{"QuantityLow", billing.ReconciliationLine{HWM: 15, UnitCost: 18.5, HasCost: true, PSA: state(10, 18.5)}, 13, 3, []billing.ReconciliationFlag{billing.FlagQuantity}, "10"},
-		{"CostDiffers", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: state(10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
-		{"NoCostSetNotCompared", billing.ReconciliationLine{HWM: 12, PSA: state(10, 17)}, 10, 0, nil, "10"},
-		{"LaterRowOff", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: split(10, 18.5, 13, 18.5)}, 10, -3, []billing.ReconciliationFlag{billing.FlagQuantity}, "13"},
-		{"LaterRowCostOff", billing.ReconciliationLine{HWM: 12, UnitCost: 18.5, HasCost: true, PSA: split(10, 18.5, 10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
-		{"LaterRowAtTarget", billing.ReconciliationLine{HWM: 12, PSA: split(10, 17, 10, 16)}, 10, 0, nil, "10"},
-		{"NonBillableFloorAtZero", billing.ReconciliationLine{HWM: 1, PSA: state(0, 0)}, 0, 0, nil, "0"},
-		{"LineMissing", billing.ReconciliationLine{HWM: 12}, 10, 0, []billing.ReconciliationFlag{billing.FlagLineMissing}, ""},
-		{"MappingBroken", billing.ReconciliationLine{HWM: 12, PSA: state(10, 0), Health: broken}, 10, 0, []billing.ReconciliationFlag{billing.FlagMappingBroken}, "10"},
+		{"Agrees", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 18.5, true), PSA: state(10, 18.5)}, 10, 0, nil, "10"},
+		{"QuantityLow", billing.ReconciliationLine{HWM: 15, Plan: plan(15, 18.5, true), PSA: state(10, 18.5)}, 13, 3, []billing.ReconciliationFlag{billing.FlagQuantity}, "10"},
+		{"CostDiffers", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 18.5, true), PSA: state(10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
+		{"NoCostSetNotCompared", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 0, false), PSA: state(10, 17)}, 10, 0, nil, "10"},
+		{"LaterRowOff", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 18.5, true), PSA: split(10, 18.5, 13, 18.5)}, 10, -3, []billing.ReconciliationFlag{billing.FlagQuantity}, "13"},
+		{"LaterRowCostOff", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 18.5, true), PSA: split(10, 18.5, 10, 17)}, 10, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "10"},
+		{"LaterRowAtTarget", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 0, false), PSA: split(10, 17, 10, 16)}, 10, 0, nil, "10"},
+		{"NonBillableFloorAtZero", billing.ReconciliationLine{HWM: 1, Plan: plan(1, 0, false), PSA: state(0, 0)}, 0, 0, nil, "0"},
+		{"LineMissing", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 0, false)}, 10, 0, []billing.ReconciliationFlag{billing.FlagLineMissing}, ""},
+		// Without usage the sync skips the line, yet its cost is planned
+		// and compared.
+		{"NoUsageCostCompared", billing.ReconciliationLine{Plan: billing.PlanLine(billing.LineInput{UnitCost: 18.5, HasCost: true}), PSA: state(0, 17)}, 0, 0, []billing.ReconciliationFlag{billing.FlagUnitCost}, "0"},
+		{"MappingBroken", billing.ReconciliationLine{HWM: 12, Plan: plan(12, 0, false), PSA: state(10, 0), Health: broken}, 10, 0, []billing.ReconciliationFlag{billing.FlagMappingBroken}, "10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tc.line

@@ -381,7 +381,7 @@ func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings,
 	needs := make(map[string]bool, len(orgs))
 	for _, o := range orgs {
 		for _, l := range o.Mapping.Lines {
-			if PlanOf(tenant, o.Org, o.Mapping, l, month, set, in.Provider, hwms, mems, now).Read {
+			if billing.PlanOf(tenant, o.Org, o.Mapping, l, month, set, TraitsOf(in.Provider), hwms, mems, now).Read {
 				needs[o.Org] = true
 			}
 		}
@@ -407,24 +407,6 @@ func TraitsOf(p psa.Provider) billing.Traits {
 		return billing.Traits{DeltaWrites: true, MonthlyPeriods: true}
 	}
 	return billing.Traits{CancelledTakesWrites: true}
-}
-
-// PlanOf plans one mapped line from stored facts (shared by the fan-out's
-// ordering and the worker).
-func PlanOf(tenant, org string, m billing.Mapping, l billing.LineMapping, month billing.Month, set billing.Settings,
-	provider psa.Provider, hwms map[billing.LineKey]int64, mems map[billing.LineKey]billing.LineMemory, now time.Time) billing.LinePlan {
-	k := billing.LineKey{Org: org, Product: l.Product}
-	hwm, has := hwms[k]
-	cost, hasCost := set.CostOf(org, l.Product)
-	var mem *billing.LineMemory
-	if v, ok := mems[k]; ok {
-		mem = &v
-	}
-	return billing.PlanLine(billing.LineInput{
-		Tenant: tenant, Org: org, Product: l.Product, ContractID: m.ContractID, LineID: l.LineID, Month: month,
-		HWM: hwm, HasUsage: has, NonBillable: m.NonBillableFor(l.Product), UnitCost: cost, HasCost: hasCost,
-		ZeroDeprovisioned: set.ZeroDeprovisioned, Memory: mem, Traits: TraitsOf(provider), Now: now,
-	})
 }
 
 // StartRequest is the fan-out's run-now input, sent by the API as an

@@ -396,7 +396,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 		for _, l := range m.Lines {
 			k := billing.LineKey{Org: o.org.ID, Product: l.Product}
 			lw := &lineWork{key: k, ref: psa.LineRef{ContractID: m.ContractID, LineID: l.LineID},
-				plan:  PlanOf(tenant, o.org.ID, *m, l, month, set, in.Provider, hwms, mems, now),
+				plan:  billing.PlanOf(tenant, o.org.ID, *m, l, month, set, TraitsOf(in.Provider), hwms, mems, now),
 				entry: billing.Entry{Org: o.org.ID, Product: l.Product, CompanyID: m.CompanyID, ContractID: m.ContractID, LineID: l.LineID}}
 			if v, ok := mems[k]; ok {
 				lw.mem = &v

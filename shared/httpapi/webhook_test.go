@@ -244,7 +244,11 @@ func TestWebhookQueueDown(t *testing.T) {
 	down := &failingQueue{}
 	w := newWebhookAPI(t, nil)
 	secret := w.mustProvision("acme-msp")
-	broken := newAPI(t, func(c *httpapi.Config) { c.TicketQueue = down; c.Store, c.Alerts = w.Store, w.Store; c.Secrets = w.Secrets })
+	broken := newAPI(t, func(c *httpapi.Config) {
+		c.TicketQueue = down
+		c.Store, c.Alerts = w.Store, w.Store
+		c.Secrets = w.Secrets
+	})
 	broken.Now = w.Now
 	body := alertJSON("al-1", "user_lockout", "org-1", "open", w.Now)
 	rec := broken.signed("POST", webhookPath, "acme-msp", body, secret)
