@@ -22,7 +22,7 @@ func (h *Handler) getCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, c.Version, c)
+	writeVersioned(w, http.StatusOK, c.Version, catalogViewOf(c))
 }
 
 // catalogProductRequest is a catalog product as an admin sends it: the
@@ -75,7 +75,7 @@ func (h *Handler) putCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, saved)
+	writeVersioned(w, http.StatusOK, saved.Version, catalogViewOf(saved))
 }
 
 // pushStep is one product's outcome of a push, as the API reports it.
@@ -90,8 +90,8 @@ type pushStep struct {
 }
 
 type pushResponse struct {
-	Catalog billing.Catalog `json:"catalog"`
-	Steps   []pushStep      `json:"steps"`
+	Catalog catalogView `json:"catalog"`
+	Steps   []pushStep  `json:"steps"`
 }
 
 // pushCatalog pushes the catalog to the PSA (app.Catalogs.Push) and
@@ -105,7 +105,7 @@ func (h *Handler) pushCatalog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	resp := pushResponse{Catalog: saved, Steps: make([]pushStep, len(steps))}
+	resp := pushResponse{Catalog: catalogViewOf(saved), Steps: make([]pushStep, len(steps))}
 	for i, s := range steps {
 		resp.Steps[i] = stepView(s.Step, s.Status)
 	}
@@ -137,10 +137,10 @@ func (h *Handler) getCatalogOptions(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every list is always there (psa.CatalogOptions omits empty ones).
 	view := struct {
-		BillingCodes  []psa.Option `json:"billingCodes"`
-		ProductTypes  []psa.Option `json:"productTypes"`
-		Subcategories []psa.Option `json:"subcategories"`
-	}{o.BillingCodes, o.ProductTypes, o.Subcategories}
+		BillingCodes  []optionView `json:"billingCodes"`
+		ProductTypes  []optionView `json:"productTypes"`
+		Subcategories []optionView `json:"subcategories"`
+	}{options(o.BillingCodes), options(o.ProductTypes), options(o.Subcategories)}
 	nonNilOptions(&view.BillingCodes, &view.ProductTypes, &view.Subcategories)
 	writeJSON(w, http.StatusOK, view)
 }

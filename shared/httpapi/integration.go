@@ -36,7 +36,7 @@ type integrationRequest struct {
 	ClientSecret string `json:"clientSecret"`
 	Tenant       string `json:"tenant"`
 	// Endpoints only where Config.AllowCustomEndpoints.
-	Endpoints *psa.Endpoints `json:"endpoints"`
+	Endpoints *endpointsView `json:"endpoints"`
 
 	// What GET adds, accepted so a GET body can be PUT back: the version
 	// (checked like If-Match) and read-only members.
@@ -203,7 +203,7 @@ type integrationView struct {
 	Host                 string         `json:"host,omitempty"`
 	ClientSecret         string         `json:"clientSecret,omitempty"`
 	Tenant               string         `json:"tenant,omitempty"`
-	Endpoints            *psa.Endpoints `json:"endpoints,omitempty"`
+	Endpoints            *endpointsView `json:"endpoints,omitempty"`
 	CompanyTypeIDs       []int64        `json:"companyTypeIds"`
 	TicketingEnabled     bool           `json:"ticketingEnabled"`
 	VerifiedAt           time.Time      `json:"verifiedAt"`
@@ -227,7 +227,7 @@ func viewOf(in integration.Integration) integrationView {
 		v.ClientSecret = masked
 	}
 	if in.Endpoints != (psa.Endpoints{}) {
-		ep := in.Endpoints
+		ep := endpointsViewOf(in.Endpoints)
 		v.Endpoints = &ep
 	}
 	return v
@@ -264,8 +264,8 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 	case !h.cfg.AllowCustomEndpoints:
 		probs.Add("endpoints", "endpoints cannot be set on this deployment")
 	default:
-		checkEndpoints(*req.Endpoints, &probs)
-		ep = *req.Endpoints
+		ep = req.Endpoints.endpoints()
+		checkEndpoints(ep, &probs)
 	}
 	checkHaloHost(creds, ep, &probs)
 	if err := probs.Err(); err != nil {

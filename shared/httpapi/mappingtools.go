@@ -8,7 +8,6 @@ import (
 
 	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/psa"
 )
 
 // Tools that help admins get mappings right and keep them right: a live
@@ -46,7 +45,7 @@ func (h *Handler) getMappingHealth(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, app.PSAError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, checked[org].Health)
+	writeJSON(w, http.StatusOK, healthViewOf(checked[org].Health))
 }
 
 // suggestionLimit is how many companies a suggestion ranks.
@@ -55,16 +54,16 @@ const suggestionLimit = 5
 // proposal is a complete mapping a suggestion proposes: the body of a
 // PUT /v1/orgs/{org}/mapping the admin may send.
 type proposal struct {
-	CompanyID  int64                 `json:"companyId"`
-	ContractID int64                 `json:"contractId"`
-	Lines      []billing.LineMapping `json:"lines"`
+	CompanyID  int64             `json:"companyId"`
+	ContractID int64             `json:"contractId"`
+	Lines      []lineMappingView `json:"lines"`
 }
 
 type suggestionView struct {
-	Org       string                      `json:"org"`
-	Name      string                      `json:"name"`
-	Companies []billing.CompanySuggestion `json:"companies"`
-	Proposal  *proposal                   `json:"proposal,omitempty"`
+	Org       string                  `json:"org"`
+	Name      string                  `json:"name"`
+	Companies []companySuggestionView `json:"companies"`
+	Proposal  *proposal               `json:"proposal,omitempty"`
 }
 
 // rank ranks the chosen companies for one org.
@@ -79,7 +78,7 @@ func (sc companyChoice) rank(org billing.Org) suggestionView {
 			ranked[i].Company.TypeIDs = []int64{}
 		}
 	}
-	return suggestionView{Org: org.ID, Name: name, Companies: ranked}
+	return suggestionView{Org: org.ID, Name: name, Companies: mapSlice(ranked, companySuggestionViewOf)}
 }
 
 // getMappingSuggestions ranks the PSA companies of the chosen types for an
@@ -110,7 +109,7 @@ func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) 
 	}
 	view := sc.rank(o)
 	if len(view.Companies) > 0 {
-		p, err := h.propose(r.Context(), tenant, sc, view.Companies[0].Company, cat)
+		p, err := h.propose(r.Context(), tenant, sc, view.Companies[0].Company.ID, cat)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -124,8 +123,8 @@ func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) 
 // product (the users product by its line name when nothing is pushed yet
 // is not guessed: no line then). nil when the company has no fitting
 // contract.
-func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, co psa.Company, cat billing.Catalog) (*proposal, error) {
-	contracts, err := h.contracts(ctx, tenant, sc.in, sc.client, co.ID)
+func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, companyID int64, cat billing.Catalog) (*proposal, error) {
+	contracts, err := h.contracts(ctx, tenant, sc.in, sc.client, companyID)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +132,7 @@ func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, 
 	if !ok {
 		return nil, nil
 	}
-	p := &proposal{CompanyID: co.ID, ContractID: ct.ID, Lines: []billing.LineMapping{}}
+	p := &proposal{CompanyID: companyID, ContractID: ct.ID, Lines: []lineMappingView{}}
 	ids := cat.ServiceIDs()
 	if len(ids) == 0 {
 		return p, nil
@@ -144,7 +143,7 @@ func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, 
 	}
 	for _, prod := range cat.Products {
 		if l, ok := billing.ChooseLine(lines, ids[prod.Key]); ok {
-			p.Lines = append(p.Lines, billing.LineMapping{Product: prod.Key, LineID: l.ID})
+			p.Lines = append(p.Lines, lineMappingView{Product: string(prod.Key), LineID: l.ID})
 		}
 	}
 	return p, nil
@@ -198,7 +197,7 @@ func (h *Handler) getReconciliation(w http.ResponseWriter, r *http.Request) {
 		cw.Flush()
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"period": month, "rows": rows})
+	writeJSON(w, http.StatusOK, map[string]any{"period": month, "rows": mapSlice(rows, reconciliationRowViewOf)})
 }
 
 // acceptsCSV reports whether the caller asked for CSV.

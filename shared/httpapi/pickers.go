@@ -113,10 +113,10 @@ func askPSA[T any](h *Handler, r *http.Request, ask func(ctx context.Context, te
 
 // nonNilOptions makes each list an empty array instead of null: the lists
 // a response always has.
-func nonNilOptions(lists ...*[]psa.Option) {
+func nonNilOptions(lists ...*[]optionView) {
 	for _, l := range lists {
 		if *l == nil {
-			*l = []psa.Option{}
+			*l = []optionView{}
 		}
 	}
 }
@@ -221,7 +221,7 @@ const (
 )
 
 type companiesPage struct {
-	Companies  []psa.Company `json:"companies"`
+	Companies  []companyView `json:"companies"`
 	NextCursor string        `json:"nextCursor,omitempty"`
 }
 
@@ -263,10 +263,12 @@ func (h *Handler) getCompanies(w http.ResponseWriter, r *http.Request) {
 			match = append(match, co)
 		}
 	}
-	page := companiesPage{Companies: []psa.Company{}}
+	page := companiesPage{Companies: []companyView{}}
 	if offset < len(match) {
 		end := min(offset+limit, len(match))
-		page.Companies = append(page.Companies, match[offset:end]...)
+		for _, co := range match[offset:end] {
+			page.Companies = append(page.Companies, companyViewOf(co))
+		}
 		if end < len(match) {
 			page.NextCursor = strconv.Itoa(end)
 		}
@@ -288,7 +290,7 @@ func joinIDs(ids []int64) string {
 }
 
 func (h *Handler) getContracts(w http.ResponseWriter, r *http.Request) {
-	servePickerOf(h, w, r, "contracts", h.contracts)
+	servePickerOf(h, w, r, "contracts", h.contracts, contractViewOf)
 }
 
 func (h *Handler) contracts(ctx context.Context, tenant string, in integration.Integration, c psa.Client, companyID int64) ([]psa.Contract, error) {
@@ -298,7 +300,7 @@ func (h *Handler) contracts(ctx context.Context, tenant string, in integration.I
 }
 
 func (h *Handler) getLines(w http.ResponseWriter, r *http.Request) {
-	servePickerOf(h, w, r, "lines", h.lines)
+	servePickerOf(h, w, r, "lines", h.lines, serviceLineViewOf)
 }
 
 func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integration, c psa.Client, contractID int64) ([]psa.ServiceLine, error) {
@@ -308,11 +310,12 @@ func (h *Handler) lines(ctx context.Context, tenant string, in integration.Integ
 }
 
 // servePickerOf answers a picker of the thing whose id is the {id} path
-// value (a company's contracts, a contract's lines) with {name: list}.
+// value (a company's contracts, a contract's lines) with {name: list},
+// each item in its wire view.
 // NotFound for a malformed id or without an integration; PSA errors as
 // psaError.
-func servePickerOf[T any](h *Handler, w http.ResponseWriter, r *http.Request, name string,
-	list func(ctx context.Context, tenant string, in integration.Integration, c psa.Client, id int64) ([]T, error)) {
+func servePickerOf[T, V any](h *Handler, w http.ResponseWriter, r *http.Request, name string,
+	list func(ctx context.Context, tenant string, in integration.Integration, c psa.Client, id int64) ([]T, error), view func(T) V) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		h.fail(w, r, err)
@@ -325,7 +328,11 @@ func servePickerOf[T any](h *Handler, w http.ResponseWriter, r *http.Request, na
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{name: items})
+	views := make([]V, len(items))
+	for i, it := range items {
+		views[i] = view(it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{name: views})
 }
 
 // cachedList is the cached answer to a list question, an empty list (a
@@ -344,7 +351,5 @@ func (h *Handler) getTicketOptions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	// The three lists every PSA has are always arrays, never null.
-	nonNilOptions(&o.Statuses, &o.Priorities, &o.Sources)
-	writeJSON(w, http.StatusOK, o)
+	writeJSON(w, http.StatusOK, ticketOptionsViewOf(o))
 }

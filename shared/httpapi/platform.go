@@ -257,7 +257,7 @@ func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, CreatedAt: t.CreatedAt})
 }
 
 // rotateSecret adds a new signing secret; the previous newest stays valid

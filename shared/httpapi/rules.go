@@ -12,7 +12,7 @@ import (
 type rulesResponse struct {
 	// AlertTypes are the types a rule can be configured for.
 	AlertTypes []alerting.Type `json:"alertTypes"`
-	Rules      []alerting.Rule `json:"rules"`
+	Rules      []ruleView      `json:"rules"`
 }
 
 func (h *Handler) getAlertRules(w http.ResponseWriter, r *http.Request) {
@@ -21,10 +21,11 @@ func (h *Handler) getAlertRules(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if rules == nil {
-		rules = []alerting.Rule{}
+	views := make([]ruleView, len(rules))
+	for i, rule := range rules {
+		views[i] = ruleViewOf(rule)
 	}
-	writeJSON(w, http.StatusOK, rulesResponse{AlertTypes: alerting.KnownTypes, Rules: rules})
+	writeJSON(w, http.StatusOK, rulesResponse{AlertTypes: alerting.KnownTypes, Rules: views})
 }
 
 // getAlertRule answers one alert type's rule; a type without a rule yet
@@ -51,10 +52,10 @@ func (h *Handler) alertRule(r *http.Request) (any, int64, error) {
 	}
 	for _, rule := range rules {
 		if rule.Type == t {
-			return rule, rule.Version, nil
+			return ruleViewOf(rule), rule.Version, nil
 		}
 	}
-	return alerting.Rule{Type: t, MinSeverity: alerting.Info}, 0, nil
+	return ruleViewOf(alerting.Rule{Type: t, MinSeverity: alerting.Info}), 0, nil
 }
 
 // ruleRequest is alerting.Rule as GET returns it; alertType, if given,
@@ -137,7 +138,7 @@ func (h *Handler) putAlertRule(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, saved)
+	writeVersioned(w, http.StatusOK, saved.Version, ruleViewOf(saved))
 }
 
 // ruleShape checks the fields a provider uses. Invalid names the first

@@ -20,18 +20,10 @@ func (h *Handler) getBillingSettings(w http.ResponseWriter, r *http.Request) {
 // body, PATCH's base).
 func (h *Handler) billingSettings(r *http.Request) (any, int64, error) {
 	set, err := h.cfg.Store.BillingSettings(r.Context(), tenantOf(r))
-	return withMaps(set), set.Version, err
+	return settingsViewOf(set), set.Version, err
 }
 
-// withMaps makes unitCost an object even when stored empty.
-func withMaps(set billing.Settings) billing.Settings {
-	if set.UnitCost == nil {
-		set.UnitCost = map[billing.Product]float64{}
-	}
-	return set
-}
-
-// settingsRequest is billing.Settings as GET returns it; every member but
+// settingsRequest is the settings as GET returns them (settingsView); every member but
 // orgUnitCost and version is required (settingsRequired).
 type settingsRequest struct {
 	versioned
@@ -85,5 +77,5 @@ func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeVersioned(w, http.StatusOK, saved.Version, withMaps(saved))
+	writeVersioned(w, http.StatusOK, saved.Version, settingsViewOf(saved))
 }
