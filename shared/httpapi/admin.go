@@ -55,8 +55,9 @@ func ifMatchOr(r *http.Request, fallback int64) (int64, error) {
 	return version, nil
 }
 
-// anyVersion mirrors dynamo.AnyVersion without tying handlers to it.
-const anyVersion int64 = -1
+// anyVersion is If-Match: * (app.AnyVersion, which mirrors
+// dynamo.AnyVersion without tying handlers to it).
+const anyVersion = app.AnyVersion
 
 // writeVersioned writes v with its version as the ETag.
 func writeVersioned(w http.ResponseWriter, status int, version int64, v any) {

@@ -51,7 +51,7 @@ type Store interface {
 	UsageStore
 	SettingsStore
 	app.IntegrationStore
-	MappingStore
+	app.MappingStore
 	app.OrgsStore
 	RuleStore
 	app.CatalogStore
@@ -83,17 +83,6 @@ type SettingsStore interface {
 	// PutBillingSettings stores set if the stored version is still
 	// ifVersion; PreconditionFailed otherwise.
 	PutBillingSettings(ctx context.Context, tenant string, set billing.Settings, ifVersion int64) (billing.Settings, error)
-}
-
-// MappingStore reads orgs and writes their mappings.
-type MappingStore interface {
-	// Org reads one org; NotFound when the tenant has no such org.
-	Org(ctx context.Context, tenant, org string) (billing.Org, error)
-	// Orgs lists the tenant's registered orgs, with their mappings.
-	Orgs(ctx context.Context, tenant string) ([]billing.Org, error)
-	// PutMapping stores an org's mapping if its version is still
-	// ifVersion (0: none stored); PreconditionFailed otherwise.
-	PutMapping(ctx context.Context, tenant, org string, m billing.Mapping, ifVersion int64) (billing.Mapping, error)
 }
 
 // RuleStore reads and writes the tenant's alert ticket rules.
@@ -202,6 +191,7 @@ type Handler struct {
 	runNow   *app.RunNow
 	catalogs *app.Catalogs
 	orgs     *app.Orgs
+	mappings *app.Mappings
 	recon    *app.Reconciliation
 	// integrations connects, rotates and clears PSA integrations.
 	integrations *app.Integrations
@@ -271,6 +261,7 @@ func newHandler(cfg Config) *Handler {
 			h.pickers.forget(tenant)
 		}}
 	h.orgs = &app.Orgs{Store: h.cfg.Store, Now: h.now}
+	h.mappings = &app.Mappings{Store: h.cfg.Store, Catalogs: h.cfg.Store, PSA: h.conn, Now: h.now}
 	h.recon = &app.Reconciliation{Store: h.cfg.Store, PSA: h.conn, Now: h.now}
 	h.catalogs = &app.Catalogs{Store: h.cfg.Store, Integrations: h.cfg.Store, PSA: h.conn, Now: h.now, Log: h.log}
 	return h

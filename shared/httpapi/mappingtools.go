@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -24,28 +23,12 @@ func (h *Handler) getMappingHealth(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
-	m, err := h.storedMapping(r.Context(), tenant, org)
+	health, err := h.mappings.Health(r.Context(), tenantOf(r), org)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	c, _, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	cat, err := h.cfg.Store.Catalog(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	checked, err := app.CheckMappings(r.Context(), c, map[string]billing.Mapping{org: m}, app.LineCheck{Read: true, Catalog: cat.ServiceIDs()}, h.now().UTC())
-	if err != nil {
-		h.fail(w, r, app.PSAError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, healthViewOf(checked[org].Health))
+	writeJSON(w, http.StatusOK, healthViewOf(health))
 }
 
 // suggestionLimit is how many companies a suggestion ranks.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -79,18 +78,6 @@ func orgParam(r *http.Request) (string, error) {
 	return org, nil
 }
 
-// storedMapping returns an org's mapping. NotFound when the org has none.
-func (h *Handler) storedMapping(ctx context.Context, tenant, org string) (billing.Mapping, error) {
-	o, err := h.cfg.Store.Org(ctx, tenant, org)
-	if err != nil {
-		return billing.Mapping{}, err
-	}
-	if o.Mapping == nil {
-		return billing.Mapping{}, apperr.New(apperr.NotFound, "org %q has no mapping", org)
-	}
-	return *o.Mapping, nil
-}
-
 func (h *Handler) getMapping(w http.ResponseWriter, r *http.Request) {
 	m, version, err := h.mapping(r)
 	if err != nil {
@@ -107,7 +94,7 @@ func (h *Handler) mapping(r *http.Request) (any, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := h.storedMapping(r.Context(), tenantOf(r), org)
+	m, err := h.mappings.Mapping(r.Context(), tenantOf(r), org)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -141,42 +128,13 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	m := billing.Mapping{CompanyID: req.CompanyID, ContractID: req.ContractID, Lines: req.Lines, NonBillableUsers: req.NonBillableUsers, State: billing.Mapped}
-	if err := m.Validate(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	version, guarded, err := expectedVersion(r, req.versioned)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
-	c, _, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	cur, err := h.storedMapping(r.Context(), tenant, org)
-	switch {
-	case err == nil && !guarded:
-		h.fail(w, r, apperr.New(apperr.PreconditionFailed, "the org is mapped already: send its ETag in If-Match (or its version in the body) to change the mapping"))
-		return
-	case err != nil && !apperr.Is(err, apperr.NotFound):
-		h.fail(w, r, err)
-		return
-	case !guarded:
-		version = 0
-	case version == anyVersion:
-		version = cur.Version
-	}
-	seen, err := app.CheckNewMapping(r.Context(), c, m, h.now())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	m.Seen = seen
-	saved, err := h.cfg.Store.PutMapping(r.Context(), tenant, org, m, version)
+	m := billing.Mapping{CompanyID: req.CompanyID, ContractID: req.ContractID, Lines: req.Lines, NonBillableUsers: req.NonBillableUsers}
+	saved, err := h.mappings.Put(r.Context(), tenantOf(r), org, m, version, guarded)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -192,22 +150,15 @@ func (h *Handler) deleteMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
 	version, guarded, err := ifMatch(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	m, err := h.storedMapping(r.Context(), tenant, org)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	if !guarded {
+		version = app.AnyVersion
 	}
-	if !guarded || version == anyVersion {
-		version = m.Version
-	}
-	m.State = billing.Disabled
-	saved, err := h.cfg.Store.PutMapping(r.Context(), tenant, org, m, version)
+	saved, err := h.mappings.Disable(r.Context(), tenantOf(r), org, version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
