@@ -43,12 +43,14 @@ func (s *Catalogs) Put(ctx context.Context, tenant string, c billing.Catalog, if
 	if err != nil {
 		return billing.Catalog{}, err
 	}
+	for i := range c.Products {
+		c.Products[i].Push = billing.PushStatus{} // psabridge's record, never the caller's
+	}
 	if err := c.Validate(provider); err != nil {
 		return billing.Catalog{}, err
 	}
 	for i := range c.Products {
 		p := &c.Products[i]
-		p.Push = billing.PushStatus{}
 		old, ok := stored.Product(p.Key)
 		if !ok {
 			continue
