@@ -47,32 +47,14 @@ const MaxBodyBytes = 1 << 20
 // documented where it is declared. Runs and alerts are separate
 // (Config.RunLog, Config.Alerts).
 type Store interface {
-	TenantStore
-	UsageStore
+	app.TenantStore
+	app.UsageStore
 	SettingsStore
 	app.IntegrationStore
 	app.MappingStore
 	app.OrgsStore
 	RuleStore
 	app.CatalogStore
-}
-
-// TenantStore provisions tenants (POST /v1/platform/tenants, GET /v1/tenant).
-type TenantStore interface {
-	// CreateTenant creates the tenant; Conflict when it exists.
-	CreateTenant(ctx context.Context, tenant string) (billing.Tenant, error)
-	// Tenant reads the tenant; NotFound when it does not exist.
-	Tenant(ctx context.Context, tenant string) (billing.Tenant, error)
-}
-
-// UsageStore takes the platform's usage and org registrations.
-type UsageStore interface {
-	// RecordObservation raises the HWM of the observation's org, product
-	// and month (in loc) when its value is higher, in one conditional
-	// write; true when it raised it.
-	RecordObservation(ctx context.Context, tenant string, loc *time.Location, o billing.Observation) (bool, error)
-	// RegisterOrg registers an org with its display name (again: renames).
-	RegisterOrg(ctx context.Context, tenant, org, name string) error
 }
 
 // SettingsStore reads and writes the tenant's billing settings.
@@ -192,6 +174,8 @@ type Handler struct {
 	catalogs *app.Catalogs
 	orgs     *app.Orgs
 	mappings *app.Mappings
+	usage    *app.Usage
+	tenants  *app.Tenants
 	recon    *app.Reconciliation
 	// integrations connects, rotates and clears PSA integrations.
 	integrations *app.Integrations
@@ -261,6 +245,8 @@ func newHandler(cfg Config) *Handler {
 			h.pickers.forget(tenant)
 		}}
 	h.orgs = &app.Orgs{Store: h.cfg.Store, Now: h.now}
+	h.usage = &app.Usage{Store: h.cfg.Store, Now: h.now, Log: h.log}
+	h.tenants = &app.Tenants{Store: h.cfg.Store, Secrets: h.cfg.Secrets, Forget: h.signing.Forget, Now: h.now, Log: h.log}
 	h.mappings = &app.Mappings{Store: h.cfg.Store, Catalogs: h.cfg.Store, PSA: h.conn, Now: h.now}
 	h.recon = &app.Reconciliation{Store: h.cfg.Store, PSA: h.conn, Now: h.now}
 	h.catalogs = &app.Catalogs{Store: h.cfg.Store, Integrations: h.cfg.Store, PSA: h.conn, Now: h.now, Log: h.log}

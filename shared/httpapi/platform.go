@@ -2,25 +2,20 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
+	"time"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/signature"
 	"github.com/psabridge/psabridge/shared/strictjson"
 )
 
-// MaxObservations bounds one usage request.
-const MaxObservations = 1000
-
-// ingestParallelism bounds concurrent DynamoDB writes of one usage request.
-const ingestParallelism = 16
+// MaxObservations bounds one usage request (app.MaxObservations).
+const MaxObservations = app.MaxObservations
 
 var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
@@ -98,73 +93,27 @@ type usageResponse struct {
 	Rejected []rejection `json:"rejected"`
 }
 
-// postUsage records a batch of observations: each costs exactly one
-// DynamoDB request; a bad one is rejected by index and never drops the good.
-// An observation storage could not take now is rejected with code
-// transient (send it again); when none was recorded and some failed so,
-// the whole request is 503 with Retry-After, so the platform retries it.
+// postUsage records a batch of observations (app.Usage.Record): each
+// costs exactly one DynamoDB request; a bad one is rejected by index and
+// never drops the good. An observation storage could not take now is
+// rejected with code transient (send it again); when none was recorded
+// and some failed so, the whole request is 503 with Retry-After, so the
+// platform retries it.
 func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
 	var req usageRequest
 	if err := strictjson.Decode(body, &req); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if len(req.Observations) == 0 {
-		h.fail(w, r, apperr.New(apperr.Invalid, "observations must not be empty"))
-		return
-	}
-	if len(req.Observations) > MaxObservations {
-		h.fail(w, r, apperr.New(apperr.Invalid, "at most %d observations per request", MaxObservations))
-		return
-	}
-	settings, err := h.cfg.Store.BillingSettings(r.Context(), tenant)
+	accepted, rejected, err := h.usage.Record(r.Context(), tenant, req.Observations)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	loc, err := billing.LoadLocation(settings.TimeZone)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	resp := usageResponse{Accepted: accepted, Rejected: make([]rejection, len(rejected))}
+	for i, x := range rejected {
+		resp.Rejected[i] = rejection{Index: x.Index, Code: apperr.CodeOf(x.Err), Message: apperr.MessageOf(x.Err)}
 	}
-	resp := usageResponse{Rejected: []rejection{}}
-	var (
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-		sem = make(chan struct{}, ingestParallelism)
-	)
-	reject := func(i int, err error) {
-		mu.Lock()
-		resp.Rejected = append(resp.Rejected, rejection{Index: i, Code: apperr.CodeOf(err), Message: apperr.MessageOf(err)})
-		mu.Unlock()
-	}
-	now := h.now()
-	for i := range req.Observations {
-		o := req.Observations[i]
-		if err := o.Validate(now); err != nil {
-			reject(i, err)
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if _, err := h.cfg.Store.RecordObservation(r.Context(), tenant, loc, o); err != nil {
-				h.log.WarnContext(r.Context(), "observation not recorded", "tenant", tenant, "org", o.Org, "err", err)
-				reject(i, err)
-				return
-			}
-			mu.Lock()
-			resp.Accepted++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if resp.Accepted == 0 && slices.ContainsFunc(resp.Rejected, func(x rejection) bool { return x.Code == apperr.Transient }) {
-		h.fail(w, r, apperr.New(apperr.Transient, "usage storage is unavailable; send the observations again"))
-		return
-	}
-	slices.SortFunc(resp.Rejected, func(a, b rejection) int { return a.Index - b.Index })
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -172,7 +121,8 @@ type orgRequest struct {
 	Name string `json:"name"`
 }
 
-// putOrg registers an org (or renames it) with its display name.
+// putOrg registers an org (or renames it) with its display name
+// (app.Usage.RegisterOrg).
 func (h *Handler) putOrg(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
 	org := r.PathValue("org")
 	if !billing.ValidOrgID(org) {
@@ -184,11 +134,7 @@ func (h *Handler) putOrg(w http.ResponseWriter, r *http.Request, tenant string, 
 		h.fail(w, r, err)
 		return
 	}
-	if req.Name == "" || len(req.Name) > 200 {
-		h.fail(w, r, apperr.New(apperr.Invalid, "name must be 1-200 characters"))
-		return
-	}
-	if err := h.cfg.Store.RegisterOrg(r.Context(), tenant, org, req.Name); err != nil {
+	if err := h.usage.RegisterOrg(r.Context(), tenant, org, req.Name); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -202,13 +148,22 @@ type tenantRequest struct {
 type tenantResponse struct {
 	ID string `json:"id"`
 	// SigningSecret is shown once, here and nowhere else.
-	SigningSecret signature.Secret `json:"signingSecret"`
+	SigningSecret signingSecretView `json:"signingSecret"`
 }
 
-// postTenant provisions a tenant and returns its first signing secret once.
-// It stores the tenant, then its secret; when the second write fails (503)
-// the operator's retry finishes the creation instead of getting 409, so a
-// failure never leaves a tenant that can neither be used nor created.
+// signingSecretView is a platform signing secret, shown once.
+type signingSecretView struct {
+	ID        string    `json:"id"`
+	Value     string    `json:"value"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func signingSecretViewOf(s signature.Secret) signingSecretView {
+	return signingSecretView{ID: s.ID, Value: s.Value, CreatedAt: s.CreatedAt}
+}
+
+// postTenant provisions a tenant and returns its first signing secret once
+// (app.Tenants.Provision).
 func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 	var req tenantRequest
 	if err := readJSON(r, &req); err != nil {
@@ -219,32 +174,12 @@ func (h *Handler) postTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "id must be 2-63 lower-case letters, digits or '-'"))
 		return
 	}
-	if _, err := h.cfg.Store.CreateTenant(r.Context(), req.ID); err != nil {
-		if !apperr.Is(err, apperr.Conflict) {
-			h.fail(w, r, err)
-			return
-		}
-		// The tenant exists. If it has no signing secret, an earlier
-		// request created it and then failed, or was cut off, before
-		// storing one: this request finishes it. Otherwise it is taken.
-		list, serr := h.cfg.Secrets.FreshSigningSecrets(r.Context(), req.ID)
-		switch {
-		case serr == nil && len(list) > 0:
-			h.fail(w, r, err)
-			return
-		case serr != nil && !apperr.Is(serr, apperr.NotFound):
-			h.fail(w, r, serr)
-			return
-		}
-		h.log.WarnContext(r.Context(), "tenant had no signing secret: finishing its creation", "tenant", req.ID)
-	}
-	sec := h.newSigningSecret()
-	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), req.ID, []signature.Secret{sec}); err != nil {
+	sec, err := h.tenants.Provision(r.Context(), req.ID)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.signing.Forget(req.ID)
-	writeJSON(w, http.StatusCreated, tenantResponse{ID: req.ID, SigningSecret: sec})
+	writeJSON(w, http.StatusCreated, tenantResponse{ID: req.ID, SigningSecret: signingSecretViewOf(sec)})
 }
 
 // getTenant returns the caller's tenant as provisioned (id, createdAt).
@@ -260,41 +195,19 @@ func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, CreatedAt: t.CreatedAt})
 }
 
-// rotateSecret adds a new signing secret; the previous newest stays valid
-// (older ones are retired), so the platform can switch without downtime.
+// rotateSecret adds a new signing secret (app.Tenants.RotateSecret); the
+// previous newest stays valid, so the platform can switch without
+// downtime.
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
 	if !validTenantID(tenant) {
 		h.fail(w, r, apperr.New(apperr.NotFound, "tenant not found"))
 		return
 	}
-	if _, err := h.cfg.Store.Tenant(r.Context(), tenant); err != nil {
+	sec, err := h.tenants.RotateSecret(r.Context(), tenant)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	list, err := h.cfg.Secrets.SigningSecrets(r.Context(), tenant)
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		h.fail(w, r, err)
-		return
-	}
-	sec := h.newSigningSecret()
-	keep := []signature.Secret{sec}
-	if len(list) > 0 {
-		keep = append(keep, list[len(list)-1])
-		keep[0], keep[1] = keep[1], keep[0]
-	}
-	if err := h.cfg.Secrets.PutSigningSecrets(r.Context(), tenant, keep); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.signing.Forget(tenant)
-	writeJSON(w, http.StatusOK, tenantResponse{ID: tenant, SigningSecret: sec})
-}
-
-func (h *Handler) newSigningSecret() signature.Secret {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	id := make([]byte, 6)
-	_, _ = rand.Read(id)
-	return signature.Secret{ID: "sk_" + hex.EncodeToString(id), Value: "whsec_" + hex.EncodeToString(b), CreatedAt: h.now().UTC()}
+	writeJSON(w, http.StatusOK, tenantResponse{ID: tenant, SigningSecret: signingSecretViewOf(sec)})
 }
