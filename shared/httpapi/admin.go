@@ -1,15 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/integration"
-	"github.com/psabridge/psabridge/shared/psa"
 )
 
 // billingAdmin guards fn with the billing role (the role of every tenant
@@ -63,16 +60,6 @@ const anyVersion = app.AnyVersion
 func writeVersioned(w http.ResponseWriter, status int, version int64, v any) {
 	w.Header().Set("ETag", etag(version))
 	writeJSON(w, status, v)
-}
-
-// client returns the tenant's PSA client and integration. NotFound when
-// the tenant has no integration.
-func (h *Handler) client(ctx context.Context, tenant string) (psa.Client, integration.Integration, error) {
-	c, in, err := h.conn.Client(ctx, tenant)
-	if err != nil {
-		return nil, integration.Integration{}, app.PSAError(err)
-	}
-	return c, in, nil
 }
 
 // pathID parses a positive PSA id from the path. NotFound for anything

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -100,7 +98,7 @@ func (h *Handler) pushCatalog(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
 	saved, steps, err := h.catalogs.Push(r.Context(), tenant)
 	// The catalog options the pickers cached may name pushed items.
-	h.pickers.forget(tenant)
+	h.pickers.Forget(tenant)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -122,15 +120,10 @@ func stepView(step billing.CatalogStep, st billing.PushStatus) pushStep {
 	return v
 }
 
-func (h *Handler) catalogOptions(ctx context.Context, tenant string, in integration.Integration, c psa.Client) (psa.CatalogOptions, error) {
-	v, err := cached(h.pickers, pickerKey(tenant, in, "catalog-options"), func() (psa.CatalogOptions, error) { return c.CatalogOptions(ctx) })
-	return v, app.PSAError(err)
-}
-
 // getCatalogOptions lists what a catalog product may pick from: Autotask
 // billing codes, ConnectWise product types and subcategories.
 func (h *Handler) getCatalogOptions(w http.ResponseWriter, r *http.Request) {
-	o, err := askPSA(h, r, h.catalogOptions)
+	o, err := h.pickers.CatalogOptions(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -163,7 +163,7 @@ type Handler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	conn    *integration.Connector
-	pickers *pickerCache
+	pickers *app.Pickers
 	routes  []string
 	// signing verifies platform signatures and rations signing-secret reads.
 	signing *signature.Verifier
@@ -174,9 +174,11 @@ type Handler struct {
 	catalogs *app.Catalogs
 	orgs     *app.Orgs
 	mappings *app.Mappings
-	usage    *app.Usage
-	tenants  *app.Tenants
-	recon    *app.Reconciliation
+	// suggestions proposes mappings from the pickers' answers.
+	suggestions *app.Suggestions
+	usage       *app.Usage
+	tenants     *app.Tenants
+	recon       *app.Reconciliation
 	// integrations connects, rotates and clears PSA integrations.
 	integrations *app.Integrations
 }
@@ -232,7 +234,7 @@ func newHandler(cfg Config) *Handler {
 		h.cfg.Redact = func(...string) {}
 	}
 	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
-	h.pickers = newPickerCache(h.cfg.PickerTTL, h.now)
+	h.pickers = app.NewPickers(h.conn, h.cfg.PickerTTL, h.now)
 	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
 	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log}
 	if h.cfg.Alerts != nil {
@@ -242,9 +244,10 @@ func newHandler(cfg Config) *Handler {
 	h.integrations = &app.Integrations{Store: h.cfg.Store, Credentials: h.cfg.Secrets, Dial: h.cfg.Dial, Now: h.now, Log: h.log,
 		Forget: func(tenant string) {
 			h.conn.Forget(tenant)
-			h.pickers.forget(tenant)
+			h.pickers.Forget(tenant)
 		}}
 	h.orgs = &app.Orgs{Store: h.cfg.Store, Now: h.now}
+	h.suggestions = &app.Suggestions{Orgs: h.cfg.Store, Catalogs: h.cfg.Store, Pickers: h.pickers, Now: h.now}
 	h.usage = &app.Usage{Store: h.cfg.Store, Now: h.now, Log: h.log}
 	h.tenants = &app.Tenants{Store: h.cfg.Store, Secrets: h.cfg.Secrets, Forget: h.signing.Forget, Now: h.now, Log: h.log}
 	h.mappings = &app.Mappings{Store: h.cfg.Store, Catalogs: h.cfg.Store, PSA: h.conn, Now: h.now}

@@ -332,7 +332,7 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.New(apperr.Invalid, "companyTypeIds must list 1 to 100 company types"))
 		return
 	}
-	cc, err := h.companyTypeChoice(r.Context(), tenantOf(r))
+	cc, err := h.pickers.CompanyTypes(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -341,12 +341,12 @@ func (h *Handler) putCompanyTypes(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
-		if !slices.ContainsFunc(cc.types, func(t psa.CompanyType) bool { return t.ID == id }) {
+		if !slices.ContainsFunc(cc.Types, func(t psa.CompanyType) bool { return t.ID == id }) {
 			h.fail(w, r, apperr.New(apperr.Rejected, "company type %d does not exist in the PSA", id))
 			return
 		}
 	}
-	in := cc.in
+	in := cc.Integration
 	in.CompanyTypeIDs = ids
 	h.saveIntegration(w, r, req.versioned, in, companyTypesView)
 }
@@ -364,7 +364,7 @@ func (h *Handler) saveIntegration(w http.ResponseWriter, r *http.Request, body v
 		h.fail(w, r, err)
 		return
 	}
-	h.pickers.forget(tenantOf(r))
+	h.pickers.Forget(tenantOf(r))
 	writeVersioned(w, http.StatusOK, saved.Version, view(saved))
 }
 

@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/csv"
 	"net/http"
 	"strings"
 
+	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -31,9 +31,6 @@ func (h *Handler) getMappingHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, healthViewOf(health))
 }
 
-// suggestionLimit is how many companies a suggestion ranks.
-const suggestionLimit = 5
-
 // proposal is a complete mapping a suggestion proposes: the body of a
 // PUT /v1/orgs/{org}/mapping the admin may send.
 type proposal struct {
@@ -49,112 +46,45 @@ type suggestionView struct {
 	Proposal  *proposal               `json:"proposal,omitempty"`
 }
 
-// rank ranks the chosen companies for one org.
-func (sc companyChoice) rank(org billing.Org) suggestionView {
-	name := org.Name
-	if name == "" {
-		name = org.ID
-	}
-	ranked := billing.RankCompanies(name, sc.companies, sc.chosen, billing.MinSuggestionScore, suggestionLimit)
-	for i := range ranked {
-		if ranked[i].Company.TypeIDs == nil {
-			ranked[i].Company.TypeIDs = []int64{}
+func suggestionViewOf(s app.Suggestion) suggestionView {
+	v := suggestionView{Org: s.Org, Name: s.Name, Companies: mapSlice(s.Companies, companySuggestionViewOf)}
+	if p := s.Proposal; p != nil {
+		v.Proposal = &proposal{CompanyID: p.CompanyID, ContractID: p.ContractID, Lines: make([]lineMappingView, len(p.Lines))}
+		for i, l := range p.Lines {
+			v.Proposal.Lines[i] = lineMappingView{Product: string(l.Product), LineID: l.LineID}
 		}
 	}
-	return suggestionView{Org: org.ID, Name: name, Companies: mapSlice(ranked, companySuggestionViewOf)}
+	return v
 }
 
 // getMappingSuggestions ranks the PSA companies of the chosen types for an
-// org by name and, for the best one, proposes its current recurring
-// contract and the contract's line of each pushed catalog product. Nothing
-// is saved: the admin applies a proposal with PUT …/mapping.
+// org and proposes a mapping for the best (app.Suggestions.ForOrg).
+// Nothing is saved: the admin applies a proposal with PUT …/mapping.
 func (h *Handler) getMappingSuggestions(w http.ResponseWriter, r *http.Request) {
 	org, err := orgParam(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	tenant := tenantOf(r)
-	o, err := h.cfg.Store.Org(r.Context(), tenant, org)
+	s, err := h.suggestions.ForOrg(r.Context(), tenantOf(r), org)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	sc, err := h.chosenCompanies(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	cat, err := h.cfg.Store.Catalog(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	view := sc.rank(o)
-	if len(view.Companies) > 0 {
-		p, err := h.propose(r.Context(), tenant, sc, view.Companies[0].Company.ID, cat)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		view.Proposal = p
-	}
-	writeJSON(w, http.StatusOK, view)
+	writeJSON(w, http.StatusOK, suggestionViewOf(s))
 }
 
-// propose picks the company's contract and a line per pushed catalog
-// product (the users product by its line name when nothing is pushed yet
-// is not guessed: no line then). nil when the company has no fitting
-// contract.
-func (h *Handler) propose(ctx context.Context, tenant string, sc companyChoice, companyID int64, cat billing.Catalog) (*proposal, error) {
-	contracts, err := h.contracts(ctx, tenant, sc.in, sc.client, companyID)
-	if err != nil {
-		return nil, err
-	}
-	ct, ok := billing.ChooseContract(contracts, h.now())
-	if !ok {
-		return nil, nil
-	}
-	p := &proposal{CompanyID: companyID, ContractID: ct.ID, Lines: []lineMappingView{}}
-	ids := cat.ServiceIDs()
-	if len(ids) == 0 {
-		return p, nil
-	}
-	lines, err := h.lines(ctx, tenant, sc.in, sc.client, ct.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, prod := range cat.Products {
-		if l, ok := billing.ChooseLine(lines, ids[prod.Key]); ok {
-			p.Lines = append(p.Lines, lineMappingView{Product: string(prod.Key), LineID: l.ID})
-		}
-	}
-	return p, nil
-}
-
-// getBulkSuggestions ranks companies for every unmapped org in one call:
-// the company types and the companies of the chosen types are the only PSA
-// reads (two requests, cached), whatever the number of orgs. Contracts and
-// lines are proposed per org by GET /v1/orgs/{org}/mapping/suggestions.
+// getBulkSuggestions ranks companies for every unmapped org in one call
+// (app.Suggestions.Unmapped): two cached PSA reads, whatever the number of
+// orgs. Contracts and lines are proposed per org by
+// GET /v1/orgs/{org}/mapping/suggestions.
 func (h *Handler) getBulkSuggestions(w http.ResponseWriter, r *http.Request) {
-	tenant := tenantOf(r)
-	orgs, err := h.cfg.Store.Orgs(r.Context(), tenant)
+	all, err := h.suggestions.Unmapped(r.Context(), tenantOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	sc, err := h.chosenCompanies(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := []suggestionView{}
-	for _, o := range orgs {
-		if o.State() == billing.Unmapped {
-			out = append(out, sc.rank(o))
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"suggestions": out})
+	writeJSON(w, http.StatusOK, map[string]any{"suggestions": mapSlice(all, suggestionViewOf)})
 }
 
 // getReconciliation is the month-end check before invoicing

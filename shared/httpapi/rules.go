@@ -6,6 +6,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -115,16 +116,7 @@ func (h *Handler) putAlertRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant := tenantOf(r)
-	c, in, err := h.client(r.Context(), tenant)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := ruleShape(rule, in.Provider); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := h.ticketOptions(r.Context(), tenant, in, c)
+	opts, err := h.pickers.TicketOptions(r.Context(), tenant, func(in integration.Integration) error { return ruleShape(rule, in.Provider) })
 	if err != nil {
 		h.fail(w, r, err)
 		return
