@@ -76,17 +76,16 @@ type RuleStore interface {
 	PutAlertRule(ctx context.Context, tenant string, r alerting.Rule, ifVersion int64) (alerting.Rule, error)
 }
 
-// Secrets is what the API needs from the secret store (implemented by
-// *secrets.Store).
+// Secrets is the API's secret store (implemented by *secrets.Store): the
+// platform signing secrets (app.SigningSecretStore, also what verifies
+// platform requests) and the tenants' PSA credentials, read by the PSA
+// connector (integration.Credentials; fresh, past the cache, where a
+// masked secret is kept) and written on connect and clear
+// (app.CredentialStore).
 type Secrets interface {
-	SigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
-	FreshSigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
-	PutSigningSecrets(ctx context.Context, tenant string, list []signature.Secret) error
-
-	PSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)
-	FreshPSACredentials(ctx context.Context, tenant string) (psa.Credentials, error)
-	PutPSACredentials(ctx context.Context, tenant string, c psa.Credentials) error
-	DeletePSACredentials(ctx context.Context, tenant string) error
+	app.SigningSecretStore
+	integration.Credentials
+	app.CredentialStore
 }
 
 // RunStarter starts a billing sync run of a tenant now (app.RunStarter;

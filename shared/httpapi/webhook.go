@@ -82,7 +82,10 @@ func (h *Handler) countRejects(next http.HandlerFunc) http.HandlerFunc {
 // SigningSecrets reads the platform signing secrets (implemented by
 // *secrets.Store).
 type SigningSecrets interface {
+	// SigningSecrets are the tenant's secrets, oldest first (cached);
+	// NotFound when it has none.
 	SigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
+	// FreshSigningSecrets is SigningSecrets read past the cache.
 	FreshSigningSecrets(ctx context.Context, tenant string) ([]signature.Secret, error)
 }
 
