@@ -31,7 +31,7 @@ import (
 // mapped orgs per PSA, 10% of them with a changed HWM, on a day when a
 // seventh of the lines are due for their weekly drift check (every line was
 // verified the day before, so only the lines whose slot is today are due).
-// It reports psa-req/org for Autotask and ConnectWise, and run-minutes: the
+// It reports psa-req/org per PSA, and run-minutes: the
 // simulated wall time of the day's run through the FIFO queue and event
 // source mapping at the stack's settings (memQueue: 720 s visibility
 // timeout, MaximumConcurrency 10, 250 ms a PSA request). Each iteration also
@@ -53,6 +53,7 @@ func BenchmarkDailySync(b *testing.B) {
 	e := MustEnvSandboxProcess(b)
 	at := e.MustTenant("at-bench", psa.Autotask, 1000, 0, nil)
 	cw := e.MustTenant("cw-bench", psa.ConnectWise, 1000, 0, nil)
+	halo := e.MustTenant("halo-bench", psa.HaloPSA, 1000, 0, nil)
 	q := &memQueue{}
 	f := *e.fanout
 	f.Queue = q
@@ -65,7 +66,7 @@ func BenchmarkDailySync(b *testing.B) {
 	}
 	day() // day 0: every line written and verified
 	b.ResetTimer()
-	var atReq, cwReq int
+	var atReq, cwReq, haloReq int
 	var clean, faulty, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -79,6 +80,7 @@ func BenchmarkDailySync(b *testing.B) {
 		cpu += mustProcessCPU(b) - cpu0
 		atReq += e.psa.Total("autotask")
 		cwReq += e.psa.Total("connectwise")
+		haloReq += e.psa.Total("halopsa")
 		b.Logf("PSA requests by route, %s: %v", e.clock.Now().Format(time.DateOnly), e.psa.Counts())
 		b.StopTimer()
 		e.clock.Set(start.Add(time.Duration(2*i+2) * 24 * time.Hour))
@@ -103,9 +105,11 @@ func BenchmarkDailySync(b *testing.B) {
 	e.MustAllAtTarget(b)
 	b.ReportMetric(float64(e.psa.Total("autotask"))/float64(len(at.orgs)), "autotask-psa-req/org-first-of-month")
 	b.ReportMetric(float64(e.psa.Total("connectwise"))/float64(len(cw.orgs)), "connectwise-psa-req/org-first-of-month")
+	b.ReportMetric(float64(e.psa.Total("halopsa"))/float64(len(halo.orgs)), "halopsa-psa-req/org-first-of-month")
 	b.ReportMetric(float64(atReq)/float64(b.N*len(at.orgs)), "autotask-psa-req/org")
 	b.ReportMetric(float64(cwReq)/float64(b.N*len(cw.orgs)), "connectwise-psa-req/org")
-	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N*(len(at.orgs)+len(cw.orgs))), "cpu-ms/org")
+	b.ReportMetric(float64(haloReq)/float64(b.N*len(halo.orgs)), "halopsa-psa-req/org")
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N*(len(at.orgs)+len(cw.orgs)+len(halo.orgs))), "cpu-ms/org")
 	b.ReportMetric(clean.Minutes()/float64(b.N), "run-minutes")
 	b.ReportMetric(faulty.Minutes()/float64(b.N), "run-minutes-5pct-faults")
 	if faulty > 2*clean {

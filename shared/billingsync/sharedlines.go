@@ -30,9 +30,12 @@ type LineSnapshotStore interface {
 
 // sharesLineReads reports whether one read of all a tenant's lines costs
 // about what one batch's read does, so a run reads them once: true where
-// ReadLines batches across contracts (Autotask), false where it reads per
+// ReadLines batches across contracts (Autotask: one ContractServiceUnits
+// query per 500 lines; HaloPSA: one page of 100 recurring invoices with
+// their lines, ⌈invoices/100⌉ for the tenant against about ten single
+// invoice reads for a batch of ten orgs), false where it reads per
 // contract (ConnectWise: one additions list per agreement).
-func sharesLineReads(p psa.Provider) bool { return p == psa.Autotask }
+func sharesLineReads(p psa.Provider) bool { return p == psa.Autotask || p == psa.HaloPSA }
 
 // sharedLines is a run's line snapshot, indexed.
 type sharedLines struct {

@@ -14,32 +14,46 @@ import (
 // unitsQueries is the sandbox route of Autotask's batched line read.
 const unitsQueries = "autotask POST ContractServiceUnits/query"
 
-// TestOneLineReadPerRun: an Autotask run reads its tenant's lines once,
-// however many batches it has (45 orgs: five batches, on two workers that
-// share the snapshot only through the store), on the first day when every
-// line needs a read and on a day with 10% changed; every line ends at its
-// target with one adjustment per change.
+// TestOneLineReadPerRun: an Autotask or HaloPSA run reads its tenant's
+// lines once, however many batches it has (45 orgs: five batches, on two
+// workers that share the snapshot only through the store), on the first
+// day when every line needs a read and on a day with 10% changed; every
+// line ends at its target with one write per change. Autotask's line read
+// is one ContractServiceUnits query; HaloPSA's one page of recurring
+// invoices with their lines, beside the one the mapping health check reads
+// for the contracts (without the snapshot: one per batch, six in all).
 func TestOneLineReadPerRun(t *testing.T) {
-	e := MustEnv(t)
-	tf := e.MustTenant("at-shared", psa.Autotask, 45, 0, nil)
-	for day, changed := range []int{45, 5} {
-		if day > 0 {
-			e.clock.Add(24 * time.Hour)
-			if n := changeTenPercent(e); n != changed {
-				t.Fatalf("changed %d orgs, want %d", n, changed)
+	for _, tc := range []struct {
+		provider psa.Provider
+		route    string
+		want     int
+	}{
+		{psa.Autotask, unitsQueries, 1},
+		{psa.HaloPSA, "halopsa GET /RecurringInvoice", 2},
+	} {
+		t.Run(string(tc.provider), func(t *testing.T) {
+			e := MustEnv(t)
+			tf := e.MustTenant("shared-"+string(tc.provider), tc.provider, 45, 0, nil)
+			for day, changed := range []int{45, 5} {
+				if day > 0 {
+					e.clock.Add(24 * time.Hour)
+					if n := changeTenPercent(e); n != changed {
+						t.Fatalf("changed %d orgs, want %d", n, changed)
+					}
+				}
+				e.sb.ResetCounts()
+				before := len(e.Writes(tf))
+				r := e.MustScheduledRun(2, nil)[tf.name]
+				MustCountsAddUp(t, r)
+				if got := e.sb.Counts()[tc.route]; got != tc.want {
+					t.Errorf("day %d: %d of %s, want %d for the run's five batches", day, got, tc.route, tc.want)
+				}
+				if got := len(e.Writes(tf)) - before; got != changed {
+					t.Errorf("day %d: %d writes, want %d", day, got, changed)
+				}
+				e.MustAllAtTarget(t)
 			}
-		}
-		e.sb.ResetCounts()
-		before := len(e.Writes(tf))
-		r := e.MustScheduledRun(2, nil)[tf.name]
-		MustCountsAddUp(t, r)
-		if got := e.sb.Counts()[unitsQueries]; got != 1 {
-			t.Errorf("day %d: %d ContractServiceUnits queries, want 1 for the run's five batches", day, got)
-		}
-		if got := len(e.Writes(tf)) - before; got != changed {
-			t.Errorf("day %d: %d adjustments, want %d", day, got, changed)
-		}
-		e.MustAllAtTarget(t)
+		})
 	}
 }
 
