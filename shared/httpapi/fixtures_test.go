@@ -106,6 +106,7 @@ func haloSeed() sandbox.HaloPSASeed {
 			{ID: -9202, ClientID: 9101, Reference: "Gamma 2019", Disabled: true},
 		},
 		Items:       []sandbox.HaloItem{{ID: 9401, Name: "Gamma Seats", Recurring: true, RecurringPrice: 10, BillingPeriod: 2}},
+		ItemGroups:  []sandbox.HaloOption{{ID: 9501, Name: "Managed services"}},
 		TicketTypes: []sandbox.HaloOption{{ID: 9601, Name: "Alert"}},
 		Priorities:  []sandbox.HaloOption{{ID: 9701, Name: "Critical"}},
 		Teams:       []sandbox.HaloOption{{ID: 9801, Name: "Alerts"}},

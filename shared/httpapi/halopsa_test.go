@@ -146,3 +146,48 @@ func TestAlertRulesHaloPSA(t *testing.T) {
 		})
 	}
 }
+
+// TestPickersHaloPSA: the pickers on HaloPSA list top levels as company
+// types, clients, recurring invoices as contracts (ids positive: Halo's
+// negative header ids negated) without the disabled one, their lines, and
+// the ticket and catalog options.
+func TestPickersHaloPSA(t *testing.T) {
+	e := newPSAEnv(t)
+	if rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(haloSecret), nil); rec.Code != http.StatusOK {
+		t.Fatalf("connect: got %d %s", rec.Code, rec.Body)
+	}
+	// No top level is named like a default type (client, customer): the
+	// admin chooses.
+	if rec := e.admin(tenantC, "PUT", "/v1/integration/company-types", []byte(`{"companyTypeIds":[91]}`), nil); rec.Code != http.StatusOK {
+		t.Fatalf("company types: got %d %s", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		name, path string
+		contains   []string
+		lacks      []string
+	}{
+		{"CompanyTypes", "/v1/psa/company-types", []string{`"id":91,"name":"Managed Clients","isDefault":false,"selected":true`, `"id":92,"name":"Suppliers","isDefault":false,"selected":false`}, nil},
+		{"Companies", "/v1/psa/companies", []string{`"id":9101,"name":"Gamma Labs"`}, nil},
+		{"Contracts", "/v1/psa/companies/9101/contracts", []string{`"id":9201`, "Gamma Managed Services"}, []string{`"id":-9201`, "Gamma 2019"}},
+		{"Lines", "/v1/psa/contracts/9201/lines", []string{`"id":9301`, `"serviceId":9401`}, nil},
+		{"TicketOptions", "/v1/psa/ticket-options", []string{`"queues":[{"id":9801,"name":"Alerts"`, `"issueTypes":[{"id":9601`, `"resources":[{"id":9901`, `"closed":true`}, []string{`"boards"`, `"roles"`}},
+		{"CatalogOptions", "/v1/psa/catalog-options", []string{`"productTypes":[{"id":9501,"name":"Managed services"`, `"billingCodes":[]`, `"subcategories":[]`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.admin(tenantC, "GET", tc.path, nil, nil)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("got %d %s, want 200", rec.Code, rec.Body)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(rec.Body.String(), c) {
+					t.Errorf("got %s, want it to contain %s", rec.Body, c)
+				}
+			}
+			for _, c := range tc.lacks {
+				if strings.Contains(rec.Body.String(), c) {
+					t.Errorf("got %s, want no %s", rec.Body, c)
+				}
+			}
+		})
+	}
+}

@@ -90,12 +90,10 @@ func toolFixtures() []toolFixture {
 	}
 }
 
-// toolHaloSeed is haloSeed with an item group, the "users" item (internal
-// reference "users") and a foreign "Backup Seats" item, and Acme
-// look-alike clients.
+// toolHaloSeed is haloSeed with the "users" item (internal reference
+// "users"), a foreign "Backup Seats" item, and Acme look-alike clients.
 func toolHaloSeed(c psaChange) sandbox.HaloPSASeed {
 	s := haloSeed()
-	s.ItemGroups = []sandbox.HaloOption{{ID: 9501, Name: "Managed services"}}
 	s.Items = []sandbox.HaloItem{
 		{ID: 9401, Name: "Gamma Seats", InternalReference: "users", Recurring: true, RecurringPrice: 10, RecurringCost: 4, BillingPeriod: 2, GroupID: 9501},
 		{ID: 9402, Name: "Backup Seats", InternalReference: "BKP", Recurring: true, RecurringPrice: 6, RecurringCost: 3, BillingPeriod: 2},
