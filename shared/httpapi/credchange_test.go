@@ -104,6 +104,15 @@ func otherCWSeed(company, public, private string) sandbox.ConnectWiseSeed {
 	return s
 }
 
+// otherHaloSeed is another HaloPSA API application's instance: its own
+// client id and secret, and customers.
+func otherHaloSeed(app, secret string) sandbox.HaloPSASeed {
+	s := haloSeed()
+	s.ClientID, s.ClientSecret = app, secret
+	s.Clients = []sandbox.HaloClient{{ID: 9101, Name: "Other Clinic", TopLevelID: 91}, {ID: 9102, Name: "Other Law", TopLevelID: 91}}
+	return s
+}
+
 // newSandbox serves one more PSA sandbox (another PSA host) on the API
 // tests' calendar.
 func newSandbox(t *testing.T, load func(*sandbox.Server)) string {
@@ -125,7 +134,8 @@ func TestCredentialChangeEverywhere(t *testing.T) {
 	other := []string{"Other Clinic", "Other Law"}
 	cases := []struct {
 		name string
-		// tenant is on the provider: tenant A on Autotask, B on ConnectWise.
+		// tenant is on the provider: tenant A on Autotask, B on ConnectWise,
+		// C on HaloPSA.
 		tenant string
 		// typeIDs are the customer types the picker chooses by default.
 		typeIDs          []int64
@@ -171,11 +181,28 @@ func TestCredentialChangeEverywhere(t *testing.T) {
 				"publicKey": cwPublic, "privateKey": cwPrivate, "clientId": cwClient,
 				"endpoints": map[string]string{"connectwiseLoginUrl": url + "/connectwise/"}})
 		}},
+		{"HaloPSA/AnotherApplication", tenantC, []int64{91}, []string{"Gamma Labs"}, other, func(cc *credentialContainers) []byte {
+			// Another API application (another Halo instance behind the
+			// same host): its own client id and secret.
+			cc.Sandbox.HaloPSA.AddInstance(otherHaloSeed("halo-app-other", "HALO-SECRET-other-1"))
+			return cc.integrationBody(map[string]any{"provider": "halopsa", "host": "gamma.halopsa.com", "clientId": "halo-app-other",
+				"clientSecret": "HALO-SECRET-other-1"})
+		}},
+		{"HaloPSA/AnotherInstance", tenantC, []int64{91}, []string{"Gamma Labs"}, other, func(cc *credentialContainers) []byte {
+			// The same application id and secret on another host (other
+			// endpoints), with another database behind it.
+			url := newSandbox(t, func(sb *sandbox.Server) { sb.HaloPSA.AddInstance(otherHaloSeed(haloApp, haloSecret)) })
+			return mustJSON(t, map[string]any{"provider": "halopsa", "host": "other.halopsa.com", "clientId": haloApp, "clientSecret": haloSecret,
+				"endpoints": map[string]string{"halopsaAuthUrl": url + "/halopsa/auth/", "halopsaApiUrl": url + "/halopsa/api/"}})
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cc := newCredentialContainers(t)
 			cc.mustConnect()
+			if rec := cc.admin(tenantC, "PUT", "/v1/integration", cc.haloBody(haloSecret), nil); rec.Code != http.StatusOK {
+				t.Fatalf("connect %s: got %d %s, want 200", tenantC, rec.Code, rec.Body)
+			}
 			for i, got := range cc.companyNames(t, tc.tenant, tc.typeIDs) {
 				if !slices.Equal(got, tc.wantOld) {
 					t.Fatalf("%s warming up: got %v, want %v", containerNames[i], got, tc.wantOld)

@@ -99,7 +99,7 @@ func connectWiseSeed() sandbox.ConnectWiseSeed {
 func haloSeed() sandbox.HaloPSASeed {
 	return sandbox.HaloPSASeed{
 		ClientID: haloApp, ClientSecret: haloSecret,
-		TopLevels: []sandbox.HaloOption{{ID: 91, Name: "Managed Clients"}, {ID: 92, Name: "Suppliers"}},
+		TopLevels: []sandbox.HaloOption{{ID: 91, Name: "Client"}, {ID: 92, Name: "Suppliers"}},
 		Clients:   []sandbox.HaloClient{{ID: 9101, Name: "Gamma Labs", TopLevelID: 91}},
 		RecurringInvoices: []sandbox.HaloRecurringInvoice{
 			{ID: -9201, ClientID: 9101, Reference: "Gamma Managed Services", Lines: []sandbox.HaloInvoiceLine{{ID: 9301, ItemID: 9401, Quantity: 7, UnitPrice: 10}}},

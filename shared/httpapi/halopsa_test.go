@@ -156,8 +156,7 @@ func TestPickersHaloPSA(t *testing.T) {
 	if rec := e.admin(tenantC, "PUT", "/v1/integration", e.haloBody(haloSecret), nil); rec.Code != http.StatusOK {
 		t.Fatalf("connect: got %d %s", rec.Code, rec.Body)
 	}
-	// No top level is named like a default type (client, customer): the
-	// admin chooses.
+	// Chosen explicitly (top level 91 "Client" is also the default).
 	if rec := e.admin(tenantC, "PUT", "/v1/integration/company-types", []byte(`{"companyTypeIds":[91]}`), nil); rec.Code != http.StatusOK {
 		t.Fatalf("company types: got %d %s", rec.Code, rec.Body)
 	}
@@ -166,7 +165,7 @@ func TestPickersHaloPSA(t *testing.T) {
 		contains   []string
 		lacks      []string
 	}{
-		{"CompanyTypes", "/v1/psa/company-types", []string{`"id":91,"name":"Managed Clients","isDefault":false,"selected":true`, `"id":92,"name":"Suppliers","isDefault":false,"selected":false`}, nil},
+		{"CompanyTypes", "/v1/psa/company-types", []string{`"id":91,"name":"Client","isDefault":false,"selected":true`, `"id":92,"name":"Suppliers","isDefault":false,"selected":false`}, nil},
 		{"Companies", "/v1/psa/companies", []string{`"id":9101,"name":"Gamma Labs"`}, nil},
 		{"Contracts", "/v1/psa/companies/9101/contracts", []string{`"id":9201`, "Gamma Managed Services"}, []string{`"id":-9201`, "Gamma 2019"}},
 		{"Lines", "/v1/psa/contracts/9201/lines", []string{`"id":9301`, `"serviceId":9401`}, nil},
