@@ -12,9 +12,10 @@ import (
 
 // TestPutIntegrationHaloPSAInvalid: a HaloPSA integration's shape is
 // checked field by field before any request, on a deployment that takes no
-// custom endpoints (production's): the host must be a Halo cloud instance
-// named without scheme, port or path, and the other PSAs' fields are
-// refused.
+// custom endpoints (production's): the host is named without scheme, port
+// or path, and the other PSAs' fields are refused; a host that is not a
+// Halo cloud instance is refused by the client before it sends anything
+// (halopsa.CloudHost).
 func TestPutIntegrationHaloPSAInvalid(t *testing.T) {
 	e := newPSAEnv(t, func(c *httpapi.Config) { c.AllowCustomEndpoints, c.Endpoints = false, psa.Endpoints{} })
 	halo := `"provider":"halopsa","clientId":"app-1","clientSecret":"HALO-SECRET-x"`
@@ -27,9 +28,9 @@ func TestPutIntegrationHaloPSAInvalid(t *testing.T) {
 		{"ErrHostWithScheme", `{` + halo + `,"host":"https://contoso.halopsa.com"}`, "without https://"},
 		{"ErrHostWithPort", `{` + halo + `,"host":"127.0.0.1:8443"}`, "endpoints.halopsaAuthUrl"},
 		{"ErrHostWithPath", `{` + halo + `,"host":"contoso.halopsa.com/api"}`, "host name like contoso.halopsa.com"},
-		{"ErrHostNotHalo", `{` + halo + `,"host":"metadata.internal.example"}`, "not a Halo cloud instance"},
-		{"ErrHostIsTheDomain", `{` + halo + `,"host":"halopsa.com"}`, "not a Halo cloud instance"},
-		{"ErrHostLookalike", `{` + halo + `,"host":"contoso.halopsa.com.evil.example"}`, "not a Halo cloud instance"},
+		{"ErrHostNotHalo", `{` + halo + `,"host":"metadata.internal.example"}`, "must be a Halo cloud host"},
+		{"ErrHostIsTheDomain", `{` + halo + `,"host":"halopsa.com"}`, "must be a Halo cloud host"},
+		{"ErrHostLookalike", `{` + halo + `,"host":"contoso.halopsa.com.evil.example"}`, "must be a Halo cloud host"},
 		{"ErrBadTenant", `{` + halo + `,"host":"contoso.halopsa.com","tenant":"a b/c"}`, "tenant must be"},
 		{"ErrOtherProvidersField", `{` + halo + `,"host":"contoso.halopsa.com","site":"na.myconnectwise.net"}`, "site is not used by halopsa"},
 		{"ErrHaloFieldForAutotask", `{"provider":"autotask","username":"u","secret":"s","integrationCode":"c","clientSecret":"x"}`, "clientSecret is not used by autotask"},
@@ -63,7 +64,7 @@ func TestPutIntegrationHaloPSAInvalid(t *testing.T) {
 		custom := newPSAEnv(t)
 		body := `{` + halo + `,"host":"intranet.example","endpoints":{"halopsaApiUrl":"` + custom.URL + `/halopsa/api/"}}`
 		rec := custom.admin(tenantA, "PUT", "/v1/integration", []byte(body), nil)
-		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "not a Halo cloud instance") {
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "must be a Halo cloud host") {
 			t.Fatalf("got %d %s, want 400 naming the host", rec.Code, rec.Body)
 		}
 	})

@@ -91,19 +91,6 @@ var hostFields = map[psa.Provider]hostField{
 	psa.HaloPSA:     {"host", "contoso.halopsa.com", "endpoints.halopsaAuthUrl and endpoints.halopsaApiUrl"},
 }
 
-// haloCloudDomains are the domains Halo hosts its cloud instances under
-// (HaloPSA, HaloITSM, HaloServiceDesk; docs/HALOPSA.md).
-var haloCloudDomains = []string{".halopsa.com", ".haloitsm.com", ".haloservicedesk.com"}
-
-// haloCloudHost reports whether host is an instance under one of Halo's
-// cloud domains.
-func haloCloudHost(host string) bool {
-	host = strings.ToLower(host)
-	return slices.ContainsFunc(haloCloudDomains, func(d string) bool {
-		return strings.HasSuffix(host, d) && len(host) > len(d)
-	})
-}
-
 // credentials validates the request's shape and returns the credentials
 // with every problem found, one per field (see apperr.Problems).
 func (q integrationRequest) credentials() (psa.Credentials, apperr.Problems) {
@@ -159,18 +146,6 @@ func (q integrationRequest) credentials() (psa.Credentials, apperr.Problems) {
 		probs.Add("tenant", "tenant must be 1 to 100 letters, digits, dots, dashes or underscores, as Halo names a hosted tenant")
 	}
 	return c, probs
-}
-
-// checkHaloHost adds a problem when a HaloPSA host is not one of Halo's
-// cloud hosts and the client would address it: psabridge builds
-// https://{host}/auth/ and https://{host}/api/ from it unless ep sets both,
-// so it must be Halo's (the SSRF guard, as ConnectWise sites and Autotask
-// zones are held to the vendors' hosts).
-func checkHaloHost(c psa.Credentials, ep psa.Endpoints, probs *apperr.Problems) {
-	if c.Provider != psa.HaloPSA || !sitePattern.MatchString(c.Host) || (ep.HaloPSAAuthURL != "" && ep.HaloPSAAPIURL != "") || haloCloudHost(c.Host) {
-		return
-	}
-	probs.Add("host", "host %q is not a Halo cloud instance: it must end in %s", c.Host, strings.Join(haloCloudDomains, ", "))
 }
 
 // checkEndpoints adds a problem for each endpoint that is not an http(s) URL.
@@ -267,7 +242,6 @@ func (h *Handler) putIntegration(w http.ResponseWriter, r *http.Request) {
 		ep = req.Endpoints.endpoints()
 		checkEndpoints(ep, &probs)
 	}
-	checkHaloHost(creds, ep, &probs)
 	if err := probs.Err(); err != nil {
 		h.fail(w, r, err)
 		return
