@@ -152,6 +152,7 @@ func TestTitle(t *testing.T) {
 		{"NoTitleUsesType", "", "  ", psa.ConnectWise, "user_lockout"},
 		{"ConnectWiseLimit", "[A] ", long, psa.ConnectWise, "[A] " + strings.Repeat("é", 95) + "…"},
 		{"AutotaskLimit", "[A] ", long, psa.Autotask, "[A] " + strings.Repeat("é", 250) + "…"},
+		{"HaloPSALimit", "[A] ", long, psa.HaloPSA, "[A] " + strings.Repeat("é", 250) + "…"},
 		{"ExactlyAtLimit", "", strings.Repeat("x", 100), psa.ConnectWise, strings.Repeat("x", 100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
