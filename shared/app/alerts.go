@@ -9,6 +9,7 @@ import (
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/queue"
 )
 
@@ -36,6 +37,9 @@ type AlertIntake struct {
 	Queue  TicketQueue
 	Now    func() time.Time
 	Log    *slog.Logger
+	// Metrics receives the Degraded count of errors the intake carries on
+	// after (metrics.Degrade); nil emits none.
+	Metrics *metrics.Emitter
 }
 
 // Take validates an alert of tenant, records it and queues it for the
@@ -99,7 +103,7 @@ func (s *AlertIntake) Take(ctx context.Context, tenant string, a alerting.Alert)
 			return err
 		}
 		if err := s.Alerts.MarkAlertEnqueued(ctx, tenant, a); err != nil {
-			log.WarnContext(ctx, "alert queued, not marked; a replay will queue it again", "err", err)
+			metrics.Degrade(ctx, log, s.Metrics, "webhook.mark_enqueued", "alert queued, not marked; a replay will queue it again", err)
 		}
 		log.InfoContext(ctx, "alert queued")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
+	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -21,6 +22,9 @@ type Catalogs struct {
 	PSA          Connector
 	Now          func() time.Time
 	Log          *slog.Logger
+	// Metrics receives the Degraded count of errors a push carries on
+	// after (metrics.Degrade); nil emits none.
+	Metrics *metrics.Emitter
 }
 
 // Put replaces the tenant's catalog with c's products if the stored
@@ -137,7 +141,7 @@ func (s *Catalogs) recordPush(ctx context.Context, tenant string, cat billing.Ca
 		return
 	}
 	if _, err := s.Store.PutCatalog(ctx, tenant, cat, cat.Version); err != nil {
-		s.log().WarnContext(ctx, "recording a partial catalog push failed", "err", err)
+		metrics.Degrade(ctx, s.log(), s.Metrics, "api.catalog_push_record", "recording a partial catalog push failed; the next push finds the items by identifier and name", err, "tenant", tenant)
 	}
 }
 

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/psabridge/psabridge/shared/iamcalls"
 )
 
 // CallLogEnv names the environment variable that turns call recording on:
@@ -30,6 +35,10 @@ type Call struct {
 	Queue    string `json:"queue,omitempty"`    // queue URL
 	Secret   string `json:"secret,omitempty"`   // secret name or ARN
 	Function string `json:"function,omitempty"` // Lambda function name or ARN
+	// Caller is the function of the stack the call was made for
+	// (iamcalls.CallerOf the call's context, else the client's AsCaller);
+	// "" when neither names one (a test's own setup and checks).
+	Caller string `json:"caller,omitempty"`
 }
 
 // iamPrefix maps the SDK's service ids to IAM's action prefixes.
@@ -128,10 +137,12 @@ func deref(s *string) string {
 }
 
 // CallLog appends the calls of the clients it is attached to as JSON lines
-// to a file; several processes may append to the same file.
+// to a file, each distinct call once per process; several processes may
+// append to the same file.
 type CallLog struct {
 	mu   sync.Mutex
 	file *os.File
+	seen map[Call]bool
 }
 
 // OpenCallLog opens (creating it if needed) the file calls are appended to.
@@ -140,7 +151,7 @@ func OpenCallLog(path string) (*CallLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", CallLogEnv, err)
 	}
-	return &CallLog{file: f}, nil
+	return &CallLog{file: f, seen: map[Call]bool{}}, nil
 }
 
 // Middleware returns an SDK API option that records each operation call once
@@ -151,7 +162,11 @@ func (l *CallLog) Middleware() func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("psabridgeCallLog",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if err := l.write(CallsOf(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters)); err != nil {
+				calls := CallsOf(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters)
+				for i := range calls {
+					calls[i].Caller = iamcalls.CallerOf(ctx)
+				}
+				if err := l.write(calls); err != nil {
 					return middleware.InitializeOutput{}, middleware.Metadata{}, err
 				}
 				return next.HandleInitialize(ctx, in)
@@ -160,20 +175,49 @@ func (l *CallLog) Middleware() func(*middleware.Stack) error {
 }
 
 func (l *CallLog) write(calls []Call) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var b []byte
 	for _, c := range calls {
+		if l.seen[c] {
+			continue
+		}
+		l.seen[c] = true
 		line, err := json.Marshal(c)
 		if err != nil {
 			return err
 		}
 		b = append(append(b, line...), '\n')
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	if len(b) == 0 {
+		return nil
+	}
 	if _, err := l.file.Write(b); err != nil {
 		return fmt.Errorf("record AWS call: %w", err)
 	}
 	return nil
+}
+
+// AsCaller returns an SDK API option that attributes every call of the
+// client to function (a name of infra.Functions) unless the call's context
+// names another (iamcalls.WithCaller): the end-to-end harnesses give each
+// function its own clients with it. Without a call log it has no effect.
+func AsCaller(function string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("psabridgeCaller",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if iamcalls.CallerOf(ctx) == "" {
+					ctx = iamcalls.WithCaller(ctx, function)
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+}
+
+// As returns cfg whose clients' calls are function's (AsCaller).
+func As(cfg aws.Config, function string) aws.Config {
+	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), AsCaller(function))
+	return cfg
 }
 
 // ReadCallLog returns the calls recorded in a call log file, in order.

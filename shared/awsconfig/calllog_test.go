@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/psabridge/psabridge/shared/awsconfig"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/localaws"
 )
 
@@ -87,5 +88,39 @@ func TestCallLog(t *testing.T) {
 	t.Setenv(awsconfig.CallLogEnv, filepath.Join(t.TempDir(), "missing-dir", "calls.jsonl"))
 	if _, err := awsconfig.Load(ctx); err == nil {
 		t.Error("Load with an unwritable call log: got nil error, want one")
+	}
+}
+
+// TestCallLogCaller: a client's AsCaller names the function of its calls,
+// a context's iamcalls.WithCaller overrides it, calls with neither name
+// none, and each distinct call is written once.
+func TestCallLogCaller(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calls.jsonl")
+	t.Setenv(awsconfig.CallLogEnv, path)
+	ctx := context.Background()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(db *dynamodb.Client, ctx context.Context) {
+		t.Helper()
+		if _, err := db.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, fanout := awsconfig.DynamoDB(cfg), awsconfig.DynamoDB(awsconfig.As(cfg, "fanout"))
+	list(plain, ctx)
+	list(fanout, ctx)
+	list(fanout, ctx) // the same call again: written once
+	list(fanout, iamcalls.WithCaller(ctx, "api"))
+	list(plain, iamcalls.WithCaller(ctx, "webhook"))
+	got, err := awsconfig.ReadCallLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []awsconfig.Call{{Action: "dynamodb:ListTables"}, {Action: "dynamodb:ListTables", Caller: "fanout"},
+		{Action: "dynamodb:ListTables", Caller: "api"}, {Action: "dynamodb:ListTables", Caller: "webhook"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }

@@ -83,7 +83,7 @@ func TestCreateMissingLines(t *testing.T) {
 				f.Queue = q
 				var runID string
 				if tc.dryRun {
-					id, err := f.StartRun(ctx, tn.name, true)
+					id, err := startRun(ctx, &f, tn.name, true)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -57,7 +57,7 @@ func (e *env) mustRunNow(tenant string, rw *runWatch) billing.Run {
 	var id string
 	e.MustDrain(1, e.watch(tenant, &id, rw), func() {
 		var err error
-		if id, err = e.fanout.StartRun(context.Background(), tenant, false); err != nil {
+		if id, err = e.StartRun(context.Background(), tenant, false); err != nil {
 			e.tb.Error(err)
 		}
 	})
@@ -183,7 +183,7 @@ func TestMalformedSyncMessagesGoToDLQ(t *testing.T) {
 		if _, err := (&sqsqueue.Sender{Client: e.sqs, QueueURL: e.queue.URL}).Send(context.Background(), msgs); err != nil {
 			t.Error(err)
 		}
-		if _, err := e.fanout.StartRun(context.Background(), tf.name, false); err != nil {
+		if _, err := e.StartRun(context.Background(), tf.name, false); err != nil {
 			t.Error(err)
 		}
 	})
@@ -229,7 +229,7 @@ func TestWaitingOrgsDoNotHoldTheirTenant(t *testing.T) {
 	var id string
 	e.MustDrain(1, failFirst, func() {
 		var err error
-		if id, err = e.fanout.StartRun(context.Background(), tf.name, false); err != nil {
+		if id, err = e.StartRun(context.Background(), tf.name, false); err != nil {
 			t.Error(err)
 		}
 	})

@@ -247,7 +247,7 @@ func TestBudget(t *testing.T) {
 	e := MustEnv(t)
 	tf := e.MustTenant("at-one", psa.Autotask, 90, 0, func(s *billing.Settings) { s.BudgetPerHour = 50 })
 	ctx := context.Background()
-	runID, err := e.fanout.StartRun(ctx, tf.name, false)
+	runID, err := e.StartRun(ctx, tf.name, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,11 +347,11 @@ func TestDryRun(t *testing.T) {
 	e := MustEnv(t)
 	tf := e.MustTenant("cw-one", psa.ConnectWise, 20, 0, nil)
 	ctx := context.Background()
-	id, err := e.fanout.StartRun(ctx, tf.name, true)
+	id, err := e.StartRun(ctx, tf.name, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.fanout.StartRun(ctx, tf.name, true); err == nil {
+	if _, err := e.StartRun(ctx, tf.name, true); err == nil {
 		t.Errorf("a second run while one is running: got no error, want conflict")
 	}
 	e.MustDrain(1, nil, nil)

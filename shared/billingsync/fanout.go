@@ -353,10 +353,7 @@ func (f *Fanout) order(ctx context.Context, tenant string, set billing.Settings,
 		return orgs
 	}
 	unordered := func(what string, err error) []MappedOrg {
-		f.log().WarnContext(ctx, "orgs queued unordered: "+what+" failed", "operation", "fanout.order", "tenant", tenant, "err", err)
-		if f.Metrics != nil {
-			f.Metrics.Count(metrics.Degraded, 1, nil)
-		}
+		metrics.Degrade(ctx, f.log(), f.Metrics, "fanout.order", "orgs queued unordered: "+what+" failed", err, "tenant", tenant)
 		return orgs
 	}
 	in, err := f.Store.Integration(ctx, tenant)

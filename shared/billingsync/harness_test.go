@@ -17,11 +17,13 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
+	"github.com/psabridge/psabridge/shared/iamcalls"
+	"github.com/psabridge/psabridge/shared/iamcalls/iamcallstest"
 	"github.com/psabridge/psabridge/shared/integration"
-	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/budget"
@@ -35,7 +37,10 @@ import (
 	"github.com/psabridge/psabridge/shared/sqsqueue/sqstest"
 )
 
-func TestMain(m *testing.M) { localaws.Main(m) }
+// TestMain records the AWS calls of the fan-out and the sync worker
+// (iamcallstest: infra/testdata/aws-calls-billingsync.json; after a change
+// in them, rerun the package with -update-aws-calls).
+func TestMain(m *testing.M) { iamcallstest.Main(m, "billingsync") }
 
 // start is the first clock reading of every test: inside the sandbox
 // contracts' dates (2025-01-01 … 2026-12-31).
@@ -83,6 +88,12 @@ type env struct {
 	store   *dynamo.Store
 	counter *awsconfig.RequestCounter
 	secrets *secrets.Store
+	// workerStore, workerSecrets and workerSQS are the sync worker's own
+	// clients over the same table, secrets and queue (the fan-out's are
+	// in e.fanout), so the record of AWS calls knows whose a call is.
+	workerStore   *dynamo.Store
+	workerSecrets *secrets.Store
+	workerSQS     *sqs.Client
 	// sb is the PSA sandbox in this process (nil when psa runs it in
 	// another); psa is the sandbox as the harness steers and reads it.
 	sb      *sandbox.Server
@@ -127,13 +138,29 @@ func newEnv(tb testing.TB) *env {
 	e := &env{tb: tb, clock: esm.NewClock(start), counter: &awsconfig.RequestCounter{}, sqsN: &awsconfig.RequestCounter{}}
 	e.store = dynamotest.NewStore(tb, e.counter)
 	e.store.Now = e.clock.Now
-	e.secrets = secretstest.NewStore(tb)
+	e.workerStore = dynamotest.As(e.store, "syncworker")
+	stores := secretstest.NewStoresAs(tb, "", "syncworker")
+	e.secrets, e.workerSecrets = stores[0], stores[1]
 	e.sqs = sqstest.Serial(sqstest.MustClient(tb, e.sqsN))
-	e.queue = sqstest.MustFIFO(tb, e.sqs)
-	e.fanout = &billingsync.Fanout{Store: syncstore.Adapter{Store: e.store},
-		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: e.sqs, QueueURL: e.queue.URL}},
+	e.queue = sqstest.MustQueueOf(tb, e.sqs, "sync")
+	e.workerSQS = sqstest.As(e.sqs, "syncworker")
+	e.fanout = &billingsync.Fanout{Store: syncstore.Adapter{Store: dynamotest.As(e.store, "fanout")},
+		Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: sqstest.As(e.sqs, "fanout"), QueueURL: e.queue.URL}},
 		Shards: schema.MappedShards, Now: e.clock.Now}
 	return e
+}
+
+// StartRun starts a run now as the API does in AWS: the API's part (the
+// conflict check, the run stored) with the api's AWS calls, then the
+// fan-out's handler with the same event the API's asynchronous invocation
+// carries, with the fan-out's (compose.InProcess).
+func (e *env) StartRun(ctx context.Context, tenant string, dryRun bool) (string, error) {
+	return startRun(ctx, e.fanout, tenant, dryRun)
+}
+
+// startRun is env.StartRun with fan-out f.
+func startRun(ctx context.Context, f *billingsync.Fanout, tenant string, dryRun bool) (string, error) {
+	return compose.InProcess(f).StartRun(iamcalls.WithCaller(ctx, "api"), tenant, dryRun)
 }
 
 // MustTenant adds a tenant with n mapped orgs, each with one users line whose
@@ -257,17 +284,17 @@ func (e *env) MustObserve(t *tenantFixture, orgs []*orgFixture) {
 }
 
 // NewWorker returns a worker as one Lambda instance would have it: its own
-// connector (client cache) and budget.
+// connector (client cache) and budget, over the sync worker's AWS clients.
 func (e *env) NewWorker() *billingsync.Worker {
-	st := syncstore.Adapter{Store: e.store}
-	b := &budget.Budget{Store: e.store, Limits: budget.SettingsLimits(e.store), Now: e.clock.Now}
+	st := syncstore.Adapter{Store: e.workerStore}
+	b := &budget.Budget{Store: e.workerStore, Limits: budget.SettingsLimits(e.workerStore), Now: e.clock.Now}
 	opts := connect.Options{AllowPrivate: true, Timeout: 5 * time.Second, Now: e.clock.Now}
 	if e.remote != nil {
 		// Counted and stamped with the clock on their way to the sandbox.
 		opts.HTTPClient = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, opts.Timeout)
 		opts.HTTPClient.Transport = e.remote.Transport(opts.HTTPClient.Transport)
 	}
-	conn := &integration.Connector{Store: e.store, Credentials: e.secrets, Dial: b.Dialer(opts)}
+	conn := &integration.Connector{Store: e.workerStore, Credentials: e.workerSecrets, Dial: b.Dialer(opts)}
 	return &billingsync.Worker{Store: st, Connector: conn, Budget: b, Now: e.clock.Now, Log: e.log}
 }
 
@@ -292,7 +319,8 @@ func (e *env) MustDrain(workers int, wrap func(handler) handler, produce func())
 		m := &esm.Mapping{SQS: e.sqs, QueueURL: e.queue.URL, BatchSize: 10, VisibilityTimeout: syncVisibility, Clock: e.clock, Handler: h}
 		// As the syncworker Lambda is wired: waiting orgs are re-queued on
 		// the sync queue and hidden through the mapping's clock.
-		w.Requeue, w.Visibility = e.fanout.Queue, m
+		w.Requeue = syncstore.Queue{Sender: &sqsqueue.Sender{Client: e.workerSQS, QueueURL: e.queue.URL}}
+		w.Visibility = m
 		mappings = append(mappings, m)
 	}
 	errs := make(chan error, 2*workers)

@@ -101,7 +101,7 @@ func (e *env) MustTechnicianEdit(tb testing.TB, tf *tenantFixture, o *orgFixture
 // the run as stored then.
 func (e *env) MustRun(tb testing.TB, tf *tenantFixture) billing.Run {
 	tb.Helper()
-	id, err := e.fanout.StartRun(context.Background(), tf.name, false)
+	id, err := e.StartRun(context.Background(), tf.name, false)
 	if err != nil {
 		tb.Fatal(err)
 	}

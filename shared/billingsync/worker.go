@@ -113,7 +113,9 @@ type Worker struct {
 	Connector Connector
 	// Budget, when set, is the PSA request budget the Connector's clients
 	// are dialled with; the worker stops before sending once it is spent.
-	Budget      Budget
+	Budget Budget
+	// Metrics receives SyncEntries, BudgetDeferrals and the Degraded count
+	// of errors the worker carries on after (metrics.Degrade); nil emits none.
 	Metrics     *metrics.Emitter
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -280,7 +282,10 @@ type orgWork struct {
 // handleRun processes the deliveries of one run of one tenant.
 func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Delivery) (retry []string) {
 	log := w.log().With("tenant", tenant, "run", runID)
-	all := func() []string {
+	// all reports the whole batch failed after a store error (logged with
+	// it): the messages come back after the visibility timeout.
+	all := func(what string, err error) []string {
+		log.WarnContext(ctx, what+" failed; the batch is tried again", "err", err)
 		ids := make([]string, len(ds))
 		for i, d := range ds {
 			ids[i] = d.ID
@@ -294,8 +299,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	bs, err := w.Store.BatchStart(ctx, tenant, runID, orgIDs)
 	if err != nil {
-		log.WarnContext(ctx, "reading the batch's outcomes, orgs and settings failed", "err", err)
-		return all()
+		return all("reading the batch's outcomes, orgs and settings", err)
 	}
 	prev := bs.Outcomes
 	var work []*orgWork
@@ -314,7 +318,8 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	if w.Budget != nil {
 		defer func() {
 			if err := w.Budget.Flush(ctx, tenant); err != nil {
-				log.WarnContext(ctx, "releasing budget failed", "err", err)
+				// The unspent reservation stays taken until the hour ends.
+				metrics.Degrade(ctx, log, w.Metrics, "syncworker.budget_flush", "releasing budget failed; the unspent requests stay reserved until the hour ends", err)
 			}
 		}()
 	}
@@ -368,7 +373,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 		}
 		if err != nil {
 			if !apperr.IsTransient(err) && apperr.CodeOf(err) == apperr.Internal {
-				return all() // the store failed: try the batch again
+				return all("reading mapping health", err) // the store failed
 			}
 			for _, o := range work {
 				if o.skip == nil {
@@ -381,7 +386,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	}
 	hwms, mems, err := w.Store.LineInputs(ctx, tenant, month, keys)
 	if err != nil {
-		return all()
+		return all("reading high-water marks and line memories", err)
 	}
 	effective := set.EffectiveDateOf(now, month)
 
@@ -859,7 +864,10 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, tenant, runID str
 	}
 	run, err := w.Store.FinishRunIfDone(ctx, tenant, runID)
 	if err != nil {
-		log.WarnContext(ctx, "finishing run failed", "err", err)
+		// The outcomes are recorded; if this was the run's last batch, the
+		// run shows running until another batch of it (or the fan-out of a
+		// redelivered tick) finishes it.
+		metrics.Degrade(ctx, log, w.Metrics, "syncworker.finish_run", "finishing run failed; it shows running until another batch of it finishes it", err)
 	}
 	w.logBatch(ctx, log, batch, run, err == nil)
 	if w.Metrics != nil {
@@ -965,7 +973,7 @@ func (w *Worker) requeue(ctx context.Context, log *slog.Logger, now time.Time, w
 		if err == nil {
 			return nil
 		}
-		log.WarnContext(ctx, "re-queueing waiting orgs failed; their messages wait instead", "err", err)
+		metrics.Degrade(ctx, log, w.Metrics, "syncworker.requeue", "re-queueing waiting orgs failed; their messages wait instead, holding their group", err, "orgs", len(waits))
 	}
 	var retry []string
 	for _, wt := range waits {
@@ -984,7 +992,7 @@ func (w *Worker) hide(ctx context.Context, d Delivery, wait time.Duration) {
 	}
 	wait = min(max(wait, 0), 11*time.Hour)
 	if err := w.Visibility.Hide(ctx, d.ReceiptHandle, wait); err != nil {
-		w.log().WarnContext(ctx, "hiding a sync message failed; it waits out the visibility timeout", "message", d.ID, "err", err)
+		metrics.Degrade(ctx, w.log(), w.Metrics, "syncworker.hide", "hiding a sync message failed; it waits out the visibility timeout", err, "message", d.ID)
 	}
 }
 

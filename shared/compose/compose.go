@@ -8,6 +8,7 @@ package compose
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/lambdainvoke"
 	"github.com/psabridge/psabridge/shared/logging"
@@ -44,7 +46,8 @@ type Env struct {
 	SecretPrefix string
 	// SyncQueueURL and TicketQueueURL are the FIFO queues. FanoutFunction,
 	// when set, is the fan-out Lambda the API invokes to start a run (in
-	// AWS); without it the API queues a run's orgs itself on SyncQueueURL.
+	// AWS); without it the API runs the fan-out's handler in process
+	// (InProcess), which queues a run's orgs on SyncQueueURL.
 	SyncQueueURL   string
 	TicketQueueURL string
 	FanoutFunction string
@@ -198,7 +201,8 @@ func (r *Root) TicketWorker() *ticketing.Worker {
 
 // API is the REST API handler. Its PSA clients spend the tenant's budget in
 // blocks of APIBudgetBlock. A run it starts is handed to FanoutFunction when
-// set (AWS), else queued by the API itself on SyncQueueURL; with neither,
+// set (AWS), else to the fan-out's handler in this process (InProcess),
+// which queues it on SyncQueueURL; with neither,
 // run-now is unavailable. With TicketQueueURL it also serves the webhook
 // route (make run serves both on one port).
 func (r *Root) API() *httpapi.Handler {
@@ -227,7 +231,7 @@ func (r *Root) API() *httpapi.Handler {
 		fanout.Invoke = func(ctx context.Context, req billingsync.StartRequest) error { return inv.InvokeAsync(ctx, req) }
 		cfg.Runs = fanout
 	case r.Env.SyncQueueURL != "":
-		cfg.Runs = r.Fanout()
+		cfg.Runs = InProcess(r.Fanout())
 	}
 	if r.Env.TicketQueueURL != "" {
 		cfg.TicketQueue = &sqsqueue.Sender{Client: r.SQS, QueueURL: r.Env.TicketQueueURL}
@@ -246,4 +250,22 @@ func (r *Root) Webhook() *httpapi.Handler {
 		Now:         r.Env.Now,
 		Logger:      r.Env.Logger,
 	})
+}
+
+// InProcess is the API's RunStarter for where AWS invokes the fan-out
+// function (make run, tests): the API's part as in AWS (the conflict check,
+// the run stored), then, in place of the asynchronous invocation, the
+// fan-out's handler in this process with the same event, its AWS calls the
+// fan-out's (iamcalls.WithCaller). f is not changed.
+func InProcess(f *billingsync.Fanout) httpapi.RunStarter {
+	api := *f
+	api.Invoke = func(ctx context.Context, req billingsync.StartRequest) error {
+		event, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		_, err = f.HandleEvent(iamcalls.WithCaller(ctx, "fanout"), event)
+		return err
+	}
+	return &api
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/logging"
 	"github.com/psabridge/psabridge/shared/metrics"
@@ -188,7 +189,9 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err := s.compose(); err != nil {
 		return nil, err
 	}
-	s.APIURL = s.serveOn(s.apiListener, s.root.API())
+	// Each request's AWS calls are the api's or, for the alerts webhook,
+	// the webhook's (the e2e record of AWS calls, iamcallstest).
+	s.APIURL = s.serveOn(s.apiListener, iamcalls.HTTP(s.root.API()))
 	s.startPollers(runCtx)
 	if err := s.startSchedule(runCtx); err != nil {
 		return nil, err
@@ -284,8 +287,9 @@ func (s *Stack) startSandbox() error {
 // composition root the Lambda functions use (compose), with what differs
 // locally: dev JWTs signed by the dev key (devKey) instead of API Gateway's
 // JWT authorizer, an operator token instead of the IAM authorizer, loopback
-// PSAs and custom endpoints allowed (the sandbox), and the API queueing a
-// run's orgs itself instead of invoking a fan-out function. The PSA clients
+// PSAs and custom endpoints allowed (the sandbox), and the API running the
+// fan-out's handler in process instead of invoking the fan-out function
+// (compose.InProcess). The PSA clients
 // spend the tenants' budgets exactly as in AWS.
 func (s *Stack) compose() error {
 	priv, err := devKey(s.opt.KeyFile, s.opt.KeepKey)

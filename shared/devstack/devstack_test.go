@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/billing"
-	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/iamcalls/iamcallstest"
 )
 
-func TestMain(m *testing.M) { localaws.Main(m) }
+// TestMain records the AWS calls of every function the stack runs
+// (iamcallstest: infra/testdata/aws-calls-devstack.json; after a change in
+// them, rerun the package with -update-aws-calls).
+func TestMain(m *testing.M) { iamcallstest.Main(m, "devstack") }
 
 // MustStack starts a stack on the servers of the test run, with the API on a
 // free loopback port, and stops it when the test ends.

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/psabridge/psabridge/shared/billing"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 )
 
@@ -16,8 +17,10 @@ const LinkBase = "https://platform.example.com/alerts"
 // startPollers runs the event source mappings of the sync and ticket
 // queues until ctx ends.
 func (s *Stack) startPollers(ctx context.Context) {
-	s.poll(ctx, "sync", s.SyncQueue.URL, s.syncWorker.HandleSQS)
-	s.poll(ctx, "tickets", s.TicketQueue.URL, s.ticketWorker.Handle)
+	// Each worker's AWS calls are its function's (the e2e record of AWS
+	// calls, iamcallstest).
+	s.poll(ctx, "sync", s.SyncQueue.URL, iamcalls.As("syncworker", s.syncWorker.HandleSQS))
+	s.poll(ctx, "tickets", s.TicketQueue.URL, iamcalls.As("ticketworker", s.ticketWorker.Handle))
 }
 
 // poll runs one event source mapping (batches of 10, partial batch
@@ -48,7 +51,7 @@ func (s *Stack) startSchedule(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		Ticker(ctx, billing.TickEvery, s.now, time.After, func(ctx context.Context, at time.Time) {
-			runs, err := s.Fanout.Scheduled(ctx, at)
+			runs, err := s.Fanout.Scheduled(iamcalls.WithCaller(ctx, "fanout"), at)
 			s.log.Info("schedule tick", "at", at, "runs", len(runs), "err", err)
 			if s.opt.OnSchedule != nil {
 				s.opt.OnSchedule(at, len(runs), err)

@@ -24,7 +24,8 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
-	"github.com/psabridge/psabridge/shared/localaws"
+	"github.com/psabridge/psabridge/shared/iamcalls"
+	"github.com/psabridge/psabridge/shared/iamcalls/iamcallstest"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/connect"
 	"github.com/psabridge/psabridge/shared/secrets"
@@ -32,7 +33,11 @@ import (
 	"github.com/psabridge/psabridge/shared/signature"
 )
 
-func TestMain(m *testing.M) { localaws.Main(m) }
+// TestMain records the AWS calls of the api and the webhook, told apart by
+// route (iamcalls.HTTP), and of the fan-out and sync worker run-now wires
+// in (iamcallstest: infra/testdata/aws-calls-httpapi.json; after a change
+// in them, rerun the package with -update-aws-calls).
+func TestMain(m *testing.M) { iamcallstest.Main(m, "httpapi") }
 
 // testStart is every API test's clock at its start (tests move it on).
 var testStart = time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
@@ -143,7 +148,7 @@ func (a *testAPI) do(method, path, token string, body []byte, header http.Header
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
-	a.Handler.ServeHTTP(rec, req)
+	iamcalls.HTTP(a.Handler).ServeHTTP(rec, req)
 	for _, secret := range plantedSecrets {
 		if bytes.Contains(rec.Body.Bytes(), []byte(secret)) || strings.Contains(fmt.Sprint(rec.Header()), secret) {
 			a.tb.Fatalf("%s %s: the response contains the planted secret %q", method, path, secret)

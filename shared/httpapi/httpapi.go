@@ -136,7 +136,8 @@ type Config struct {
 	Alerts AlertStore
 	// TicketQueue is the FIFO ticket queue the webhook sends alerts to.
 	TicketQueue TicketQueue
-	// Metrics receives EMF metrics (webhook rejects); nil emits none.
+	// Metrics receives EMF metrics (webhook rejects, and the Degraded count
+	// of errors a request carries on after: metrics.Degrade); nil emits none.
 	Metrics *metrics.Emitter
 
 	// Timeout bounds a request whose context carries no deadline (net/http
@@ -235,7 +236,7 @@ func newHandler(cfg Config) *Handler {
 	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
 	h.pickers = app.NewPickers(h.conn, h.cfg.PickerTTL, h.now)
 	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
-	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log}
+	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log, Metrics: h.cfg.Metrics}
 	if h.cfg.Alerts != nil {
 		h.intake.Alerts = h.cfg.Alerts
 	}
@@ -251,7 +252,7 @@ func newHandler(cfg Config) *Handler {
 	h.tenants = &app.Tenants{Store: h.cfg.Store, Secrets: h.cfg.Secrets, Forget: h.signing.Forget, Now: h.now, Log: h.log}
 	h.mappings = &app.Mappings{Store: h.cfg.Store, Catalogs: h.cfg.Store, PSA: h.conn, Now: h.now}
 	h.recon = &app.Reconciliation{Store: h.cfg.Store, PSA: h.conn, Now: h.now}
-	h.catalogs = &app.Catalogs{Store: h.cfg.Store, Integrations: h.cfg.Store, PSA: h.conn, Now: h.now, Log: h.log}
+	h.catalogs = &app.Catalogs{Store: h.cfg.Store, Integrations: h.cfg.Store, PSA: h.conn, Now: h.now, Log: h.log, Metrics: h.cfg.Metrics}
 	return h
 }
 

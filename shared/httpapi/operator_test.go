@@ -11,6 +11,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 )
 
 // TestOperatorRightsOnlyFromIAM is issue 13's operator-claim test, wired as
@@ -24,7 +25,7 @@ func TestOperatorRightsOnlyFromIAM(t *testing.T) {
 		c.Auth = httpapi.ClaimsAuthenticator{}
 		c.Operators = httpapi.IAMAuthenticator{}
 	})
-	adapter := httpadapter.NewV2(a.Handler)
+	adapter := httpadapter.NewV2(iamcalls.HTTP(a.Handler))
 	iam := &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
 		UserARN: "arn:aws:iam::123456789012:role/psabridge-operators", AccountID: "123456789012"}}
 	jwt := func(claims map[string]string) *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {

@@ -109,7 +109,7 @@ func TestDependencyDown(t *testing.T) {
 		return s
 	}
 	sqsAdmin := sqstest.MustClient(t, nil)
-	queue := sqstest.MustFIFO(t, sqsAdmin)
+	queue := sqstest.MustQueueOf(t, sqsAdmin, "ticket")
 	var wired httpapi.Config
 	e := newPSAEnv(t, func(c *httpapi.Config) {
 		faulty := dynamo.New(awsconfig.DynamoDB(cfg, inj.DynamoDB), c.Store.(*dynamo.Store).Table)

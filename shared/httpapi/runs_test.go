@@ -12,9 +12,11 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
 	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/compose"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/integration"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 	"github.com/psabridge/psabridge/shared/psa/budget"
@@ -35,18 +37,18 @@ type runsEnv struct {
 func newRunsEnv(tb testing.TB, mutate ...func(*httpapi.Config)) *runsEnv {
 	tb.Helper()
 	client := sqstest.MustClient(tb, nil)
-	q := sqstest.MustFIFO(tb, client)
+	q := sqstest.MustQueueOf(tb, client, "sync")
 	e := &runsEnv{}
 	e.psaEnv = newPSAEnv(tb, append([]func(*httpapi.Config){func(c *httpapi.Config) {
-		c.Runs = &billingsync.Fanout{Store: syncstore.Adapter{Store: c.Store.(*dynamo.Store)},
+		c.Runs = compose.InProcess(&billingsync.Fanout{Store: syncstore.Adapter{Store: c.Store.(*dynamo.Store)},
 			Queue:  syncstore.Queue{Sender: &sqsqueue.Sender{Client: client, QueueURL: q.URL}},
-			Shards: schema.MappedShards, Now: c.Now}
+			Shards: schema.MappedShards, Now: c.Now})
 	}}, mutate...)...)
 	st := syncstore.Adapter{Store: e.Store}
 	w := &billingsync.Worker{Store: st, Now: func() time.Time { return e.Now },
 		Connector: &integration.Connector{Store: e.Store, Credentials: e.Secrets,
 			Dial: (&budget.Budget{Store: e.Store}).Dialer(connect.Options{AllowPrivate: true})}}
-	e.mapping = &esm.Mapping{SQS: client, QueueURL: q.URL, Handler: w.HandleSQS}
+	e.mapping = &esm.Mapping{SQS: client, QueueURL: q.URL, Handler: iamcalls.As("syncworker", w.HandleSQS)}
 	return e
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
+	"github.com/psabridge/psabridge/shared/iamcalls"
 	"github.com/psabridge/psabridge/shared/localaws/faultinject"
 	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/secrets"
@@ -47,7 +48,7 @@ type webhookAPI struct {
 func newWebhookAPI(tb testing.TB, counter *awsconfig.RequestCounter, mutate ...func(*httpapi.Config)) *webhookAPI {
 	tb.Helper()
 	admin := sqstest.MustClient(tb, nil)
-	q := sqstest.MustFIFO(tb, admin)
+	q := sqstest.MustQueueOf(tb, admin, "ticket")
 	sender := &sqsqueue.Sender{Client: sqstest.MustClient(tb, counter), QueueURL: q.URL}
 	a := newAPI(tb, append([]func(*httpapi.Config){func(c *httpapi.Config) { c.TicketQueue = sender }}, mutate...)...)
 	return &webhookAPI{testAPI: a, SQS: admin, Queue: q}
@@ -311,7 +312,7 @@ func TestWebhookWorkDeadline(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	rec := httptest.NewRecorder()
-	w.Handler.ServeHTTP(rec, req.WithContext(ctx))
+	iamcalls.HTTP(w.Handler).ServeHTTP(rec, req.WithContext(ctx))
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("got %d %s, want 202", rec.Code, rec.Body)
 	}
@@ -450,7 +451,7 @@ func TestWebhookSampleEvents(t *testing.T) {
 	if len(all) < 10 {
 		t.Fatalf("got %d sample events, want every alert type open and resolved", len(all))
 	}
-	adapter := httpadapter.NewV2(w.Handler)
+	adapter := httpadapter.NewV2(iamcalls.HTTP(w.Handler))
 	for _, s := range all {
 		t.Run(strings.TrimSuffix(s.Name, ".json"), func(t *testing.T) {
 			b, err := samples.Resign(s.JSON, w.Now, "whsec_sample_demo_msp")

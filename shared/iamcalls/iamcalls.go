@@ -1,16 +1,20 @@
 // Package iamcalls is the record of the AWS calls each psabridge function's
 // handler makes, in the stack's terms rather than one test run's names: the
 // Runtime API smoke test (shared/lambdaruntime) records the calls of the
-// real bootstraps and keeps them in GoldenFile, and the infra tests check
-// every recorded call against the function's role in the synthesized
-// template, and every grant of the role against the record (least
-// privilege both ways). Pure: no AWS SDK, so the infra module can read it.
+// real bootstraps and keeps them in GoldenFile, the in-process end-to-end
+// tests (billingsync, ticketing, httpapi, devstack: iamcallstest.Main) keep
+// theirs in GoldenFileOf(package), and the infra tests check every recorded
+// call against the function's role in the synthesized template, and every
+// grant of the role against the record (least privilege both ways). Pure:
+// no AWS SDK, so the infra module and the transport-only API can use it.
 package iamcalls
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -109,4 +113,62 @@ func Read(path string) (Record, error) {
 		}
 	}
 	return r, nil
+}
+
+// GoldenFileOf is the record of the in-process end-to-end tests of one
+// package (source: "billingsync", "ticketing", "httpapi", "devstack"),
+// relative to the core module root. The infra tests check the union of
+// GoldenFile and every GoldenFileOf (GoldenGlob) against the roles.
+func GoldenFileOf(source string) string { return "infra/testdata/aws-calls-" + source + ".json" }
+
+// GoldenGlob matches GoldenFile and every GoldenFileOf, relative to the
+// core module root.
+const GoldenGlob = "infra/testdata/aws-calls*.json"
+
+// callerKey is the context key of the function on whose behalf a call is
+// made.
+type callerKey struct{}
+
+// WithCaller returns ctx whose AWS calls are function's (a name of
+// infra.Functions): a recording client (awsconfig's call log) attributes
+// them to it, ahead of the client's own default (awsconfig.AsCaller). The
+// end-to-end harnesses run every function in one process over shared
+// clients, and tag each function's entry points with it; outside a
+// recording test it has no effect.
+func WithCaller(ctx context.Context, function string) context.Context {
+	return context.WithValue(ctx, callerKey{}, function)
+}
+
+// CallerOf returns the function WithCaller put in ctx, or "".
+func CallerOf(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
+}
+
+// HTTPCaller is the function of the stack that serves an HTTP path: the
+// webhook function serves the alerts webhook alone, the api every other
+// route (locally one handler serves both).
+func HTTPCaller(path string) string {
+	if path == WebhookPath {
+		return "webhook"
+	}
+	return "api"
+}
+
+// WebhookPath is the route of the webhook function.
+const WebhookPath = "/v1/webhooks/alerts"
+
+// As is handler h whose AWS calls are function's (WithCaller), as if it ran
+// in that function's Lambda: for a harness that runs the function's handler
+// in process over shared clients.
+func As[E, R any](function string, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	return func(ctx context.Context, ev E) (R, error) { return h(WithCaller(ctx, function), ev) }
+}
+
+// HTTP returns h with each request's AWS calls attributed to the function
+// that serves its path in the stack (HTTPCaller).
+func HTTP(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), HTTPCaller(r.URL.Path))))
+	})
 }

@@ -1,6 +1,9 @@
 package iamcalls_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,5 +55,26 @@ func TestReadStrict(t *testing.T) {
 				t.Error("got nil error, want the record refused")
 			}
 		})
+	}
+}
+
+// TestCallers: HTTP attributes the webhook route to the webhook and every
+// other route to the api; As tags a handler's context; CallerOf of an
+// untagged context is "".
+func TestCallers(t *testing.T) {
+	if got := iamcalls.CallerOf(context.Background()); got != "" {
+		t.Errorf("untagged: got %q, want none", got)
+	}
+	var seen string
+	h := iamcalls.HTTP(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = iamcalls.CallerOf(r.Context()) }))
+	for path, want := range map[string]string{iamcalls.WebhookPath: "webhook", "/v1/catalog": "api", "/v1/webhooks/alerts/x": "api"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+		if seen != want {
+			t.Errorf("%s: got %q, want %q", path, seen, want)
+		}
+	}
+	got, _ := iamcalls.As("syncworker", func(ctx context.Context, _ int) (string, error) { return iamcalls.CallerOf(ctx), nil })(context.Background(), 0)
+	if got != "syncworker" {
+		t.Errorf("As: got %q, want syncworker", got)
 	}
 }

@@ -13,17 +13,21 @@ import (
 // fails, never skips, with the reason when it cannot).
 //
 //	func TestMain(m *testing.M) { localaws.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the tests' exit code (2 when
+// the servers cannot start), for a TestMain that checks more after the
+// tests (iamcallstest.Main).
+func Run(m *testing.M) int {
 	if os.Getenv(EnvDynamoDB) != "" && os.Getenv(EnvSQS) != "" && os.Getenv(EnvSecretsManager) != "" {
-		os.Exit(m.Run())
+		return m.Run()
 	}
 	stack, err := Start(context.Background(), Options{})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\nThese tests need DynamoDB Local and moto: run them with `make test`.\n", err)
-		os.Exit(2)
+		return 2
 	}
 	stack.Setenv()
-	code := m.Run()
-	stack.Stop()
-	os.Exit(code)
+	defer stack.Stop()
+	return m.Run()
 }

@@ -4,8 +4,10 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -74,4 +76,20 @@ func (e *Emitter) Count(name string, value float64, dims map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// Degrade reports a dependency error (AWS, PSA) handled by carrying on
+// without the result: a fallback taken, a best-effort step left undone. It
+// logs msg at warning level with the operation ("package.step") and the
+// error, plus attrs, on log (nil: slog.Default), and counts one Degraded on
+// e (nil: not counted). It is the one way such an error is reported, so
+// none is swallowed and one alarm watches them all.
+func Degrade(ctx context.Context, log *slog.Logger, e *Emitter, operation, msg string, err error, attrs ...any) {
+	if log == nil {
+		log = slog.Default()
+	}
+	log.WarnContext(ctx, msg, append([]any{"operation", operation, "err", err}, attrs...)...)
+	if e != nil {
+		e.Count(Degraded, 1, nil)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/psabridge/psabridge/shared/alerting"
+	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/httpapi"
 	"github.com/psabridge/psabridge/shared/localaws/esm"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
@@ -62,18 +63,20 @@ func TestExactlyOnce(t *testing.T) {
 
 		// The webhook, as functions/webhook wires it: signing secrets, the
 		// alert store and the FIFO ticket queue.
-		sec := secretstest.NewStore(t)
+		stores := secretstest.NewStoresAs(t, "", "webhook")
+		sec := stores[0]
 		const signingSecret = "whsec_exactly_once"
 		if err := sec.PutSigningSecrets(ctx, tenant, []secrets.SigningSecret{{ID: "sk_1", Value: signingSecret, CreatedAt: f.now}}); err != nil {
 			t.Fatal(err)
 		}
 		sqsClient := sqstest.MustClient(t, nil)
-		queue := sqstest.MustFIFO(t, sqsClient)
+		queue := sqstest.MustQueueOf(t, sqsClient, "ticket")
 		// Every call of the webhook and the pollers goes through one
 		// serialized client (see sqstest.Serial).
 		serial := sqstest.Serial(sqsClient)
-		api := httpapi.New(httpapi.Config{Secrets: httpapi.SigningOnly(sec), Alerts: f.store, TicketQueue: &sqsqueue.Sender{Client: serial, QueueURL: queue.URL},
-			Now: func() time.Time { return f.now }, Logger: slog.New(slog.DiscardHandler)})
+		api := httpapi.New(httpapi.Config{Secrets: httpapi.SigningOnly(stores[1]), Alerts: dynamotest.As(f.store, "webhook"),
+			TicketQueue: &sqsqueue.Sender{Client: sqstest.As(serial, "webhook"), QueueURL: queue.URL},
+			Now:         func() time.Time { return f.now }, Logger: slog.New(slog.DiscardHandler)})
 
 		// The worker behind the queue: a sixth of the alerts crash between
 		// the PSA write and the record once, 20% of PSA requests fail
@@ -84,7 +87,7 @@ func TestExactlyOnce(t *testing.T) {
 			n, _ := strconv.Atoi(strings.TrimPrefix(id, "x-"))
 			return n
 		}
-		f.worker.Store = &crashingStore{Store: f.store, crash: func(r alerting.Record) bool { return index(r.ID)%6 == 1 }, crashed: map[string]bool{}}
+		f.worker.Store = &crashingStore{Store: dynamotest.As(f.store, "ticketworker"), crash: func(r alerting.Record) bool { return index(r.ID)%6 == 1 }, crashed: map[string]bool{}}
 		f.sb.SetFaults(sandbox.Faults{Seed: 20, Rate500: 0.2, RateLost: 0.2})
 		var mu sync.Mutex
 		lostAck := map[string]bool{}

@@ -17,8 +17,8 @@ import (
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
+	"github.com/psabridge/psabridge/shared/iamcalls/iamcallstest"
 	"github.com/psabridge/psabridge/shared/integration"
-	"github.com/psabridge/psabridge/shared/localaws"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/autotask"
 	"github.com/psabridge/psabridge/shared/psa/connectwise"
@@ -28,7 +28,10 @@ import (
 	"github.com/psabridge/psabridge/shared/ticketing"
 )
 
-func TestMain(m *testing.M) { localaws.Main(m) }
+// TestMain records the AWS calls of the webhook and the ticket worker
+// (iamcallstest: infra/testdata/aws-calls-ticketing.json; after a change in
+// them, rerun the package with -update-aws-calls).
+func TestMain(m *testing.M) { iamcallstest.Main(m, "ticketing") }
 
 // The fixture's tenant and time zone (the sample events in
 // events/ticketworker use the same tenant).
@@ -328,12 +331,15 @@ func mustFixture(tb testing.TB, p sandboxPSA, orgs int) *fixture {
 		}
 	}
 	now := func() time.Time { return f.now }
-	conn := &integration.Connector{Store: f.store, Credentials: staticCredentials{creds},
+	// The worker's own store: its AWS calls are the ticket worker's in
+	// the record of AWS calls (TestMain).
+	ws := dynamotest.As(f.store, "ticketworker")
+	conn := &integration.Connector{Store: ws, Credentials: staticCredentials{creds},
 		Dial: func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
 			return p.dial(c, ep, psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
 				psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, now)
 		}}
-	f.worker = &ticketing.Worker{Store: f.store, PSA: conn, LinkBase: "https://portal.example.com/alerts", Retry: psahttp.Retrier{BaseDelay: time.Millisecond},
+	f.worker = &ticketing.Worker{Store: ws, PSA: conn, LinkBase: "https://portal.example.com/alerts", Retry: psahttp.Retrier{BaseDelay: time.Millisecond},
 		Now: now, Logger: slog.New(slog.DiscardHandler)}
 	return f
 }

@@ -62,7 +62,8 @@ type Worker struct {
 	Retry  psahttp.Retrier
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Metrics receives the Tickets metric; nil emits none.
+	// Metrics receives the Tickets metric and the Degraded count of errors
+	// the worker carries on after (metrics.Degrade); nil emits none.
 	Metrics *metrics.Emitter
 	// Visibility, when set, makes a malformed message visible again at
 	// once (sqsqueue.Visibility on the ticket queue), so it reaches the
@@ -144,7 +145,7 @@ func (w *Worker) handleGroup(ctx context.Context, recs []events.SQSMessage) []st
 			w.log().ErrorContext(ctx, "malformed ticket message: reported failed, for the dead-letter queue", "messageId", r.MessageId, "err", err)
 			if w.Visibility != nil {
 				if herr := w.Visibility.Hide(ctx, r.ReceiptHandle, 0); herr != nil {
-					w.log().WarnContext(ctx, "making a malformed ticket message visible failed", "messageId", r.MessageId, "err", herr)
+					metrics.Degrade(ctx, w.log(), w.Metrics, "ticketworker.hide", "making a malformed ticket message visible failed; it waits out the visibility timeout on its way to the dead-letter queue", herr, "messageId", r.MessageId)
 				}
 			}
 			malformed = append(malformed, r.MessageId)

@@ -16,6 +16,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo"
+	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 	"github.com/psabridge/psabridge/shared/samples"
 	"github.com/psabridge/psabridge/shared/ticketing"
@@ -227,7 +228,7 @@ func (c *crashingStore) RecordAlertOutcome(ctx context.Context, tenant string, r
 func TestCrashBetweenCreateAndRecord(t *testing.T) {
 	forEachPSA(t, func(t *testing.T, p sandboxPSA) {
 		f := mustFixture(t, p, 1)
-		f.worker.Store = &crashingStore{Store: f.store, crash: func(alerting.Record) bool { return true }, crashed: map[string]bool{}}
+		f.worker.Store = &crashingStore{Store: dynamotest.As(f.store, "ticketworker"), crash: func(alerting.Record) bool { return true }, crashed: map[string]bool{}}
 		a := alert("c1", 1, alerting.UserLockout, alerting.Critical, alerting.Open, f.now)
 		ev := mustEvent(t, f.mustStore(t, a))
 		resp, err := f.worker.Handle(context.Background(), ev)

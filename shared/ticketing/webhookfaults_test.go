@@ -135,12 +135,15 @@ func TestWebhookFaultInjection(t *testing.T) {
 		if err := seed.PutSigningSecrets(ctx, tenant, []secrets.SigningSecret{{ID: "sk_1", Value: signingSecret, CreatedAt: f.now}}); err != nil {
 			t.Fatal(err)
 		}
-		sec, err := secrets.New(awsconfig.SecretsManager(cfg, inj.SecretsManager), prefix)
+		// The webhook's clients: their calls are the webhook's in the
+		// record of AWS calls (TestMain).
+		wcfg := awsconfig.As(cfg, "webhook")
+		sec, err := secrets.New(awsconfig.SecretsManager(wcfg, inj.SecretsManager), prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sqsClient := sqstest.MustClient(t, nil)
-		queue := sqstest.MustFIFO(t, sqsClient)
+		queue := sqstest.MustQueueOf(t, sqsClient, "ticket")
 		// Moto's SQS must see one request at a time (see sqstest.Serial); here
 		// the lock is taken per HTTP request, beneath the faults, so a
 		// call hanging past its deadline does not hold it.
@@ -148,8 +151,8 @@ func TestWebhookFaultInjection(t *testing.T) {
 		serial := sqs.New(sqsClient.Options(), func(o *sqs.Options) { o.HTTPClient = oneAtATime })
 		api := httpapi.New(httpapi.Config{
 			Secrets:     httpapi.SigningOnly(sec),
-			Alerts:      dynamo.New(awsconfig.DynamoDB(cfg, inj.DynamoDB), f.store.Table),
-			TicketQueue: &sqsqueue.Sender{Client: sqs.New(serial.Options(), inj.SQS), QueueURL: queue.URL},
+			Alerts:      dynamo.New(awsconfig.DynamoDB(wcfg, inj.DynamoDB), f.store.Table),
+			TicketQueue: &sqsqueue.Sender{Client: sqs.New(sqstest.As(serial, "webhook").Options(), inj.SQS), QueueURL: queue.URL},
 			// The webhook function's 10 s, scaled down: the work of a
 			// request ends a second early, when a hung call is given up.
 			Timeout: 4 * time.Second,

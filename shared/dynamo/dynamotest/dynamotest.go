@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,4 +56,17 @@ func NewStore(tb testing.TB, counter *awsconfig.RequestCounter) *dynamo.Store {
 		_, _ = admin.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
 	return dynamo.New(db, table)
+}
+
+// As returns a Store over s's table and client options (counters
+// included) whose calls are function's in the e2e record of AWS calls
+// (awsconfig.AsCaller, shared/iamcalls/iamcallstest): the store of one
+// function of the stack, next to the test's own s.
+func As(s *dynamo.Store, function string) *dynamo.Store {
+	db := dynamodb.New(s.DB.Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), awsconfig.AsCaller(function))
+	})
+	out := dynamo.New(db, s.Table)
+	out.Now = s.Now
+	return out
 }

@@ -43,10 +43,27 @@ func NewSharedStores(tb testing.TB, n int) []*secrets.Store {
 	return out
 }
 
-func newStore(tb testing.TB, counter *awsconfig.RequestCounter, prefix string) *secrets.Store {
+// NewStoresAs is NewSharedStores with store i's calls attributed to
+// functions[i] in the e2e record of AWS calls (awsconfig.AsCaller; "" for
+// the test's own store): the secrets of the stack's functions and of the
+// test over one prefix.
+func NewStoresAs(tb testing.TB, functions ...string) []*secrets.Store {
+	tb.Helper()
+	prefix := fmt.Sprintf("test-%d-%d/psabridge/", time.Now().UnixNano(), seq.Add(1))
+	out := make([]*secrets.Store, len(functions))
+	for i, fn := range functions {
+		var opts []func(*secretsmanager.Options)
+		if fn != "" {
+			opts = append(opts, func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, awsconfig.AsCaller(fn)) })
+		}
+		out[i] = newStore(tb, nil, prefix, opts...)
+	}
+	return out
+}
+
+func newStore(tb testing.TB, counter *awsconfig.RequestCounter, prefix string, opts ...func(*secretsmanager.Options)) *secrets.Store {
 	tb.Helper()
 	cfg := dynamotest.MustConfig(tb)
-	var opts []func(*secretsmanager.Options)
 	if counter != nil {
 		opts = append(opts, func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, counter.Middleware()) })
 	}

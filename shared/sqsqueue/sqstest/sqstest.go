@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,11 +42,32 @@ func MustClient(tb testing.TB, counter *awsconfig.RequestCounter) *sqs.Client {
 	return awsconfig.SQS(cfg, opts...)
 }
 
+// MustQueueOf is MustFIFO whose queue name carries the stack queue it
+// stands for, role "sync" or "ticket", so the e2e record of AWS calls
+// (shared/iamcalls/iamcallstest) knows which queue a function called.
+func MustQueueOf(tb testing.TB, client *sqs.Client, role string) sqsqueue.FIFOQueue {
+	tb.Helper()
+	return mustFIFO(tb, client, fmt.Sprintf("psabridge-test-%s-%d-%d", role, time.Now().UnixNano()%1e12, seq.Add(1)))
+}
+
+// As returns a client with client's options (counters and Serial included)
+// whose calls are function's in the e2e record of AWS calls
+// (awsconfig.AsCaller): the SQS client of one function of the stack.
+func As(client *sqs.Client, function string) *sqs.Client {
+	return sqs.New(client.Options(), func(o *sqs.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), awsconfig.AsCaller(function))
+	})
+}
+
 // MustFIFO creates a uniquely named FIFO queue with its DLQ (sqsqueue.CreateFIFO)
 // and deletes both when the test ends.
 func MustFIFO(tb testing.TB, client *sqs.Client) sqsqueue.FIFOQueue {
 	tb.Helper()
-	name := fmt.Sprintf("psabridge-test-%d-%d", time.Now().UnixNano()%1e12, seq.Add(1))
+	return mustFIFO(tb, client, fmt.Sprintf("psabridge-test-%d-%d", time.Now().UnixNano()%1e12, seq.Add(1)))
+}
+
+func mustFIFO(tb testing.TB, client *sqs.Client, name string) sqsqueue.FIFOQueue {
+	tb.Helper()
 	q, err := sqsqueue.CreateFIFO(context.Background(), client, name)
 	if err != nil {
 		tb.Fatalf("create queue: %v", err)
