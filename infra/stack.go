@@ -228,7 +228,8 @@ func NewStack(scope constructs.Construct, id string, props *awscdk.StackProps, c
 		}))
 	}
 	// Each grant is a call the function's handler makes, recorded by the
-	// Runtime API smoke test (infra/testdata/aws-calls.json); the infra tests
+	// Runtime API smoke test (infra/testdata/aws-calls.json) or the in-process
+	// e2e tests (infra/testdata/aws-calls-<package>.json); the infra tests
 	// fail on a call no grant allows and on a grant no call uses.
 	secretRead := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 	// Secret writes: put creates a missing secret, or restores one scheduled

@@ -7,6 +7,8 @@ import (
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/billingsync"
+	"github.com/psabridge/psabridge/shared/billingsync/syncstore"
+	"github.com/psabridge/psabridge/shared/dynamo/dynamotest"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -20,6 +22,7 @@ func TestRunNowInvokesFanout(t *testing.T) {
 	var invoked []billingsync.StartRequest
 	api := *e.fanout
 	api.Queue = nil // the API process has no queue in AWS
+	api.Store = syncstore.Adapter{Store: dynamotest.As(e.store, "api")}
 	api.Invoke = func(_ context.Context, req billingsync.StartRequest) error {
 		invoked = append(invoked, req)
 		return nil
