@@ -15,6 +15,7 @@ import (
 	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
+	"github.com/psabridge/psabridge/shared/queue"
 )
 
 // deniedStore is the fan-out's store with the batch reads refused, as IAM
@@ -116,7 +117,7 @@ var errInjected = errors.New("InternalFailure: injected")
 // failingQueue refuses every re-queue, as SQS does when it is down.
 type failingQueue struct{}
 
-func (failingQueue) Send(context.Context, []billingsync.OutMessage) error { return errInjected }
+func (failingQueue) Send(context.Context, []queue.Message) error { return errInjected }
 
 // failingVisibility refuses every ChangeMessageVisibility.
 type failingVisibility struct{}
