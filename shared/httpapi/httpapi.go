@@ -11,7 +11,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -26,10 +25,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/app"
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/deadline"
 	"github.com/psabridge/psabridge/shared/integration"
@@ -49,31 +46,12 @@ const MaxBodyBytes = 1 << 20
 type Store interface {
 	app.TenantStore
 	app.UsageStore
-	SettingsStore
+	app.SettingsStore
 	app.IntegrationStore
 	app.MappingStore
 	app.OrgsStore
-	RuleStore
+	app.RuleStore
 	app.CatalogStore
-}
-
-// SettingsStore reads and writes the tenant's billing settings.
-type SettingsStore interface {
-	// BillingSettings are the tenant's settings (defaults when none are
-	// stored).
-	BillingSettings(ctx context.Context, tenant string) (billing.Settings, error)
-	// PutBillingSettings stores set if the stored version is still
-	// ifVersion; PreconditionFailed otherwise.
-	PutBillingSettings(ctx context.Context, tenant string, set billing.Settings, ifVersion int64) (billing.Settings, error)
-}
-
-// RuleStore reads and writes the tenant's alert ticket rules.
-type RuleStore interface {
-	// AlertRules lists the tenant's stored rules.
-	AlertRules(ctx context.Context, tenant string) ([]alerting.Rule, error)
-	// PutAlertRule stores r if its stored version is still ifVersion;
-	// PreconditionFailed otherwise.
-	PutAlertRule(ctx context.Context, tenant string, r alerting.Rule, ifVersion int64) (alerting.Rule, error)
 }
 
 // Secrets is the API's secret store (implemented by *secrets.Store): the
@@ -178,6 +156,8 @@ type Handler struct {
 	suggestions *app.Suggestions
 	usage       *app.Usage
 	tenants     *app.Tenants
+	rules       *app.Rules
+	settings    *app.Settings
 	recon       *app.Reconciliation
 	// integrations connects, rotates and clears PSA integrations.
 	integrations *app.Integrations
@@ -248,6 +228,8 @@ func newHandler(cfg Config) *Handler {
 		}}
 	h.orgs = &app.Orgs{Store: h.cfg.Store, Now: h.now}
 	h.suggestions = &app.Suggestions{Orgs: h.cfg.Store, Catalogs: h.cfg.Store, Pickers: h.pickers, Now: h.now}
+	h.rules = &app.Rules{Store: h.cfg.Store, Pickers: h.pickers}
+	h.settings = &app.Settings{Store: h.cfg.Store}
 	h.usage = &app.Usage{Store: h.cfg.Store, Now: h.now, Log: h.log}
 	h.tenants = &app.Tenants{Store: h.cfg.Store, Secrets: h.cfg.Secrets, Forget: h.signing.Forget, Now: h.now, Log: h.log}
 	h.mappings = &app.Mappings{Store: h.cfg.Store, Catalogs: h.cfg.Store, PSA: h.conn, Now: h.now}

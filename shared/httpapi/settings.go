@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 )
 
@@ -19,7 +18,7 @@ func (h *Handler) getBillingSettings(w http.ResponseWriter, r *http.Request) {
 // billingSettings is the representation of the billing settings (GET's
 // body, PATCH's base).
 func (h *Handler) billingSettings(r *http.Request) (any, int64, error) {
-	set, err := h.cfg.Store.BillingSettings(r.Context(), tenantOf(r))
+	set, err := h.settings.Get(r.Context(), tenantOf(r))
 	return settingsViewOf(set), set.Version, err
 }
 
@@ -38,16 +37,12 @@ type settingsRequest struct {
 	RunAt              string                                 `json:"runAt"`
 }
 
-// maxOrgOverrides bounds per-org cost overrides so the settings item stays
-// well under DynamoDB's 400 KB.
-const maxOrgOverrides = 1000
-
 // settingsRequired are the members a PUT of the billing settings must
 // carry: all of GET's but orgUnitCost (absent: no per-org override).
 var settingsRequired = []string{"timeZone", "period", "effectiveDate", "createMissingLines", "zeroDeprovisioned", "unitCost", "budgetPerHour", "runAt"}
 
-// putBillingSettings replaces the billing settings: every member is
-// required, so a partial body is refused rather than resetting the rest
+// putBillingSettings replaces the billing settings (app.Settings.Put):
+// every member is required, so a partial body is refused rather than resetting the rest
 // (PATCH changes some). If-Match or version guards against a concurrent
 // edit.
 func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
@@ -59,20 +54,12 @@ func (h *Handler) putBillingSettings(w http.ResponseWriter, r *http.Request) {
 	set := billing.Settings{TimeZone: req.TimeZone, Period: req.Period, EffectiveDate: req.EffectiveDate,
 		CreateMissingLines: req.CreateMissingLines, ZeroDeprovisioned: req.ZeroDeprovisioned, UnitCost: req.UnitCost,
 		OrgUnitCost: req.OrgUnitCost, BudgetPerHour: req.BudgetPerHour, RunAt: req.RunAt}
-	if err := set.Validate(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if len(set.OrgUnitCost) > maxOrgOverrides {
-		h.fail(w, r, apperr.New(apperr.Invalid, "at most %d per-org cost overrides", maxOrgOverrides))
-		return
-	}
 	version, err := expectedVersionOr(r, req.versioned, anyVersion)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	saved, err := h.cfg.Store.PutBillingSettings(r.Context(), tenantOf(r), set, version)
+	saved, err := h.settings.Put(r.Context(), tenantOf(r), set, version)
 	if err != nil {
 		h.fail(w, r, err)
 		return
