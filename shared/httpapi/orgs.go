@@ -105,13 +105,25 @@ func (h *Handler) mapping(r *http.Request) (any, int64, error) {
 // updatedAt are read-only, accepted so a GET body can be PUT back.
 type mappingRequest struct {
 	versioned
-	State            json.RawMessage       `json:"state"`
-	Seen             json.RawMessage       `json:"seen"`
-	UpdatedAt        json.RawMessage       `json:"updatedAt"`
-	CompanyID        int64                 `json:"companyId"`
-	ContractID       int64                 `json:"contractId"`
-	Lines            []billing.LineMapping `json:"lines"`
-	NonBillableUsers int64                 `json:"nonBillableUsers"`
+	State            json.RawMessage   `json:"state"`
+	Seen             json.RawMessage   `json:"seen"`
+	UpdatedAt        json.RawMessage   `json:"updatedAt"`
+	CompanyID        int64             `json:"companyId"`
+	ContractID       int64             `json:"contractId"`
+	Lines            []lineMappingView `json:"lines"`
+	NonBillableUsers int64             `json:"nonBillableUsers"`
+}
+
+// mapping maps the request to the domain's mapping.
+func (req mappingRequest) mapping() billing.Mapping {
+	m := billing.Mapping{CompanyID: req.CompanyID, ContractID: req.ContractID, NonBillableUsers: req.NonBillableUsers}
+	if req.Lines != nil {
+		m.Lines = make([]billing.LineMapping, len(req.Lines))
+		for i, l := range req.Lines {
+			m.Lines[i] = billing.LineMapping{Product: billing.Product(l.Product), LineID: l.LineID}
+		}
+	}
+	return m
 }
 
 // putMapping maps an org to a PSA company, contract and lines, checked
@@ -133,8 +145,7 @@ func (h *Handler) putMapping(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	m := billing.Mapping{CompanyID: req.CompanyID, ContractID: req.ContractID, Lines: req.Lines, NonBillableUsers: req.NonBillableUsers}
-	saved, err := h.mappings.Put(r.Context(), tenantOf(r), org, m, version, guarded)
+	saved, err := h.mappings.Put(r.Context(), tenantOf(r), org, req.mapping(), version, guarded)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -79,7 +79,27 @@ func (h *Handler) readSigningSecrets(ctx context.Context, tenant string) ([]stri
 }
 
 type usageRequest struct {
-	Observations []billing.Observation `json:"observations"`
+	Observations []observationRequest `json:"observations"`
+}
+
+// observationRequest is one observation of POST /v1/usage on the wire.
+type observationRequest struct {
+	Org        string    `json:"org"`
+	Product    string    `json:"product"`
+	Value      int64     `json:"value"`
+	ObservedAt time.Time `json:"observedAt"`
+}
+
+// observations maps the request's observations to the domain's, in order.
+func (req usageRequest) observations() []billing.Observation {
+	if req.Observations == nil {
+		return nil
+	}
+	obs := make([]billing.Observation, len(req.Observations))
+	for i, o := range req.Observations {
+		obs[i] = billing.Observation{Org: o.Org, Product: billing.Product(o.Product), Value: o.Value, ObservedAt: o.ObservedAt}
+	}
+	return obs
 }
 
 type rejection struct {
@@ -105,7 +125,7 @@ func (h *Handler) postUsage(w http.ResponseWriter, r *http.Request, tenant strin
 		h.fail(w, r, err)
 		return
 	}
-	accepted, rejected, err := h.usage.Record(r.Context(), tenant, req.Observations)
+	accepted, rejected, err := h.usage.Record(r.Context(), tenant, req.observations())
 	if err != nil {
 		h.fail(w, r, err)
 		return

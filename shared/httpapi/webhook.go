@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/psabridge/psabridge/shared/alerting"
 	"github.com/psabridge/psabridge/shared/app"
@@ -41,12 +43,12 @@ type acceptedBody struct {
 // duplicate keys, valid UTF-8 everywhere, details included, since SQS
 // refuses invalid UTF-8), and the fields psabridge uses are validated.
 func (h *Handler) postAlert(w http.ResponseWriter, r *http.Request, tenant string, body []byte) {
-	var a alerting.Alert
+	var a alertRequest
 	if err := strictjson.DecodeAllowingUnknownFields(body, &a); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.intake.Take(r.Context(), tenant, a); err != nil {
+	if err := h.intake.Take(r.Context(), tenant, a.alert()); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -126,3 +128,21 @@ func (s signingOnly) PutPSACredentials(context.Context, string, psa.Credentials)
 }
 
 func (s signingOnly) DeletePSACredentials(context.Context, string) error { return s.refused() }
+
+// alertRequest is an alert as the platform posts it to the webhook.
+type alertRequest struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Severity   string          `json:"severity"`
+	Org        string          `json:"org"`
+	Status     string          `json:"status"`
+	OccurredAt time.Time       `json:"occurredAt"`
+	Title      string          `json:"title"`
+	Details    json.RawMessage `json:"details,omitempty"`
+}
+
+// alert maps the request to the domain's alert.
+func (a alertRequest) alert() alerting.Alert {
+	return alerting.Alert{ID: a.ID, Type: alerting.Type(a.Type), Severity: alerting.Severity(a.Severity), Org: a.Org,
+		Status: alerting.Status(a.Status), OccurredAt: a.OccurredAt, Title: a.Title, Details: a.Details}
+}
