@@ -1,7 +1,6 @@
 package connectwise
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -257,33 +256,11 @@ func templatePath(p string) string { return digits.ReplaceAllString(p, "/{id}") 
 // (for 2xx) the answer must match its schemas.
 func validate(t *testing.T, name string, rtr routers.Router, path string, x exchange) {
 	t.Helper()
-	req, _ := http.NewRequest(x.Method, "http://vendor"+path+"?"+x.URL.RawQuery, bytes.NewReader(x.ReqBody))
-	req.Header = x.ReqHeader.Clone()
-	rt, params, err := rtr.FindRoute(req)
-	if err != nil {
-		t.Errorf("%s: the vendor definition does not recognise the request: %v", name, err)
+	in := psatest.CheckRequest(t, rtr, name, path, x)
+	if in == nil {
 		return
 	}
-	declared := map[string]bool{}
-	for _, ps := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
-		for _, p := range ps {
-			if p.Value.In == openapi3.ParameterInQuery {
-				declared[p.Value.Name] = true
-			}
-		}
-	}
-	for k := range x.URL.Query() {
-		if !declared[k] {
-			t.Errorf("%s: query parameter %q is not in the definition", name, k)
-		}
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: rt,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-	}
-	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		t.Errorf("%s: request does not match the definition: %v", name, err)
-	}
+	rt := in.Route
 	checkKnownProperties(t, name, rt.Operation, x.ReqBody)
 	if x.Status < 200 || x.Status > 299 {
 		return

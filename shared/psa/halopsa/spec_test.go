@@ -1,7 +1,6 @@
 package halopsa
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
@@ -187,33 +185,11 @@ func (s *spec) answerSchema(tb testing.TB, method, tmpl string, op *openapi3.Ope
 // envelope with record_count). It returns the operation's template.
 func (s *spec) validateExchange(t *testing.T, name, path string, x psatest.Exchange) string {
 	t.Helper()
-	req, _ := http.NewRequest(x.Method, "http://halo"+path+"?"+x.URL.RawQuery, bytes.NewReader(x.ReqBody))
-	req.Header = x.ReqHeader.Clone()
-	rt, params, err := s.rtr.FindRoute(req)
-	if err != nil {
-		t.Errorf("%s: Halo's definition does not recognise the request: %v", name, err)
+	in := psatest.CheckRequest(t, s.rtr, name, path, x)
+	if in == nil {
 		return ""
 	}
-	declared := map[string]bool{}
-	for _, ps := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
-		for _, p := range ps {
-			if p.Value.In == openapi3.ParameterInQuery {
-				declared[p.Value.Name] = true
-			}
-		}
-	}
-	for k := range x.URL.Query() {
-		if !declared[k] {
-			t.Errorf("%s: query parameter %q is not in the definition", name, k)
-		}
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: rt,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-	}
-	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		t.Errorf("%s: the request does not match the definition: %v", name, err)
-	}
+	rt := in.Route
 	if x.Status < 200 || x.Status > 299 {
 		return rt.Path
 	}
