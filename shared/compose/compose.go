@@ -147,7 +147,8 @@ func (r *Root) Budget(block int) *budget.Budget {
 
 // Connector returns a PSA connector whose clients spend b.
 func (r *Root) Connector(b *budget.Budget) *integration.Connector {
-	return &integration.Connector{Store: r.Store, Credentials: r.secrets, Dial: b.Dialer(r.connectOptions())}
+	return &integration.Connector{Store: r.Store, Credentials: r.secrets, Dial: b.Dialer(r.connectOptions()),
+		Log: r.Env.Logger, Metrics: r.Env.Metrics}
 }
 
 func (r *Root) connectOptions() connect.Options {

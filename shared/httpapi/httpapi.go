@@ -213,7 +213,7 @@ func newHandler(cfg Config) *Handler {
 	if h.cfg.Redact == nil {
 		h.cfg.Redact = func(...string) {}
 	}
-	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial}
+	h.conn = &integration.Connector{Store: cfg.Store, Credentials: cfg.Secrets, Dial: h.cfg.Dial, Log: h.log, Metrics: h.cfg.Metrics}
 	h.pickers = app.NewPickers(h.conn, h.cfg.PickerTTL, h.now)
 	h.signing = &signature.Verifier{Read: h.readSigningSecrets, Now: h.now}
 	h.intake = &app.AlertIntake{Queue: h.cfg.TicketQueue, Now: h.now, Log: h.log, Metrics: h.cfg.Metrics}

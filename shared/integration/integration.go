@@ -6,10 +6,12 @@ package integration
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
+	"github.com/psabridge/psabridge/shared/metrics"
 	"github.com/psabridge/psabridge/shared/psa"
 )
 
@@ -74,6 +76,10 @@ type Connector struct {
 	Store       Store
 	Credentials Credentials
 	Dial        Dialer
+	// Log and Metrics report a failed cached secret read that a direct
+	// read made good (metrics.Degrade); nil: slog.Default, not counted.
+	Log     *slog.Logger
+	Metrics *metrics.Emitter
 
 	mu      sync.Mutex
 	clients map[string]cached
@@ -114,8 +120,13 @@ func (c *Connector) ClientOf(ctx context.Context, tenant string, in Integration)
 	}
 	creds, err := c.Credentials.PSACredentials(ctx, tenant)
 	if err != nil || !matches(creds, in) {
+		cachedErr := err
 		if creds, err = c.Credentials.FreshPSACredentials(ctx, tenant); err != nil {
 			return nil, err
+		}
+		if cachedErr != nil {
+			metrics.Degrade(ctx, c.Log, c.Metrics, "integration.cached_secret",
+				"reading the cached PSA secret failed; read from Secrets Manager instead", cachedErr, "tenant", tenant)
 		}
 		if !matches(creds, in) {
 			return nil, apperr.New(apperr.Transient, "credentials are being rotated")

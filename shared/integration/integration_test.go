@@ -1,7 +1,11 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +97,39 @@ func TestConnector(t *testing.T) {
 			t.Fatalf("got %v after %d dials, want a third dial", err, dials)
 		}
 	})
+}
+
+// cacheDown is a Credentials whose cached read fails while Secrets Manager
+// itself answers.
+type cacheDown struct{ integration.Credentials }
+
+func (cacheDown) PSACredentials(context.Context, string) (psa.Credentials, error) {
+	return psa.Credentials{}, errors.New("secret cache: connection reset")
+}
+
+// TestConnectorReportsCachedReadFailure: a failed cached secret read that a
+// direct read makes good still yields the client, and the failure is
+// logged with its error (metrics.Degrade), not swallowed.
+func TestConnectorReportsCachedReadFailure(t *testing.T) {
+	ctx := context.Background()
+	store, sec := dynamotest.NewStore(t, nil), secretstest.NewStore(t)
+	creds := psa.Credentials{Provider: psa.Autotask, Username: "u@x", Secret: "one", IntegrationCode: "c", CredentialVersion: 1}
+	if err := sec.PutPSACredentials(ctx, "t1", creds); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutIntegration(ctx, "t1", integration.Public(creds), 0); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	c := &integration.Connector{Store: store, Credentials: cacheDown{sec}, Log: slog.New(slog.NewTextHandler(&logged, nil)),
+		Dial: func(tenant string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error) { return dialed{creds: creds}, nil }}
+	cl, _, err := c.Client(ctx, "t1")
+	if err != nil || cl.(dialed).creds.Secret != "one" {
+		t.Fatalf("got %v, %v; want the client of secret one", cl, err)
+	}
+	for _, want := range []string{"level=WARN", "operation=integration.cached_secret", "connection reset", "tenant=t1"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log %q lacks %q", logged.String(), want)
+		}
+	}
 }
