@@ -122,7 +122,9 @@ func TestConnectorReportsCachedReadFailure(t *testing.T) {
 	}
 	var logged bytes.Buffer
 	c := &integration.Connector{Store: store, Credentials: cacheDown{sec}, Log: slog.New(slog.NewTextHandler(&logged, nil)),
-		Dial: func(tenant string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error) { return dialed{creds: creds}, nil }}
+		Dial: func(tenant string, creds psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
+			return dialed{creds: creds}, nil
+		}}
 	cl, _, err := c.Client(ctx, "t1")
 	if err != nil || cl.(dialed).creds.Secret != "one" {
 		t.Fatalf("got %v, %v; want the client of secret one", cl, err)
