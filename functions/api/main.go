@@ -42,11 +42,7 @@ func main() {
 
 // build wires the REST API handler from the environment (getenv).
 func build(ctx context.Context, getenv func(string) string) (http.Handler, error) {
-	env, err := compose.FromEnvironment(ctx, getenv)
-	if err != nil {
-		return nil, err
-	}
-	root, err := compose.New(env)
+	root, err := compose.NewFromEnvironment(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -31,11 +31,7 @@ func main() {
 }
 
 func build(ctx context.Context, getenv func(string) string) (*ticketing.Worker, error) {
-	env, err := compose.FromEnvironment(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
-	if err != nil {
-		return nil, err
-	}
-	root, err := compose.New(env)
+	root, err := compose.NewFromEnvironment(ctx, getenv, "PSABRIDGE_TICKET_QUEUE_URL")
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,17 @@ func New(env Env) (*Root, error) {
 	return &Root{Env: env, Store: store, SQS: awsconfig.SQS(env.AWS), secrets: sec}, nil
 }
 
+// NewFromEnvironment is the root of a Lambda function: New over
+// FromEnvironment(ctx, getenv, required...), the one way every function's
+// main builds what its handler needs.
+func NewFromEnvironment(ctx context.Context, getenv func(string) string, required ...string) (*Root, error) {
+	env, err := FromEnvironment(ctx, getenv, required...)
+	if err != nil {
+		return nil, err
+	}
+	return New(env)
+}
+
 // Secrets is the secret store (platform signing secrets and PSA credentials).
 func (r *Root) Secrets() *secrets.Store { return r.secrets }
 
