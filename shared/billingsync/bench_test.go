@@ -43,7 +43,9 @@ import (
 // and needs a read, and reports that day's psa-req/org-first-of-month (the
 // month's last day runs unmeasured first, so the drift checks are as due
 // as on any other day). The log shows each measured day's requests by
-// route.
+// route. connectwise-line-floor-req/org is the least the rules allow on
+// the measured days (connectWiseLineFloor): connectwise-psa-req/org less
+// it is the bulk health reads.
 //
 // cpu-ms/org is this process's CPU time (user + system, getrusage) over the
 // fault-free days, per org: the fan-out, the worker and the queue
@@ -66,7 +68,7 @@ func BenchmarkDailySync(b *testing.B) {
 	}
 	day() // day 0: every line written and verified
 	b.ResetTimer()
-	var atReq, cwReq, haloReq int
+	var atReq, cwReq, cwFloor, haloReq int
 	var clean, faulty, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -80,6 +82,7 @@ func BenchmarkDailySync(b *testing.B) {
 		cpu += mustProcessCPU(b) - cpu0
 		atReq += e.psa.Total("autotask")
 		cwReq += e.psa.Total("connectwise")
+		cwFloor += connectWiseLineFloor(cw, e.clock.Now())
 		haloReq += e.psa.Total("halopsa")
 		b.Logf("PSA requests by route, %s: %v", e.clock.Now().Format(time.DateOnly), e.psa.Counts())
 		b.StopTimer()
@@ -109,12 +112,33 @@ func BenchmarkDailySync(b *testing.B) {
 	b.ReportMetric(float64(atReq)/float64(b.N*len(at.orgs)), "autotask-psa-req/org")
 	b.ReportMetric(float64(cwReq)/float64(b.N*len(cw.orgs)), "connectwise-psa-req/org")
 	b.ReportMetric(float64(haloReq)/float64(b.N*len(halo.orgs)), "halopsa-psa-req/org")
+	b.ReportMetric(float64(cwFloor)/float64(b.N*len(cw.orgs)), "connectwise-line-floor-req/org")
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N*(len(at.orgs)+len(cw.orgs)+len(halo.orgs))), "cpu-ms/org")
 	b.ReportMetric(clean.Minutes()/float64(b.N), "run-minutes")
 	b.ReportMetric(faulty.Minutes()/float64(b.N), "run-minutes-5pct-faults")
 	if faulty > 2*clean {
 		b.Errorf("run-minutes with 5%% PSA faults: %.2f, want at most twice the fault-free %.2f", faulty.Minutes()/float64(b.N), clean.Minutes()/float64(b.N))
 	}
+}
+
+// connectWiseLineFloor is the fewest line requests a ConnectWise day can
+// make under psabridge's rules, bulk health reads aside: a PATCH per
+// changed addition, and one additions read (they are listed per agreement,
+// here one per org) for every line that is changed (never written
+// unread, since a PATCH of a cancelled addition answers 200) or due for its
+// weekly drift check (every line was read within the week, so those of
+// today's slot).
+func connectWiseLineFloor(t *tenantFixture, now time.Time) int {
+	n := 0
+	for i, o := range t.orgs {
+		due := billing.DriftDue(now, now.Add(-24*time.Hour), billing.DriftKey(t.name, o.id, billing.Users, o.lineID))
+		if changedDaily(i) {
+			n += 2 // read, then PATCH
+		} else if due {
+			n++
+		}
+	}
+	return n
 }
 
 // firstOfNextMonth is the tenants' run time (12:00 America/New_York, the

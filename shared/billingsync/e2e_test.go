@@ -30,12 +30,16 @@ func MustTenantsOnEveryPSA(e *env) {
 }
 
 // changeTenPercent raises the HWM of every tenth org of every tenant.
+// changedDaily says whether changeTenPercent raises the HWM of a tenant's
+// i-th org (every day the same tenth).
+func changedDaily(i int) bool { return i%10 == 3 }
+
 func changeTenPercent(e *env) int {
 	n := 0
 	for _, t := range e.tenants {
 		var changed []*orgFixture
 		for i, o := range t.orgs {
-			if i%10 == 3 {
+			if changedDaily(i) {
 				o.hwm += 5
 				changed = append(changed, o)
 			}
