@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
@@ -78,37 +80,35 @@ func (s *Usage) Record(ctx context.Context, tenant string, obs []billing.Observa
 	var (
 		accepted int
 		rejected = []Rejection{}
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, ingestParallelism)
+		mu       sync.Mutex // guards accepted and rejected
+		g        errgroup.Group
 	)
+	// No error stops the others: each is the rejection of its observation.
+	g.SetLimit(ingestParallelism)
 	reject := func(i int, err error) {
 		mu.Lock()
 		rejected = append(rejected, Rejection{Index: i, Err: err})
 		mu.Unlock()
 	}
 	now := s.now()
-	for i := range obs {
-		o := obs[i]
+	for i, o := range obs {
 		if err := o.Validate(now); err != nil {
 			reject(i, err)
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			if _, err := s.Store.RecordObservation(ctx, tenant, loc, o); err != nil {
 				s.log().WarnContext(ctx, "observation not recorded", "tenant", tenant, "org", o.Org, "err", err)
 				reject(i, err)
-				return
+				return nil
 			}
 			mu.Lock()
 			accepted++
 			mu.Unlock()
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // every function returns nil
 	if accepted == 0 && slices.ContainsFunc(rejected, func(x Rejection) bool { return apperr.Is(x.Err, apperr.Transient) }) {
 		return 0, nil, apperr.New(apperr.Transient, "usage storage is unavailable; send the observations again")
 	}

@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
@@ -653,11 +655,11 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 // paged list per agreement (ConnectWise has no cross-agreement additions
 // list), at most maxParallel at a time. An addition's quantity is not
 // period-bound in ConnectWise, so at is not used. Agreements that are gone
-// leave their lines absent. A state says whether the addition is cancelled
-// by now, whether its agreement is cancelled, inactive or expired (the
-// addition's agreementStatus), and when it starts if that is still ahead:
-// ConnectWise takes a PATCH of a cancelled addition, so the caller must
-// not write one.
+// leave their lines absent; any other error stops the rest and is returned.
+// A state says whether the addition is cancelled by now, whether its
+// agreement is cancelled, inactive or expired (the addition's
+// agreementStatus), and when it starts if that is still ahead: ConnectWise
+// takes a PATCH of a cancelled addition, so the caller must not write one.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
 	want := map[int64]map[int64]bool{}
 	var order []int64
@@ -677,29 +679,20 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 	}
 	out := make(map[psa.LineRef]psa.LineState, len(refs))
 	now := c.now()
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, maxParallel)
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var mu sync.Mutex // guards out
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallel)
 	for _, agreementID := range order {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(agreementID int64) {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			rows, err := c.additions(ctx, agreementID)
+			if err != nil {
+				if apperr.Is(err, apperr.NotFound) {
+					return nil // the agreement is gone: its lines are absent
+				}
+				return err // cancels the rest
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if !apperr.Is(err, apperr.NotFound) && firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				return
-			}
 			for _, r := range rows {
 				ref := psa.LineRef{ContractID: agreementID, LineID: r.ID}
 				if want[agreementID][r.ID] {
@@ -711,11 +704,11 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 					}
 				}
 			}
-		}(agreementID)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,6 +3,8 @@ package connectwise
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -376,6 +378,24 @@ func TestReadLines(t *testing.T) {
 	if n := e.sb.Counts()["connectwise GET /finance/agreements/{id}/additions"]; n != 3 {
 		t.Errorf("got %d additions requests, want 3 (one per distinct agreement)", n)
 	}
+	t.Run("OtherErrorFails", func(t *testing.T) {
+		// One agreement's additions answer 403: the call fails with it
+		// (a gone agreement only leaves its lines absent, above).
+		denied := fmt.Sprintf("/finance/agreements/%d/additions", agrFabrikam)
+		hc := psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second)
+		next := hc.Transport
+		hc.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, denied) {
+				return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(`{"code":"Forbidden","message":"no access"}`)), Request: r}, nil
+			}
+			return next.RoundTrip(r)
+		})
+		got, err := MustEnv(t, baseSeed(), hc).client.ReadLines(ctx, refs, testNow)
+		if !apperr.Is(err, apperr.Forbidden) || got != nil {
+			t.Fatalf("got %v, %v; want forbidden and no lines", got, err)
+		}
+	})
 }
 
 func TestSetLine(t *testing.T) {

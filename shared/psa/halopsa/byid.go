@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
 )
@@ -80,33 +82,25 @@ func byID[T any](ctx context.Context, c *Client, ids []int64, src byIDSource[T])
 // readEach reads ids one by one, at most maxParallel at a time, into out.
 // NotFound leaves an id absent; any other error stops the rest.
 func readEach[T any](ctx context.Context, c *Client, ids []int64, src byIDSource[T], out map[int64]T) error {
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, maxParallel)
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var mu sync.Mutex // guards out
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallel)
 	for _, id := range ids {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(id int64) {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			r, err := get(ctx, c, src.path+"/"+strconv.FormatInt(id, 10), nil, src.idOf)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				out[id] = r
-			case !apperr.Is(err, apperr.NotFound) && firstErr == nil:
-				firstErr = err
-				cancel()
+			if err != nil {
+				if apperr.Is(err, apperr.NotFound) {
+					return nil
+				}
+				return err // cancels the rest
 			}
-		}(id)
+			mu.Lock()
+			out[id] = r
+			mu.Unlock()
+			return nil
+		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // CompaniesByID reads the clients of ids, active or not, by the cheaper

@@ -505,6 +505,23 @@ func TestByIDFloor(t *testing.T) {
 	}
 }
 
+// TestByIDError: a single read that fails other than NotFound fails the
+// whole call with its error (a missing id is only absent, TestByIDFloor).
+func TestByIDError(t *testing.T) {
+	api := clientsAPI(1000)
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/Client/3500" {
+			writeJSON(w, 403, map[string]string{"Message": "No permission."})
+			return
+		}
+		api(w, r)
+	})
+	got, err := f.client(t).CompaniesByID(ctx, []int64{3001, 3500, 3900, 9999})
+	if !apperr.Is(err, apperr.Forbidden) || got != nil {
+		t.Fatalf("got %v, %v; want forbidden and no companies", got, err)
+	}
+}
+
 func TestHaloTime(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
