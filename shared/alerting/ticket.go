@@ -36,18 +36,7 @@ func Title(prefix string, a Alert, limit int) string {
 	if t == "" {
 		t = string(a.Type)
 	}
-	return cut(prefix+t, limit)
-}
-
-// cut shortens s to at most n runes, marking the cut with "…".
-func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	if n <= 1 {
-		return string([]rune(s)[:n])
-	}
-	return string([]rune(s)[:n-1]) + "…"
+	return psa.Truncate(prefix+t, limit)
 }
 
 // MaxDescription bounds ticket descriptions and notes (Autotask's
@@ -81,7 +70,7 @@ func Description(a Alert, linkBase string) string {
 	if l := Link(linkBase, a); l != "" {
 		fmt.Fprintf(&b, "Link: %s\n", l)
 	}
-	return cut(b.String(), MaxDescription)
+	return psa.Truncate(b.String(), MaxDescription)
 }
 
 // NoteMarker is the token NoteText ends with: it names occurrence a alone
@@ -104,7 +93,7 @@ func NoteText(a Alert) psa.Note {
 	}
 	writeDetails(&b, a.Details)
 	marker := "\n" + NoteMarker(a)
-	return psa.Note{Title: title, Text: cut(b.String(), MaxDescription-utf8.RuneCountInString(marker)) + marker}
+	return psa.Note{Title: title, Text: psa.Truncate(b.String(), MaxDescription-utf8.RuneCountInString(marker)) + marker}
 }
 
 // writeDetails renders a details object as "key: value" lines, keys sorted,

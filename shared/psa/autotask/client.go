@@ -348,7 +348,7 @@ func (c *Client) classify(status int, h http.Header, body []byte, out any) psaht
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb)
 	texts := eb.texts()
-	cause := fmt.Errorf("autotask: HTTP %d: %s", status, truncate(string(body), 500))
+	cause := fmt.Errorf("autotask: HTTP %d: %s", status, psa.Truncate(string(body), 500))
 	mk := func(code apperr.Code, msg string) *apperr.Error {
 		return &apperr.Error{Code: code, Message: msg, Details: texts, Err: cause}
 	}
@@ -380,13 +380,6 @@ func (c *Client) classify(status int, h http.Header, body []byte, out any) psaht
 		texts = []string{eb.Message}
 	}
 	return psahttp.Attempt{Err: mk(apperr.Rejected, "Autotask rejected the request")}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // filter is one Autotask query condition or group.

@@ -869,15 +869,6 @@ type ticketCreate struct {
 	InitialDescription string `json:"initialDescription,omitempty"`
 }
 
-// truncate cuts s to n runes, marking the cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
-
 // CreateTicket opens a ticket. The summary is cut to 100 characters (the
 // schema's limit); an external key over 100 is Invalid, since a cut key
 // would not be found again. Not retried after a failure that may have
@@ -890,7 +881,7 @@ func (c *Client) CreateTicket(ctx context.Context, s psa.TicketSpec) (psa.Ticket
 		return psa.Ticket{}, apperr.New(apperr.Invalid, "the external key must be at most %d characters", maxXRef)
 	}
 	body := ticketCreate{
-		Summary: truncate(s.Title, psa.ConnectWise.TitleLimit()), Company: ref(s.CompanyID),
+		Summary: psa.Truncate(s.Title, psa.ConnectWise.TitleLimit()), Company: ref(s.CompanyID),
 		Board: ref(s.BoardID), Status: ref(s.StatusID), Priority: ref(s.PriorityID), Source: ref(s.SourceID),
 		Type: ref(s.IssueTypeID), ExternalXRef: s.ExternalKey, InitialDescription: s.Description,
 	}

@@ -614,7 +614,7 @@ func TestTicketLifecycle(t *testing.T) {
 	if len(stored) != 1 {
 		t.Fatalf("got %d tickets, want 1", len(stored))
 	}
-	want := sandbox.CWTicket{ID: tk.ID, CompanyID: coContoso, Summary: truncate(long, 100), ExternalXRef: key, BoardID: boardAlerts,
+	want := sandbox.CWTicket{ID: tk.ID, CompanyID: coContoso, Summary: psa.Truncate(long, 100), ExternalXRef: key, BoardID: boardAlerts,
 		StatusID: stNew, PriorityID: prioHigh, SourceID: srcAPI, TypeID: typeMonitor, RequiredDate: due, InitialDescription: "Details"}
 	if stored[0] != want {
 		t.Errorf("got %+v, want %+v", stored[0], want)

@@ -150,15 +150,6 @@ type ticketCreate struct {
 	DeadlineDate string `json:"deadlinedate,omitempty"`
 }
 
-// truncate cuts s to n runes, marking the cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
-
 // CreateTicket opens a ticket (POST /Tickets): summary cut to the title
 // limit, details, client, the external key in third_party_id_string, and
 // the status, priority, ticket type, agent and deadline when given. A
@@ -172,7 +163,7 @@ func (c *Client) CreateTicket(ctx context.Context, s psa.TicketSpec) (psa.Ticket
 	if utf8.RuneCountInString(s.ExternalKey) > maxExternalKey {
 		return psa.Ticket{}, apperr.New(apperr.Invalid, "the external key must be at most %d characters", maxExternalKey)
 	}
-	body := ticketCreate{Summary: truncate(s.Title, psa.HaloPSA.TitleLimit()), Details: s.Description, ClientID: s.CompanyID,
+	body := ticketCreate{Summary: psa.Truncate(s.Title, psa.HaloPSA.TitleLimit()), Details: s.Description, ClientID: s.CompanyID,
 		ExternalKey: s.ExternalKey, StatusID: s.StatusID, PriorityID: s.PriorityID, TicketTypeID: s.IssueTypeID, AgentID: s.ResourceID}
 	if s.QueueID != 0 {
 		team, err := get(ctx, c, "Team/"+strconv.FormatInt(s.QueueID, 10), nil, func(o option) int64 { return o.ID })
