@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -101,7 +100,7 @@ type sandboxPSA struct {
 	lane        int64
 	seed        func(sb *sandbox.Server, orgs int)
 	connect     func(srvURL string) (integration.Integration, psa.Credentials)
-	dial        func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error)
+	dial        func(c psa.Credentials, ep psa.Endpoints, o psahttp.Options) (psa.Client, error)
 	ticketsMade func(sb *sandbox.Server) int
 	ticket      func(sb *sandbox.Server, id int64) (ticketView, bool)
 	notes       func(sb *sandbox.Server) []noteView
@@ -157,8 +156,8 @@ func autotaskPSA() sandboxPSA {
 					Endpoints: psa.Endpoints{AutotaskZoneURL: srvURL + "/autotask/atservicesrest/"}},
 				psa.Credentials{Provider: psa.Autotask, Username: atUser, Secret: atSecret, IntegrationCode: atCode}
 		},
-		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
-			return autotask.New(autotask.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		dial: func(c psa.Credentials, ep psa.Endpoints, o psahttp.Options) (psa.Client, error) {
+			return autotask.New(autotask.Config{Credentials: c, Endpoints: ep, Options: o})
 		},
 		ticketsMade: func(sb *sandbox.Server) int { return sb.Autotask.TicketsCreated(atUser) },
 		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
@@ -206,8 +205,8 @@ func connectwisePSA() sandboxPSA {
 					Endpoints: psa.Endpoints{ConnectWiseLoginURL: srvURL + "/connectwise/"}},
 				psa.Credentials{Provider: psa.ConnectWise, Site: site, CompanyID: cwCompany, PublicKey: cwPublic, PrivateKey: cwPrivate, ClientID: cwClientID}
 		},
-		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
-			return connectwise.New(connectwise.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		dial: func(c psa.Credentials, ep psa.Endpoints, o psahttp.Options) (psa.Client, error) {
+			return connectwise.New(connectwise.Config{Credentials: c, Endpoints: ep, Options: o})
 		},
 		ticketsMade: func(sb *sandbox.Server) int { return len(sb.ConnectWise.Tickets(cwCompany)) },
 		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
@@ -251,8 +250,8 @@ func haloPSA() sandboxPSA {
 					Endpoints: psa.Endpoints{HaloPSAAuthURL: srvURL + "/halopsa/auth/", HaloPSAAPIURL: srvURL + "/halopsa/api/"}},
 				psa.Credentials{Provider: psa.HaloPSA, Host: host, ClientID: haloClientID, ClientSecret: haloClientSecret}
 		},
-		dial: func(c psa.Credentials, ep psa.Endpoints, hc *http.Client, retry psahttp.Retrier, now func() time.Time) (psa.Client, error) {
-			return halopsa.New(halopsa.Config{Credentials: c, Endpoints: ep, HTTPClient: hc, Retry: retry, Now: now})
+		dial: func(c psa.Credentials, ep psa.Endpoints, o psahttp.Options) (psa.Client, error) {
+			return halopsa.New(halopsa.Config{Credentials: c, Endpoints: ep, Options: o})
 		},
 		ticketsMade: func(sb *sandbox.Server) int { return sb.HaloPSA.TicketsCreated(haloClientID) },
 		ticket: func(sb *sandbox.Server, id int64) (ticketView, bool) {
@@ -336,8 +335,8 @@ func mustFixture(tb testing.TB, p sandboxPSA, orgs int) *fixture {
 	ws := dynamotest.As(f.store, "ticketworker")
 	conn := &integration.Connector{Store: ws, Credentials: staticCredentials{creds},
 		Dial: func(_ string, c psa.Credentials, ep psa.Endpoints) (psa.Client, error) {
-			return p.dial(c, ep, psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
-				psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, now)
+			return p.dial(c, ep, psahttp.Options{HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 10*time.Second),
+				Retry: psahttp.Retrier{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}, Now: now})
 		}}
 	f.worker = &ticketing.Worker{Store: ws, PSA: conn, LinkBase: "https://portal.example.com/alerts", Retry: psahttp.Retrier{BaseDelay: time.Millisecond},
 		Now: now, Logger: slog.New(slog.DiscardHandler)}

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
@@ -51,22 +50,16 @@ type Config struct {
 	Credentials psa.Credentials
 	// Endpoints.AutotaskZoneURL overrides DefaultZoneURL.
 	Endpoints psa.Endpoints
-	// HTTPClient sends the requests; default psahttp.NewHTTPClient with the
-	// default Policy (public https hosts only) and a 30 s timeout.
-	HTTPClient *http.Client
-	// Retry is the retry loop for transient failures (zero value: defaults).
-	Retry psahttp.Retrier
-	// Now is the clock, default clock.Now.
-	Now func() time.Time
+	// Options are the HTTP client, clock and retry loop (unset: their
+	// defaults, see psahttp.Options).
+	psahttp.Options
 }
 
 // Client talks to one Autotask database. It is safe for concurrent use.
 type Client struct {
 	creds   psa.Credentials
 	zoneURL string
-	hc      *http.Client
-	retry   psahttp.Retrier
-	now     func() time.Time
+	opts    psahttp.Options // cfg.Options with defaults
 
 	zoneMu sync.Mutex // serialises zone discovery
 	mu     sync.Mutex
@@ -94,14 +87,8 @@ func New(cfg Config) (*Client, error) {
 	if u, err := url.Parse(zone); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, apperr.New(apperr.Invalid, "the Autotask zone lookup URL must be an absolute https URL")
 	}
-	c := &Client{creds: cr, zoneURL: zone, hc: cfg.HTTPClient, retry: cfg.Retry, now: cfg.Now,
+	c := &Client{creds: cr, zoneURL: zone, opts: cfg.Options.WithDefaults(),
 		sems: map[string]chan struct{}{}, fields: map[string]map[string]fieldInfo{}}
-	if c.hc == nil {
-		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
-	}
-	if c.now == nil {
-		c.now = clock.Now
-	}
 	return c, nil
 }
 
@@ -162,7 +149,7 @@ func (c *Client) discover(ctx context.Context) (string, error) {
 		return "", apperr.Wrap(err, apperr.Invalid, "the Autotask zone lookup URL is not valid")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
+	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return "", psahttp.TransportError(err).Err
 	}
@@ -238,7 +225,7 @@ func (c *Client) call(ctx context.Context, method, ref string, body any, idempot
 			return apperr.Wrap(err, apperr.Internal, "could not encode the Autotask request")
 		}
 	}
-	return c.retry.Do(ctx, idempotent, func(ctx context.Context) psahttp.Attempt {
+	return c.opts.Retry.Do(ctx, idempotent, func(ctx context.Context) psahttp.Attempt {
 		return c.attempt(ctx, method, ref, payload, out)
 	})
 }
@@ -290,7 +277,7 @@ func (c *Client) send(ctx context.Context, method, u, endpoint string, payload [
 	req.Header.Set("Secret", c.creds.Secret)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
+	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -356,7 +343,7 @@ func (c *Client) classify(status int, h http.Header, body []byte, out any) psaht
 	// by its text whatever the status.
 	if status == http.StatusTooManyRequests || isThreadThreshold(texts) {
 		e := mk(apperr.Transient, "Autotask is throttling requests")
-		e.RetryAfter = psahttp.RetryAfter(h, c.now())
+		e.RetryAfter = psahttp.RetryAfter(h, c.opts.Now())
 		if e.RetryAfter == 0 && isThreadThreshold(texts) {
 			e.RetryAfter = time.Second
 		}

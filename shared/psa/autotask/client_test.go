@@ -681,7 +681,7 @@ func TestHTTPPolicy(t *testing.T) {
 		srv := httptest.NewServer(sb)
 		defer srv.Close()
 		c, err := New(Config{Credentials: creds, Endpoints: psa.Endpoints{AutotaskZoneURL: srv.URL + "/autotask/atservicesrest/"},
-			HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, time.Second)})
+			Options: psahttp.Options{HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, time.Second)}})
 		MustNoErr(t, "New", err)
 		MustNoErr(t, "Verify", c.Verify(ctx))
 	})

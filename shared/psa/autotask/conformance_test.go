@@ -190,8 +190,10 @@ func TestConformance(t *testing.T) {
 	c, err := New(Config{
 		Credentials: psa.Credentials{Username: testUser, Secret: testSecret, IntegrationCode: testCode},
 		Endpoints:   psa.Endpoints{AutotaskZoneURL: srv.URL + "/autotask/atservicesrest/"},
-		HTTPClient:  &http.Client{Transport: rec, Timeout: 5 * time.Second},
-		Now:         func() time.Time { return testNow },
+		Options: psahttp.Options{
+			HTTPClient: &http.Client{Transport: rec, Timeout: 5 * time.Second},
+			Now:        func() time.Time { return testNow },
+		},
 	})
 	MustNoErr(t, "New", err)
 	driveAll(t, c, refs)

@@ -75,9 +75,11 @@ func MustClient(tb testing.TB, serverURL string, timeout time.Duration, sleeps *
 	c, err := New(Config{
 		Credentials: psa.Credentials{Provider: psa.Autotask, Username: testUser, Secret: testSecret, IntegrationCode: testCode},
 		Endpoints:   psa.Endpoints{AutotaskZoneURL: serverURL + "/autotask/atservicesrest/"},
-		HTTPClient:  psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, timeout),
-		Retry:       psahttp.Retrier{Sleep: sleeps.sleep},
-		Now:         func() time.Time { return testNow },
+		Options: psahttp.Options{
+			HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, timeout),
+			Retry:      psahttp.Retrier{Sleep: sleeps.sleep},
+			Now:        func() time.Time { return testNow },
+		},
 	})
 	if err != nil {
 		tb.Fatalf("New: %v", err)

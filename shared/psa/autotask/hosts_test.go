@@ -10,6 +10,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -51,7 +52,7 @@ func TestZoneAndVerifyAreAutotask(t *testing.T) {
 				return http.DefaultTransport.RoundTrip(r)
 			})}
 			c, err := New(Config{Credentials: psa.Credentials{Provider: psa.Autotask, Username: "api@acme.example", Secret: "s", IntegrationCode: "c"},
-				HTTPClient: hc})
+				Options: psahttp.Options{HTTPClient: hc}})
 			if err != nil {
 				t.Fatal(err)
 			}

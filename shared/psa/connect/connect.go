@@ -34,26 +34,26 @@ type Options struct {
 // the vendors' real hosts). Invalid when the provider is unknown or a
 // required credential is missing; it makes no request.
 func New(creds psa.Credentials, ep psa.Endpoints, opts Options) (psa.Client, error) {
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: opts.AllowPrivate}, opts.Timeout)
+	ho := psahttp.Options{HTTPClient: opts.HTTPClient, Now: opts.Now}
+	if ho.HTTPClient == nil {
+		ho.HTTPClient = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: opts.AllowPrivate}, opts.Timeout)
 	}
 	// Each branch returns a nil interface on error, never a typed nil.
 	switch creds.Provider {
 	case psa.Autotask:
-		c, err := autotask.New(autotask.Config{Credentials: creds, Endpoints: ep, HTTPClient: hc, Now: opts.Now})
+		c, err := autotask.New(autotask.Config{Credentials: creds, Endpoints: ep, Options: ho})
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	case psa.ConnectWise:
-		c, err := connectwise.New(connectwise.Config{Credentials: creds, Endpoints: ep, HTTPClient: hc, Now: opts.Now})
+		c, err := connectwise.New(connectwise.Config{Credentials: creds, Endpoints: ep, Options: ho})
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	case psa.HaloPSA:
-		c, err := halopsa.New(halopsa.Config{Credentials: creds, Endpoints: ep, HTTPClient: hc, Now: opts.Now})
+		c, err := halopsa.New(halopsa.Config{Credentials: creds, Endpoints: ep, Options: ho})
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
@@ -54,21 +53,14 @@ type Config struct {
 	// Endpoints override the login and API hosts (default: https://{site}/
 	// and the base derived from companyinfo).
 	Endpoints psa.Endpoints
-	// HTTPClient sends the requests; default psahttp.NewHTTPClient with the
-	// strict policy (no loopback, private addresses or plain http).
-	HTTPClient *http.Client
-	// Now is the clock, default clock.Now.
-	Now func() time.Time
-	// Retry is the retry loop for transient failures; its zero value uses
-	// psahttp's defaults. Tests replace Sleep.
-	Retry psahttp.Retrier
+	// Options are the HTTP client, clock and retry loop (unset: their
+	// defaults, see psahttp.Options).
+	psahttp.Options
 }
 
 // Client talks to one ConnectWise Manage company. Safe for concurrent use.
 type Client struct {
-	cfg   Config
-	hc    *http.Client
-	now   func() time.Time
+	cfg   Config // with the default Options filled in
 	auth  string
 	login string // login base URL, with a trailing slash
 
@@ -135,13 +127,8 @@ func New(cfg Config) (*Client, error) {
 	if cloudOnly && !CloudHost(cr.Site) {
 		return nil, apperr.New(apperr.Invalid, "%s", siteRule)
 	}
-	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now, cloudOnly: cloudOnly}
-	if c.hc == nil {
-		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
-	}
-	if c.now == nil {
-		c.now = clock.Now
-	}
+	cfg.Options = cfg.Options.WithDefaults()
+	c := &Client{cfg: cfg, cloudOnly: cloudOnly}
 	c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.CompanyID+"+"+cr.PublicKey+":"+cr.PrivateKey))
 	c.login = ep.ConnectWiseLoginURL
 	if c.login == "" {
@@ -265,14 +252,14 @@ func (c *Client) classify(resp *http.Response, body []byte) psahttp.Attempt {
 		return psahttp.Attempt{Err: mk(apperr.NotFound, "ConnectWise has no such record")}
 	case s == http.StatusTooManyRequests:
 		e := mk(apperr.Transient, "ConnectWise is throttling requests")
-		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.now())
+		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.cfg.Now())
 		return psahttp.Attempt{Err: e, Unprocessed: true}
 	case s == http.StatusConflict:
 		// "Record in use": refused, not acted on; it frees up shortly.
 		return psahttp.Attempt{Err: mk(apperr.Transient, "the ConnectWise record is in use"), Unprocessed: true}
 	case s >= 500:
 		e := mk(apperr.Transient, "ConnectWise failed; try again later")
-		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.now())
+		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.cfg.Now())
 		return psahttp.Attempt{Err: e}
 	default:
 		return psahttp.Attempt{Err: mk(apperr.Rejected, "ConnectWise rejected the request")}
@@ -303,7 +290,7 @@ func (c *Client) send(ctx context.Context, method, u string, body any, idempoten
 		req.Header.Set("clientId", c.cfg.Credentials.ClientID)
 		req.Header.Set("Accept", Accept)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.hc.Do(req)
+		resp, err := c.cfg.HTTPClient.Do(req)
 		if err != nil {
 			return psahttp.TransportError(err)
 		}
@@ -636,7 +623,7 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
+	now := c.cfg.Now()
 	out := make([]psa.ServiceLine, 0, len(rows))
 	for _, r := range rows {
 		name := r.Description
@@ -678,7 +665,7 @@ func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time
 		return nil, err
 	}
 	out := make(map[psa.LineRef]psa.LineState, len(refs))
-	now := c.now()
+	now := c.cfg.Now()
 	var mu sync.Mutex // guards out
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallel)

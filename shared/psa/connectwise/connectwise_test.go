@@ -151,7 +151,7 @@ func TestBaseDiscovery(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := MustClient(t, Config{Credentials: testCredentials(), Endpoints: psa.Endpoints{ConnectWiseLoginURL: srv.URL},
-				HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, time.Second)})
+				Options: psahttp.Options{HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, time.Second)}})
 			got, err := c.base(ctx)
 			if err != nil {
 				t.Fatalf("base: %v", err)

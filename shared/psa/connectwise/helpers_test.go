@@ -109,12 +109,14 @@ func MustEnv(tb testing.TB, seed sandbox.ConnectWiseSeed, hc *http.Client) *env 
 	e.client = MustClient(tb, Config{
 		Credentials: testCredentials(),
 		Endpoints:   psa.Endpoints{ConnectWiseLoginURL: e.srv.URL + "/connectwise/"},
-		HTTPClient:  hc,
-		Now:         func() time.Time { return testNow },
-		Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
-			e.slept = append(e.slept, d)
-			return nil
-		}},
+		Options: psahttp.Options{
+			HTTPClient: hc,
+			Now:        func() time.Time { return testNow },
+			Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
+				e.slept = append(e.slept, d)
+				return nil
+			}},
+		},
 	})
 	return e
 }

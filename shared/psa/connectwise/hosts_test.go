@@ -10,6 +10,7 @@ import (
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
+	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
 
 func TestCloudHost(t *testing.T) {
@@ -88,7 +89,7 @@ func TestSiteRule(t *testing.T) {
 				r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
 				return http.DefaultTransport.RoundTrip(r)
 			})}
-			c := MustClient(t, Config{Credentials: testCredentials(), HTTPClient: hc})
+			c := MustClient(t, Config{Credentials: testCredentials(), Options: psahttp.Options{HTTPClient: hc}})
 			base, err := c.base(context.Background())
 			if tc.wantErr {
 				if !apperr.Is(err, apperr.Rejected) {
@@ -138,7 +139,7 @@ func TestVerifyChecksTheAnswer(t *testing.T) {
 			}))
 			defer srv.Close()
 			creds := testCredentials()
-			c := MustClient(t, Config{Credentials: creds, HTTPClient: srv.Client(),
+			c := MustClient(t, Config{Credentials: creds, Options: psahttp.Options{HTTPClient: srv.Client()},
 				Endpoints: psa.Endpoints{ConnectWiseLoginURL: srv.URL + "/", ConnectWiseAPIURL: srv.URL + "/"}})
 			err := c.Verify(context.Background())
 			if tc.want == "" {

@@ -259,7 +259,7 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
+	now := c.cfg.Now()
 	out := make([]psa.ServiceLine, 0, len(h.Lines))
 	for _, l := range h.Lines {
 		out = append(out, l.serviceLine(contractID, now))
@@ -357,7 +357,7 @@ func (c *Client) CreateLine(ctx context.Context, contractID, serviceID, quantity
 	if !ok {
 		return psa.ServiceLine{}, apperr.New(apperr.Rejected, "HaloPSA's answer to the new line does not hold it")
 	}
-	return saved.serviceLine(contractID, c.now()), nil
+	return saved.serviceLine(contractID, c.cfg.Now()), nil
 }
 
 // savedLine is the answer to a line write: the saved InvoiceDetail, or

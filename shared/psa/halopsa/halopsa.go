@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apperr"
-	"github.com/psabridge/psabridge/shared/clock"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
 )
@@ -51,21 +50,14 @@ type Config struct {
 	// Endpoints override the authorisation and resource servers (default
 	// https://{host}/auth/ and https://{host}/api/).
 	Endpoints psa.Endpoints
-	// HTTPClient sends the requests; default psahttp.NewHTTPClient with the
-	// strict policy (no loopback, private addresses or plain http).
-	HTTPClient *http.Client
-	// Now is the clock, default clock.Now.
-	Now func() time.Time
-	// Retry is the retry loop for transient failures; its zero value uses
-	// psahttp's defaults. Tests replace Sleep.
-	Retry psahttp.Retrier
+	// Options are the HTTP client, clock and retry loop (unset: their
+	// defaults, see psahttp.Options).
+	psahttp.Options
 }
 
 // Client talks to one HaloPSA instance. Safe for concurrent use.
 type Client struct {
-	cfg     Config
-	hc      *http.Client
-	now     func() time.Time
+	cfg     Config // with the default Options filled in
 	authURL string // with a trailing slash
 	apiURL  string // with a trailing slash
 
@@ -158,14 +150,8 @@ func New(cfg Config) (*Client, error) {
 	if strings.ContainsAny(cr.Tenant, "/?#&= ") {
 		return nil, apperr.New(apperr.Invalid, "the HaloPSA tenant must be a plain name")
 	}
-	c := &Client{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now,
-		authURL: ep.HaloPSAAuthURL, apiURL: ep.HaloPSAAPIURL}
-	if c.hc == nil {
-		c.hc = psahttp.NewHTTPClient(psahttp.Policy{}, 0)
-	}
-	if c.now == nil {
-		c.now = clock.Now
-	}
+	cfg.Options = cfg.Options.WithDefaults()
+	c := &Client{cfg: cfg, authURL: ep.HaloPSAAuthURL, apiURL: ep.HaloPSAAPIURL}
 	if c.authURL == "" {
 		c.authURL = "https://" + cr.Host + "/auth/"
 	}
@@ -197,7 +183,7 @@ type tokenAnswer struct {
 func (c *Client) bearer(ctx context.Context, stale string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.token != "" && c.token != stale && c.now().Before(c.renewAt) {
+	if c.token != "" && c.token != stale && c.cfg.Now().Before(c.renewAt) {
 		return c.token, nil
 	}
 	c.token = ""
@@ -229,7 +215,7 @@ func (c *Client) bearer(ctx context.Context, stale string) (string, error) {
 	if life <= 0 {
 		life = 5 * time.Minute
 	}
-	c.token, c.renewAt = ans.AccessToken, c.now().Add(life-min(time.Minute, life/10))
+	c.token, c.renewAt = ans.AccessToken, c.cfg.Now().Add(life-min(time.Minute, life/10))
 	return c.token, nil
 }
 
@@ -277,7 +263,7 @@ func (c *Client) exchange(ctx context.Context, method, u, contentType string, pa
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return psahttp.TransportError(err)
 	}
@@ -375,11 +361,11 @@ func (c *Client) classify(resp *http.Response, body []byte) psahttp.Attempt {
 		return psahttp.Attempt{Err: mk(apperr.NotFound, "HaloPSA has no such record")}
 	case s == http.StatusTooManyRequests:
 		e := mk(apperr.Transient, "HaloPSA is throttling requests")
-		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.now())
+		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.cfg.Now())
 		return psahttp.Attempt{Err: e, Unprocessed: true}
 	case s >= 500:
 		e := mk(apperr.Transient, "HaloPSA failed; try again later")
-		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.now())
+		e.RetryAfter = psahttp.RetryAfter(resp.Header, c.cfg.Now())
 		return psahttp.Attempt{Err: e}
 	default:
 		return psahttp.Attempt{Err: mk(apperr.Rejected, "HaloPSA rejected the request")}

@@ -137,12 +137,14 @@ func MustEnv(tb testing.TB, seed sandbox.HaloPSASeed, hc *http.Client) *env {
 	c, err := New(Config{
 		Credentials: testCredentials(seed),
 		Endpoints:   psa.Endpoints{HaloPSAAuthURL: e.srv.URL + "/halopsa/auth/", HaloPSAAPIURL: e.srv.URL + "/halopsa/api/"},
-		HTTPClient:  hc,
-		Now:         func() time.Time { return testNow },
-		Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
-			e.slept = append(e.slept, d)
-			return nil
-		}},
+		Options: psahttp.Options{
+			HTTPClient: hc,
+			Now:        func() time.Time { return testNow },
+			Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
+				e.slept = append(e.slept, d)
+				return nil
+			}},
+		},
 	})
 	if err != nil {
 		tb.Fatalf("New: %v", err)

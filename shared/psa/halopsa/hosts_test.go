@@ -42,8 +42,7 @@ func TestDestinationsRefused(t *testing.T) {
 			c, err := New(Config{
 				Credentials: psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "id", ClientSecret: "secret"},
 				Endpoints:   psa.Endpoints{HaloPSAAuthURL: tc.auth, HaloPSAAPIURL: strings.Replace(tc.auth, "/auth/", "/api/", 1)},
-				HTTPClient:  psahttp.NewHTTPClient(psahttp.Policy{}, 2*time.Second),
-				Retry:       psahttp.Retrier{MaxAttempts: 1},
+				Options:     psahttp.Options{HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{}, 2*time.Second), Retry: psahttp.Retrier{MaxAttempts: 1}},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -92,14 +92,16 @@ func (f *fake) client(t *testing.T) *Client {
 	c, err := New(Config{
 		Credentials: psa.Credentials{Provider: psa.HaloPSA, Host: "acme.halopsa.com", ClientID: "app-id", ClientSecret: "app-secret"},
 		Endpoints:   psa.Endpoints{HaloPSAAuthURL: f.srv.URL + "/auth", HaloPSAAPIURL: f.srv.URL + "/api/"},
-		HTTPClient:  psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second),
-		Now:         func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now },
-		Retry: psahttp.Retrier{MaxAttempts: 3, Sleep: func(_ context.Context, d time.Duration) error {
-			f.mu.Lock()
-			f.slept = append(f.slept, d)
-			f.mu.Unlock()
-			return nil
-		}},
+		Options: psahttp.Options{
+			HTTPClient: psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second),
+			Now:        func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now },
+			Retry: psahttp.Retrier{MaxAttempts: 3, Sleep: func(_ context.Context, d time.Duration) error {
+				f.mu.Lock()
+				f.slept = append(f.slept, d)
+				f.mu.Unlock()
+				return nil
+			}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
