@@ -1,9 +1,10 @@
 package autotask
 
 import (
-	"context"
 	"testing"
 	"time"
+
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 )
 
 // BenchmarkReadLines reads the state of 1,000 lines spread over 100
@@ -14,22 +15,5 @@ import (
 func BenchmarkReadLines(b *testing.B) {
 	seed, refs := lineSeed(baseSeed(), 100, 1000)
 	f := MustFixture(b, seed, 10*time.Second)
-	ctx := context.Background()
-	// The zone lookup happens once per client, not per read.
-	if _, err := f.client.ReadLines(ctx, refs, testNow); err != nil {
-		b.Fatal(err)
-	}
-	f.sb.ResetCounts()
-	b.ResetTimer()
-	for range b.N {
-		states, err := f.client.ReadLines(ctx, refs, testNow)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(states) != len(refs) {
-			b.Fatalf("got %d states, want %d", len(states), len(refs))
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(f.sb.Total("autotask"))/float64(b.N)/float64(len(refs)), "psa-req/line")
+	psatest.BenchReadLines(b, f.client, f.sb, refs, testNow)
 }

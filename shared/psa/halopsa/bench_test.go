@@ -2,6 +2,8 @@ package halopsa
 
 import (
 	"testing"
+
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 )
 
 // BenchmarkReadLines reads the state of the lines of 1,000 clients, one
@@ -17,20 +19,5 @@ func BenchmarkReadLines(b *testing.B) {
 	seed := baseSeed()
 	refs := linesSeed(&seed, 1000, 1)
 	e := MustEnv(b, seed, nil)
-	if err := e.client.Verify(ctx); err != nil {
-		b.Fatal(err)
-	}
-	e.sb.ResetCounts()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		got, err := e.client.ReadLines(ctx, refs, testNow)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(got) != len(refs) {
-			b.Fatalf("got %d lines, want %d", len(got), len(refs))
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(e.sb.Total("halopsa"))/float64(b.N)/float64(len(refs)), "psa-req/line")
+	psatest.BenchReadLines(b, e.client, e.sb, refs, testNow)
 }

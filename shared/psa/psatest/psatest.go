@@ -1,6 +1,7 @@
-// Package psatest holds what the PSA clients' conformance tests share: a
-// RoundTripper that records every exchange, and the lookup of the vendors'
-// API definitions in ../shared/specs beside the repository.
+// Package psatest holds what the PSA clients' conformance tests and
+// benchmarks share: a RoundTripper that records every exchange, the lookup
+// of the vendors' API definitions in ../shared/specs beside the
+// repository, and the timed read of BenchmarkReadLines.
 package psatest
 
 import (
