@@ -4,18 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 )
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestZoneAndVerifyAreAutotask: asked at Autotask's own zone lookup, the
 // zone must be an Autotask host; and Verify passes only for Autotask's
@@ -35,7 +31,6 @@ func TestZoneAndVerifyAreAutotask(t *testing.T) {
 		{"ErrThresholdEmpty", "https://webservices5.autotask.net/atservicesrest/", ``, apperr.Rejected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var hosts []string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.Contains(r.URL.Path, "zoneInformation") {
 					_, _ = w.Write([]byte(`{"zoneName":"Zone 5","url":"` + tc.zoneURL + `","webUrl":"https://ww5.autotask.net/","ci":5}`))
@@ -44,13 +39,8 @@ func TestZoneAndVerifyAreAutotask(t *testing.T) {
 				_, _ = w.Write([]byte(tc.threshold))
 			}))
 			defer srv.Close()
-			target, _ := url.Parse(srv.URL)
-			hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				hosts = append(hosts, r.URL.Host)
-				r = r.Clone(r.Context())
-				r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
-				return http.DefaultTransport.RoundTrip(r)
-			})}
+			rh := &psatest.Rehoster{Target: srv.URL}
+			hc := &http.Client{Transport: rh}
 			c, err := New(Config{Credentials: psa.Credentials{Provider: psa.Autotask, Username: "api@acme.example", Secret: "s", IntegrationCode: "c"},
 				Options: psahttp.Options{HTTPClient: hc}})
 			if err != nil {
@@ -71,8 +61,8 @@ func TestZoneAndVerifyAreAutotask(t *testing.T) {
 					t.Fatalf("the error shows the foreign body: %q", d)
 				}
 			}
-			if strings.HasPrefix(tc.name, "ErrZone") && len(hosts) != 1 {
-				t.Fatalf("requests went to %v, want only the zone lookup", hosts)
+			if strings.HasPrefix(tc.name, "ErrZone") && len(rh.Hosts()) != 1 {
+				t.Fatalf("requests went to %v, want only the zone lookup", rh.Hosts())
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -384,7 +385,7 @@ func TestReadLines(t *testing.T) {
 		denied := fmt.Sprintf("/finance/agreements/%d/additions", agrFabrikam)
 		hc := psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second)
 		next := hc.Transport
-		hc.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		hc.Transport = psatest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if strings.HasSuffix(r.URL.Path, denied) {
 				return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"application/json"}},
 					Body: io.NopCloser(strings.NewReader(`{"code":"Forbidden","message":"no access"}`)), Request: r}, nil

@@ -4,13 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 )
 
 func TestCloudHost(t *testing.T) {
@@ -74,7 +74,6 @@ func TestSiteRule(t *testing.T) {
 		{"ErrSchemeInAnswer", false, "http://169.254.169.254", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var seen []string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"CompanyName":"Acme","Codebase":"v2025_1/","CompanyID":"acme","IsCloud":` +
@@ -82,20 +81,15 @@ func TestSiteRule(t *testing.T) {
 			}))
 			defer srv.Close()
 			// Every request goes to srv whatever its host, and is recorded.
-			target, _ := url.Parse(srv.URL)
-			hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				seen = append(seen, r.URL.Host)
-				r = r.Clone(r.Context())
-				r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
-				return http.DefaultTransport.RoundTrip(r)
-			})}
+			rh := &psatest.Rehoster{Target: srv.URL}
+			hc := &http.Client{Transport: rh}
 			c := MustClient(t, Config{Credentials: testCredentials(), Options: psahttp.Options{HTTPClient: hc}})
 			base, err := c.base(context.Background())
 			if tc.wantErr {
 				if !apperr.Is(err, apperr.Rejected) {
 					t.Fatalf("got %q, %v; want rejected", base, err)
 				}
-				if len(seen) != 1 || seen[0] != "na.myconnectwise.net" {
+				if seen := rh.Hosts(); len(seen) != 1 || seen[0] != "na.myconnectwise.net" {
 					t.Fatalf("requests went to %v, want only the cloud site's companyinfo", seen)
 				}
 				return
@@ -106,10 +100,6 @@ func TestSiteRule(t *testing.T) {
 		})
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestVerifyChecksTheAnswer: only ConnectWise's /system/info answer
 // verifies; a foreign body is never echoed in the error's details.
