@@ -1,7 +1,6 @@
 package connectwise
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +8,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/psa"
-	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -103,20 +102,10 @@ func MustEnv(tb testing.TB, seed sandbox.ConnectWiseSeed, hc *http.Client) *env 
 	e.sb.ConnectWise.AddInstance(seed)
 	e.srv = httptest.NewServer(e.sb)
 	tb.Cleanup(e.srv.Close)
-	if hc == nil {
-		hc = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second)
-	}
 	e.client = MustClient(tb, Config{
 		Credentials: testCredentials(),
 		Endpoints:   psa.Endpoints{ConnectWiseLoginURL: e.srv.URL + "/connectwise/"},
-		Options: psahttp.Options{
-			HTTPClient: hc,
-			Now:        func() time.Time { return testNow },
-			Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
-				e.slept = append(e.slept, d)
-				return nil
-			}},
-		},
+		Options:     psatest.SandboxOptions(hc, testNow, &e.slept),
 	})
 	return e
 }

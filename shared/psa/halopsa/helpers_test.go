@@ -1,7 +1,6 @@
 package halopsa
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +8,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/psa"
-	"github.com/psabridge/psabridge/shared/psa/psahttp"
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -131,20 +130,10 @@ func MustEnv(tb testing.TB, seed sandbox.HaloPSASeed, hc *http.Client) *env {
 	e.sb.HaloPSA.AddInstance(seed)
 	e.srv = httptest.NewServer(e.sb)
 	tb.Cleanup(e.srv.Close)
-	if hc == nil {
-		hc = psahttp.NewHTTPClient(psahttp.Policy{AllowPrivate: true}, 5*time.Second)
-	}
 	c, err := New(Config{
 		Credentials: testCredentials(seed),
 		Endpoints:   psa.Endpoints{HaloPSAAuthURL: e.srv.URL + "/halopsa/auth/", HaloPSAAPIURL: e.srv.URL + "/halopsa/api/"},
-		Options: psahttp.Options{
-			HTTPClient: hc,
-			Now:        func() time.Time { return testNow },
-			Retry: psahttp.Retrier{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
-				e.slept = append(e.slept, d)
-				return nil
-			}},
-		},
+		Options:     psatest.SandboxOptions(hc, testNow, &e.slept),
 	})
 	if err != nil {
 		tb.Fatalf("New: %v", err)

@@ -1,8 +1,8 @@
 // Package psatest holds what the PSA clients' tests and benchmarks share:
 // a RoundTripper that records every exchange and one that sends a vendor
-// host's requests to a local server, the lookup of the vendors' API
-// definitions in ../shared/specs beside the repository, and the timed read
-// of BenchmarkReadLines.
+// host's requests to a local server, client options for a sandbox, the
+// lookup of the vendors' API definitions in ../shared/specs beside the
+// repository, and the timed read of BenchmarkReadLines.
 package psatest
 
 import (
