@@ -93,8 +93,11 @@ func checkMappings(ctx context.Context, c psa.LineSyncer, maps map[string]billin
 
 // runHealth returns the run's recorded health, checking the tenant's
 // mappings and recording the result when no batch did yet; then it also
-// returns the mappings it read (nil otherwise).
-func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.LineSyncer, now time.Time) (*runHealth, map[string]billing.Mapping, error) {
+// returns the mappings it read (nil otherwise). Where the PSA's contract
+// read carries the lines (psa.ContractLineReader), the check's read also
+// records the run's line snapshot at effective (sharedlines.go), before
+// the health, so a batch that finds the health finds the lines too.
+func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.LineSyncer, effective, now time.Time) (*runHealth, map[string]billing.Mapping, error) {
 	key := tenant + "\x00" + runID
 	if h := w.health.get(key); h != nil {
 		return h, nil, nil
@@ -117,9 +120,18 @@ func (w *Worker) runHealth(ctx context.Context, tenant, runID string, c psa.Line
 	if err != nil {
 		return nil, nil, err
 	}
-	checked, err := checkMappings(ctx, c, maps, now)
+	reader := c
+	var seen *linesSeen
+	if cl, ok := c.(psa.ContractLineReader); ok {
+		seen = &linesSeen{LineSyncer: c, cl: cl, refs: mappedRefs(maps), effective: effective, now: w.now}
+		reader = seen
+	}
+	checked, err := checkMappings(ctx, reader, maps, now)
 	if err != nil {
 		return nil, nil, err
+	}
+	if seen != nil && seen.snap != nil {
+		w.putRunLines(ctx, tenant, runID, *seen.snap)
 	}
 	snap := billing.RunHealth{CheckedAt: now.UTC(), Orgs: map[string]billing.Health{}}
 	for org, h := range checked {

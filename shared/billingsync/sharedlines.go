@@ -20,6 +20,10 @@ import (
 // states from it instead of sending a query each. A state is taken from
 // the snapshot only when it is known to be psabridge's latest view of the
 // line (see use); otherwise the line is read from the PSA as before.
+// Where the PSA's contract read carries the lines (HaloPSA: the recurring
+// invoice pages the mapping health check lists, with includelines=true),
+// the health check records the snapshot from its own pages (linesSeen), so
+// the run's line read costs no request of its own.
 
 // LineSnapshotStore is the storage of a run's line snapshot (part of
 // WorkerStore).
@@ -108,9 +112,9 @@ func firstAttempt(d Delivery) bool {
 }
 
 // runLines returns the run's line snapshot for effective: the worker's
-// memo, the store's, or, when neither is fresh, every mapped line of the
-// tenant read now from the PSA (one batched read) and recorded with the
-// run. maps are the tenant's mappings when the caller has them (nil: read
+// memo (which holds the health check's, linesSeen), the store's, or, when
+// neither is fresh, every mapped line of the tenant read now from the PSA
+// (one batched read) and recorded with the run. maps are the tenant's mappings when the caller has them (nil: read
 // them). A failure to record is logged and counted (metrics.Degraded):
 // this batch still uses the snapshot and the next reads its own.
 func (w *Worker) runLines(ctx context.Context, tenant, runID string, c psa.LineSyncer, maps map[string]billing.Mapping,
@@ -138,14 +142,13 @@ func (w *Worker) runLines(ctx context.Context, tenant, runID string, c psa.LineS
 	if err != nil {
 		return nil, err
 	}
-	snap := billing.LineSnapshot{ReadAt: readAt.UTC(), Effective: effective, States: make([]psa.LineState, 0, len(states))}
-	for _, r := range refs {
-		if st, ok := states[r]; ok {
-			snap.States = append(snap.States, st)
-		} else {
-			snap.Missing = append(snap.Missing, r)
-		}
-	}
+	return w.putRunLines(ctx, tenant, runID, snapshotOf(refs, states, readAt, effective)), nil
+}
+
+// putRunLines records snap as the run's line snapshot and keeps it in the
+// worker. A failure to record is logged and counted (metrics.Degraded):
+// this worker still uses the snapshot and other batches read their own.
+func (w *Worker) putRunLines(ctx context.Context, tenant, runID string, snap billing.LineSnapshot) *sharedLines {
 	if err := w.Store.PutLineSnapshot(ctx, tenant, runID, snap); err != nil {
 		w.log().WarnContext(ctx, "recording the run's line snapshot failed; the next batch reads its own", "operation", "sync.lineSnapshot",
 			"tenant", tenant, "run", runID, "err", err)
@@ -154,8 +157,58 @@ func (w *Worker) runLines(ctx context.Context, tenant, runID string, c psa.LineS
 		}
 	}
 	s := newSharedLines(snap)
-	w.health.putLines(key, s)
-	return s, nil
+	w.health.putLines(tenant+"\x00"+runID, s)
+	return s
+}
+
+// snapshotOf is the snapshot of refs read at readAt for effective: the
+// states of those in states, the others missing.
+func snapshotOf(refs []psa.LineRef, states map[psa.LineRef]psa.LineState, readAt, effective time.Time) billing.LineSnapshot {
+	snap := billing.LineSnapshot{ReadAt: readAt.UTC(), Effective: effective, States: make([]psa.LineState, 0, len(refs))}
+	for _, r := range refs {
+		if st, ok := states[r]; ok {
+			snap.States = append(snap.States, st)
+		} else {
+			snap.Missing = append(snap.Missing, r)
+		}
+	}
+	return snap
+}
+
+// linesSeen is the LineSyncer the run's mapping health check reads
+// through on a PSA whose contract read carries the lines: its
+// ContractsByID reads them too and keeps the snapshot of refs (the
+// tenant's mapped lines) on the contracts read, so the run's line read
+// costs no request of its own.
+type linesSeen struct {
+	psa.LineSyncer
+	cl        psa.ContractLineReader
+	refs      []psa.LineRef
+	effective time.Time
+	now       func() time.Time
+	// snap is the lines read; nil until ContractsByID succeeds.
+	snap *billing.LineSnapshot
+}
+
+func (s *linesSeen) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.Contract, error) {
+	readAt := s.now()
+	contracts, states, err := s.cl.ContractsWithLines(ctx, ids, s.effective)
+	if err != nil {
+		return nil, err
+	}
+	read := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		read[id] = true
+	}
+	var refs []psa.LineRef
+	for _, r := range s.refs {
+		if read[r.ContractID] {
+			refs = append(refs, r)
+		}
+	}
+	snap := snapshotOf(refs, states, readAt, s.effective)
+	s.snap = &snap
+	return contracts, nil
 }
 
 // mappedRefs returns the distinct lines of mappings, in order.

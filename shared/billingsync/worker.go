@@ -359,6 +359,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			keys = append(keys, billing.LineKey{Org: org.ID, Product: l.Product})
 		}
 	}
+	effective := set.EffectiveDateOf(now, month)
 	// Mapping health before anything is read or written for the lines.
 	health := map[string]billing.Health{}
 	var catalog map[billing.Product]int64
@@ -366,7 +367,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	var tenantMaps map[string]billing.Mapping
 	if mapped := mappingsOf(work); len(mapped) > 0 {
 		var rh *runHealth
-		rh, tenantMaps, err = w.runHealth(ctx, tenant, runID, client, now)
+		rh, tenantMaps, err = w.runHealth(ctx, tenant, runID, client, effective, now)
 		if err == nil {
 			catalog, products = rh.catalog, rh.products
 			health, err = w.orgHealth(ctx, rh, client, mapped, now)
@@ -388,7 +389,6 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 	if err != nil {
 		return all("reading high-water marks and line memories", err)
 	}
-	effective := set.EffectiveDateOf(now, month)
 
 	// Plan every line, then read the ones that need it in one batched read
 	// (or take them from the run's line snapshot).

@@ -372,6 +372,19 @@ type LineSyncer interface {
 	CreateLine(ctx context.Context, contractID, serviceID, quantity int64, unitCost float64, effective time.Time) (ServiceLine, error)
 }
 
+// ContractLineReader is a LineSyncer whose batched contract read can bring
+// the contracts' lines in the same requests (HaloPSA: the recurring
+// invoice list pages with includelines=true, docs/HALOPSA.md 5.4). The
+// sync's mapping health check reads the tenant's contracts through it, so
+// the run's line read needs no requests of its own.
+type ContractLineReader interface {
+	// ContractsWithLines returns what ContractsByID(ids) returns, in as
+	// many requests, and the state at at (as ReadLines gives it) of every
+	// line of those contracts. A line of a contract read that is absent
+	// from the map does not exist.
+	ContractsWithLines(ctx context.Context, ids []int64, at time.Time) (map[int64]Contract, map[LineRef]LineState, error)
+}
+
 // Ticketer is what the ticket worker needs of a PSA: find, open, note and
 // close alert tickets.
 type Ticketer interface {

@@ -277,15 +277,11 @@ func (c *Client) Lines(ctx context.Context, contractID int64) ([]psa.ServiceLine
 // is disabled or has ended. Lines and invoices that do not exist are
 // absent.
 func (c *Client) ReadLines(ctx context.Context, refs []psa.LineRef, at time.Time) (map[psa.LineRef]psa.LineState, error) {
-	var ids []int64
+	ids := make([]int64, 0, len(refs))
 	for _, r := range refs {
-		if r.ContractID > 0 {
-			ids = append(ids, -r.ContractID)
-		}
+		ids = append(ids, r.ContractID)
 	}
-	headers, err := byID(ctx, c, ids, byIDSource[headerRow]{
-		path: "RecurringInvoice", key: "invoices", query: url.Values{"includelines": {"true"}}, idOf: headerID,
-	})
+	headers, err := c.headersByID(ctx, ids, true)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -121,19 +122,53 @@ func (c *Client) CompaniesByID(ctx context.Context, ids []int64) (map[int64]psa.
 // ContractsByID reads the recurring invoices of ids, disabled or not, by
 // the cheaper of listing all recurring invoices or reading each id.
 func (c *Client) ContractsByID(ctx context.Context, ids []int64) (map[int64]psa.Contract, error) {
+	rows, err := c.headersByID(ctx, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	return contractsOf(rows), nil
+}
+
+// ContractsWithLines is ContractsByID with the invoices' lines in the same
+// requests: the list pages ask for them (includelines=true), a single
+// invoice answers with them anyway (docs/HALOPSA.md 5.3, 5.4). It returns
+// the state at at of every line of the invoices read, as ReadLines does.
+func (c *Client) ContractsWithLines(ctx context.Context, ids []int64, at time.Time) (map[int64]psa.Contract, map[psa.LineRef]psa.LineState, error) {
+	rows, err := c.headersByID(ctx, ids, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	states := map[psa.LineRef]psa.LineState{}
+	for _, h := range rows {
+		for _, l := range h.Lines {
+			st := l.state(h, at)
+			states[st.Ref] = st
+		}
+	}
+	return contractsOf(rows), states, nil
+}
+
+// headersByID reads the recurring invoices of psabridge contract ids (ids
+// ≤ 0 are none), by Halo header id; withLines lists them with their lines.
+func (c *Client) headersByID(ctx context.Context, ids []int64, withLines bool) (map[int64]headerRow, error) {
 	var hids []int64
 	for _, id := range ids {
 		if id > 0 {
 			hids = append(hids, -id)
 		}
 	}
-	rows, err := byID(ctx, c, hids, byIDSource[headerRow]{path: "RecurringInvoice", key: "invoices", idOf: headerID})
-	if err != nil {
-		return nil, err
+	src := byIDSource[headerRow]{path: "RecurringInvoice", key: "invoices", idOf: headerID}
+	if withLines {
+		src.query = url.Values{"includelines": {"true"}}
 	}
+	return byID(ctx, c, hids, src)
+}
+
+// contractsOf maps headers by Halo id to contracts by psabridge id.
+func contractsOf(rows map[int64]headerRow) map[int64]psa.Contract {
 	out := make(map[int64]psa.Contract, len(rows))
 	for hid, r := range rows {
 		out[contractID(hid)] = r.contract()
 	}
-	return out, nil
+	return out
 }

@@ -1,6 +1,7 @@
 package halopsa
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -230,6 +231,69 @@ func TestReadLines(t *testing.T) {
 			t.Errorf("ended on its last day")
 		}
 	})
+}
+
+// TestContractsWithLines: the contracts are ContractsByID's and the line
+// states ReadLines', every line of each invoice read, in as many requests
+// as ContractsByID takes (the list pages ask for the lines; a single
+// invoice answers with them).
+func TestContractsWithLines(t *testing.T) {
+	base := []int64{ctMain, ctDisabled, ctFabrikam, ctEnded, 777} // 777: none
+	var many []int64                                              // linesSeed's 300
+	for i := range int64(300) {
+		many = append(many, 50001+i)
+	}
+	for _, tc := range []struct {
+		name     string
+		invoices int // linesSeed's, in the instance besides the base seed's 4
+		ids      []int64
+	}{
+		{"Base", 0, base},
+		{"AllOfMany", 300, append(slices.Clone(base), many...)},            // every page
+		{"FewOfMany", 300, []int64{ctMain, ctFabrikam, 50001, 50299, 777}}, // one page, then by id
+		{"One", 0, []int64{ctMain}},                                        // read directly
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seed := baseSeed()
+			linesSeed(&seed, tc.invoices, 2)
+			e := MustEnv(t, seed, nil)
+			reads := func() int {
+				n := e.haloCount("halopsa GET /RecurringInvoice") + e.haloCount("halopsa GET /RecurringInvoice/{id}")
+				e.sb.ResetCounts()
+				return n
+			}
+			want, err := e.client.ContractsByID(ctx, tc.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantReads := reads()
+			got, states, err := e.client.ContractsWithLines(ctx, tc.ids, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := reads(); n != wantReads {
+				t.Errorf("%d requests, want ContractsByID's %d", n, wantReads)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("contracts %+v, want ContractsByID's %+v", got, want)
+			}
+			var lines []psa.LineRef
+			for _, inv := range seed.RecurringInvoices {
+				if _, ok := want[-inv.ID]; ok {
+					for _, l := range inv.Lines {
+						lines = append(lines, psa.LineRef{ContractID: -inv.ID, LineID: l.ID})
+					}
+				}
+			}
+			read, err := e.client.ReadLines(ctx, lines, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lines) == 0 || !reflect.DeepEqual(states, read) {
+				t.Errorf("%d line states, want ReadLines' %d of the invoices read", len(states), len(read))
+			}
+		})
+	}
 }
 
 // TestReadLinesFloor: many invoices are read by pages of 100 with their

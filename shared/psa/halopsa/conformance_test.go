@@ -99,6 +99,8 @@ func driveAll(t *testing.T, e *env) {
 	must("Contract", err)
 	_, err = c.ContractsByID(ctx, []int64{ctMain, ctDisabled, 777})
 	must("ContractsByID", err)
+	_, _, err = c.ContractsWithLines(ctx, []int64{ctMain, ctDisabled, 777}, testNow)
+	must("ContractsWithLines", err)
 	_, err = c.Lines(ctx, ctMain)
 	must("Lines", err)
 	_, err = c.ReadLines(ctx, []psa.LineRef{{ContractID: ctMain, LineID: lnSeats}, {ContractID: ctFabrikam, LineID: lnFabrikam}}, testNow)

@@ -68,7 +68,10 @@ type Client struct {
 	renewAt time.Time
 }
 
-var _ psa.Client = (*Client)(nil)
+var (
+	_ psa.Client             = (*Client)(nil)
+	_ psa.ContractLineReader = (*Client)(nil)
+)
 
 // hostLabel is one DNS label.
 var hostLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
