@@ -17,9 +17,11 @@ import (
 // the problem and the fix. The check is tenant-wide and done once per run:
 // the first batch reads the companies and contracts of all mapped orgs
 // with the batched id reads (Autotask: ⌈n/500⌉ queries each; ConnectWise:
-// ⌈n/200⌉ lists each) and records the result with the run, where the
-// other batches (and GET /v1/orgs) find it. Lines are checked as the worker
-// reads them (missing, moved, billing another product than the catalog's).
+// ⌈n/200⌉ lists each; HaloPSA: ⌈n/100⌉ pages each, the recurring invoices
+// with their lines, which make the run's line snapshot too) and records
+// the result with the run, where the other batches (and GET /v1/orgs) find
+// it. Lines are checked as the worker reads them (missing, moved, billing
+// another product than the catalog's).
 
 // HealthStore is the storage of the run's health (part of WorkerStore).
 type HealthStore interface {
