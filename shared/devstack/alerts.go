@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/psabridge/psabridge/shared/apiclient"
+	"github.com/psabridge/psabridge/shared/psa"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -276,10 +277,9 @@ func companyName(seed sandbox.Seed, id int64) string {
 	return fmt.Sprint(id)
 }
 
+// firstLine is the first line of s, trimmed, cut to 90 runes for a
+// one-line listing.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 90 {
-		s = s[:87] + "…"
-	}
-	return s
+	return psa.Truncate(s, 90)
 }

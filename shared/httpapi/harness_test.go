@@ -155,7 +155,7 @@ func (a *testAPI) do(method, path, token string, body []byte, header http.Header
 		}
 	}
 	if err := validateResponse(req, rec); err != nil {
-		a.tb.Fatalf("%s %s: response %d %s does not match the OpenAPI document: %v", method, path, rec.Code, truncate(rec.Body.String(), 500), err)
+		a.tb.Fatalf("%s %s: response %d %s does not match the OpenAPI document: %v", method, path, rec.Code, psa.Truncate(rec.Body.String(), 500), err)
 	}
 	return rec
 }
@@ -192,13 +192,6 @@ func (d handlerDoer) Do(req *http.Request) (*http.Response, error) {
 	token := strings.TrimPrefix(header.Get("Authorization"), "Bearer ")
 	header.Del("Authorization")
 	return d.a.do(req.Method, req.URL.RequestURI(), token, body, header).Result(), nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // openAPI is the embedded document, loaded once, with a router over it.
