@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/psabridge/psabridge/shared/apperr"
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/clock"
@@ -134,34 +136,29 @@ func (f *Fanout) log() *slog.Logger {
 }
 
 // listMapped reads every shard of the index in parallel (of one tenant when
-// tenant is set) and groups the orgs by tenant.
+// tenant is set) and groups the orgs by tenant. Every shard is read; the
+// first error to occur is returned.
 func (f *Fanout) listMapped(ctx context.Context, tenant string) (map[string][]MappedOrg, error) {
-	shards := max(f.Shards, 1)
-	var mu sync.Mutex
+	var mu sync.Mutex // guards byTenant
 	byTenant := map[string][]MappedOrg{}
-	errs := make([]error, shards)
-	var wg sync.WaitGroup
-	for i := 0; i < shards; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var g errgroup.Group
+	for i := range max(f.Shards, 1) {
+		g.Go(func() error {
 			var local []MappedOrg
-			errs[i] = f.Store.MappedOrgs(ctx, i, tenant, func(m MappedOrg) error {
+			err := f.Store.MappedOrgs(ctx, i, tenant, func(m MappedOrg) error {
 				local = append(local, m)
 				return nil
 			})
 			mu.Lock()
+			defer mu.Unlock()
 			for _, m := range local {
 				byTenant[m.Tenant] = append(byTenant[m.Tenant], m)
 			}
-			mu.Unlock()
-		}()
+			return err
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	for t := range byTenant {
 		sort.Slice(byTenant[t], func(i, j int) bool { return byTenant[t][i].Org < byTenant[t][j].Org })

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
 )
@@ -75,16 +76,14 @@ func (s *Store) DeleteIntegrationData(ctx context.Context, tenant string) (int, 
 	if err != nil {
 		return 0, err
 	}
+	// Every child partition is purged, even after one fails; the first
+	// error is returned.
 	n := 0
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, purgeParallelism)
-	var wg sync.WaitGroup
+	var mu sync.Mutex // guards n
+	var g errgroup.Group
+	g.SetLimit(purgeParallelism)
 	for _, child := range children {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			var keys []map[string]types.AttributeValue
 			err := s.query(ctx, child, queryInput{project: []string{schema.PartitionKey, schema.SortKey}, consistent: true}, func(item map[string]types.AttributeValue) {
 				keys = append(keys, key(child, str(item, schema.SortKey)))
@@ -93,16 +92,13 @@ func (s *Store) DeleteIntegrationData(ctx context.Context, tenant string) (int, 
 				err = s.batchDelete(ctx, keys)
 			}
 			mu.Lock()
-			defer mu.Unlock()
 			n += len(keys)
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-		}()
+			mu.Unlock()
+			return err
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return n, firstErr
+	if err := g.Wait(); err != nil {
+		return n, err
 	}
 	if err := s.batchDelete(ctx, deletes); err != nil {
 		return n, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/dynamo"
 	"github.com/psabridge/psabridge/shared/dynamo/schema"
@@ -11,28 +13,23 @@ import (
 
 // TenantMappings returns the mappings of a tenant's mapped orgs, reading
 // every shard of the mapped-org index (in parallel) for the tenant only.
+// Every shard is read; the first error to occur is returned.
 func (a Adapter) TenantMappings(ctx context.Context, tenant string) (map[string]billing.Mapping, error) {
-	var mu sync.Mutex
+	var mu sync.Mutex // guards out
 	out := map[string]billing.Mapping{}
-	errs := make([]error, schema.MappedShards)
-	var wg sync.WaitGroup
-	for shard := 0; shard < schema.MappedShards; shard++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[shard] = a.Store.MappedOrgs(ctx, shard, tenant, func(m dynamo.MappedOrg) error {
+	var g errgroup.Group
+	for shard := range schema.MappedShards {
+		g.Go(func() error {
+			return a.Store.MappedOrgs(ctx, shard, tenant, func(m dynamo.MappedOrg) error {
 				mu.Lock()
 				out[m.Org] = m.Mapping
 				mu.Unlock()
 				return nil
 			})
-		}()
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
