@@ -435,7 +435,7 @@ func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, 
 	res := Result{Runs: []RunStarted{}}
 	ev, err := fanoutevent.Decode(raw)
 	if err != nil {
-		f.log().ErrorContext(ctx, "fan-out event refused: nothing started", "err", err, "event", clip(raw, 512))
+		f.log().ErrorContext(ctx, "fan-out event refused: nothing started", "err", err, "event", psa.Truncate(string(raw), 512))
 		return res, err
 	}
 	var runs []billing.Run
@@ -455,12 +455,4 @@ func (f *Fanout) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, 
 		res.Runs = append(res.Runs, RunStarted{Tenant: r.Tenant, ID: r.ID, Orgs: r.Counts.Total})
 	}
 	return res, err
-}
-
-// clip returns at most n bytes of b as a string, for a log line.
-func clip(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }
