@@ -115,11 +115,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	failed := make([][]string, len(order))
 	var wg sync.WaitGroup
 	for i, g := range order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			failed[i] = w.handleGroup(ctx, groups[g])
-		}()
+		wg.Go(func() { failed[i] = w.handleGroup(ctx, groups[g]) })
 	}
 	wg.Wait()
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
