@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,15 +76,19 @@ func TestOrderFailureIsLoggedAndCounted(t *testing.T) {
 }
 
 // deadlineStore records the deadline of the context each MappedOrgs call
-// gets, as a DynamoDB request would carry it.
+// gets, as a DynamoDB request would carry it. The shards are read in
+// parallel: mu guards seen.
 type deadlineStore struct {
 	billingsync.FanoutStore
+	mu   sync.Mutex
 	seen *[]time.Time
 }
 
-func (s deadlineStore) MappedOrgs(ctx context.Context, shard int, tenant string, each func(billingsync.MappedOrg) error) error {
+func (s *deadlineStore) MappedOrgs(ctx context.Context, shard int, tenant string, each func(billingsync.MappedOrg) error) error {
 	if d, ok := ctx.Deadline(); ok {
+		s.mu.Lock()
 		*s.seen = append(*s.seen, d)
+		s.mu.Unlock()
 	}
 	return s.FanoutStore.MappedOrgs(ctx, shard, tenant, each)
 }
@@ -95,7 +100,7 @@ func TestFanoutKeepsItsMargin(t *testing.T) {
 	tn := e.MustTenant("margin", psa.Autotask, 2, 0, nil)
 	var seen []time.Time
 	f := *e.fanout
-	f.Store, f.Queue = deadlineStore{FanoutStore: e.fanout.Store, seen: &seen}, &memQueue{}
+	f.Store, f.Queue = &deadlineStore{FanoutStore: e.fanout.Store, seen: &seen}, &memQueue{}
 	end := time.Now().Add(time.Minute)
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
