@@ -3,10 +3,15 @@ package billingsync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/psabridge/psabridge/shared/billing"
 	"github.com/psabridge/psabridge/shared/fanoutevent"
@@ -67,7 +72,11 @@ func TestHandlersWithSampleEvents(t *testing.T) {
 		})
 	}
 	if got := len(sqstest.MustReceiveAll(t, e.sqs, e.queue.URL)); got != 6 {
-		t.Errorf("queued by the samples: got %d, want 6", got)
+		// What the queue still holds tells a lost receive (messages in
+		// flight) from messages never sent.
+		attrs, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(e.queue.URL),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		t.Errorf("queued by the samples: got %d, want 6 (queue attributes %v, %v; runs %v)", got, attrsOf(attrs), err, runsOf(e, "demo-msp"))
 	}
 	for name, raw := range MustEvents(t, "syncworker", e.clock.Now()) {
 		t.Run("syncworker/"+name, func(t *testing.T) {
@@ -93,4 +102,31 @@ func TestHandlersWithSampleEvents(t *testing.T) {
 	if w := e.Writes(e.tenants[0]); len(w) != 0 {
 		t.Errorf("dry-run samples wrote %d times", len(w))
 	}
+}
+
+// attrsOf is the queue's message counts from a GetQueueAttributes answer.
+func attrsOf(out *sqs.GetQueueAttributesOutput) map[string]string {
+	if out == nil {
+		return nil
+	}
+	m := map[string]string{}
+	for k, v := range out.Attributes {
+		if strings.HasPrefix(k, "ApproximateNumberOf") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// runsOf is the tenant's runs with their status and counts, or the error.
+func runsOf(e *env, tenant string) any {
+	runs, err := e.store.Runs(context.Background(), tenant, 10)
+	if err != nil {
+		return err
+	}
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = fmt.Sprintf("%s %s %+v", r.ID, r.Status, r.Counts)
+	}
+	return out
 }
