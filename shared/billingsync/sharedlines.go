@@ -114,8 +114,8 @@ func firstAttempt(d Delivery) bool {
 // runLines returns the run's line snapshot for effective: the worker's
 // memo (which holds the health check's, linesSeen), the store's, or, when
 // neither is fresh, every mapped line of the tenant read now from the PSA
-// (one batched read) and recorded with the run. maps are the tenant's mappings when the caller has them (nil: read
-// them). A failure to record is logged and counted (metrics.Degraded):
+// (one batched read) and recorded with the run. maps are the tenant's
+// mappings when the caller has them (nil: read them). A failure to record is logged and counted (metrics.Degraded):
 // this batch still uses the snapshot and the next reads its own.
 func (w *Worker) runLines(ctx context.Context, tenant, runID string, c psa.LineSyncer, maps map[string]billing.Mapping,
 	effective, now time.Time) (*sharedLines, error) {
@@ -150,11 +150,8 @@ func (w *Worker) runLines(ctx context.Context, tenant, runID string, c psa.LineS
 // this worker still uses the snapshot and other batches read their own.
 func (w *Worker) putRunLines(ctx context.Context, tenant, runID string, snap billing.LineSnapshot) *sharedLines {
 	if err := w.Store.PutLineSnapshot(ctx, tenant, runID, snap); err != nil {
-		w.log().WarnContext(ctx, "recording the run's line snapshot failed; the next batch reads its own", "operation", "sync.lineSnapshot",
-			"tenant", tenant, "run", runID, "err", err)
-		if w.Metrics != nil {
-			w.Metrics.Count(metrics.Degraded, 1, nil)
-		}
+		metrics.Degrade(ctx, w.log(), w.Metrics, "syncworker.line_snapshot", "recording the run's line snapshot failed; the next batch reads its own", err,
+			"tenant", tenant, "run", runID)
 	}
 	s := newSharedLines(snap)
 	w.health.putLines(tenant+"\x00"+runID, s)

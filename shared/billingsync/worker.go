@@ -436,10 +436,7 @@ func (w *Worker) handleRun(ctx context.Context, tenant, runID string, ds []Deliv
 			var err error
 			if shared, err = w.runLines(ctx, tenant, runID, client, tenantMaps, effective, now); err != nil {
 				// The batch reads its own lines, as without a snapshot.
-				log.WarnContext(ctx, "the run's line snapshot failed; the batch reads its own lines", "operation", "sync.lineSnapshot", "err", err)
-				if w.Metrics != nil {
-					w.Metrics.Count(metrics.Degraded, 1, nil)
-				}
+				metrics.Degrade(ctx, log, w.Metrics, "syncworker.line_snapshot", "the run's line snapshot failed; the batch reads its own lines", err)
 			}
 		}
 		var refs []psa.LineRef
