@@ -86,9 +86,8 @@ func (s *Server) Remote() http.Handler {
 		writeJSON(w, http.StatusOK, s.Autotask.Adjustments(r.URL.Query().Get("user")))
 	})
 	mux.HandleFunc("GET /_sandbox/connectwise/addition", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
-		if err != nil {
-			http.Error(w, "id (integer) is required", http.StatusBadRequest)
+		id, ok := queryID(w, r)
+		if !ok {
 			return
 		}
 		a, ok := s.ConnectWise.Addition(r.URL.Query().Get("company"), id)
@@ -98,9 +97,8 @@ func (s *Server) Remote() http.Handler {
 		}{a, ok})
 	})
 	mux.HandleFunc("GET /_sandbox/halopsa/line", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
-		if err != nil {
-			http.Error(w, "id (integer) is required", http.StatusBadRequest)
+		id, ok := queryID(w, r)
+		if !ok {
 			return
 		}
 		l, ok := s.HaloPSA.Line(r.URL.Query().Get("client"), id)
@@ -135,4 +133,15 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// queryID is the request's integer query parameter id; on a missing or
+// malformed one it answers 400 and reports false.
+func queryID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "id (integer) is required", http.StatusBadRequest)
+		return 0, false
+	}
+	return id, true
 }

@@ -210,8 +210,15 @@ func (s *Server) Counts() map[string]int {
 func (s *Server) Total(prefix string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return TotalOf(s.counts, prefix)
+}
+
+// TotalOf sums the request counts by route whose route starts with prefix
+// (the one sum of Server.Total and of a remote sandbox's client-side
+// counts).
+func TotalOf(counts map[string]int, prefix string) int {
 	n := 0
-	for k, v := range s.counts {
+	for k, v := range counts {
 		if strings.HasPrefix(k, prefix) {
 			n += v
 		}

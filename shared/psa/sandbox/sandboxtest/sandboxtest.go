@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psabridge/psabridge/shared/psa/psatest"
 	"github.com/psabridge/psabridge/shared/psa/sandbox"
 )
 
@@ -135,7 +136,7 @@ func Start(tb testing.TB, now func() time.Time) *Remote {
 // Transport counts each request under its dialect and stamps it with the
 // test's clock (sandbox.ClockHeader) before next sends it.
 func (r *Remote) Transport(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
+	return psatest.RoundTripFunc(func(req *http.Request) (*http.Response, error) {
 		dialect, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 		r.mu.Lock()
 		r.counts[dialect]++
@@ -146,21 +147,11 @@ func (r *Remote) Transport(next http.RoundTripper) http.RoundTripper {
 	})
 }
 
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // Total implements Sandbox from the counts Transport keeps.
 func (r *Remote) Total(prefix string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 0
-	for k, v := range r.counts {
-		if strings.HasPrefix(k, prefix) {
-			n += v
-		}
-	}
-	return n
+	return sandbox.TotalOf(r.counts, prefix)
 }
 
 // Counts implements Sandbox: the sandbox's own counts by route.
